@@ -1,0 +1,1 @@
+//! The hash-chained, write-ahead audit log (being written).

@@ -1,0 +1,29 @@
+//! retentiond: enforces the retention policy of recordings on NVR boxes.
+//!
+//! # Layout
+//!
+//! The decision core is pure (no I/O, no clock reads); everything that
+//! touches the system is a thin edge around it.
+//!
+//! Core:
+//! - [`units`]: value types (bytes, ages, timestamps, watermarks, names).
+//! - [`policy`]: the TOML policy, raw serde layer and validated domain types.
+//! - [`timepattern`]: recording times parsed from paths (`%Y-%m-%d/%H/*/%M.%S.mp4`).
+//! - [`inventory`]: the in-memory picture of the recordings (per-directory
+//!   summaries, per-file detail only at the deletion front).
+//! - [`holds`]: legal holds and whether one covers a recording.
+//! - [`plan`]: `plan(inventory, policy, holds, usage, now)` → ordered deletions with reasons.
+//!
+//! Edges:
+//! - [`fsops`]: fd-relative, symlink-proof directory walking and unlinking.
+//! - [`scan`]: builds the inventory and measures filesystem usage.
+//! - [`execute`]: carries out a plan: audit first, then unlink, defensively.
+//! - [`audit`]: the hash-chained, write-ahead audit log.
+//! - [`daemon`]: the sweep loop, signals, and the early-sweep watcher.
+//! - [`cli`]: shared helpers of the two binaries.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod timepattern;
+pub mod units;

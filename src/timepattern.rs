@@ -1,0 +1,1 @@
+//! Recording times parsed from paths (being written).
