@@ -25,5 +25,10 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod fsops;
+pub mod holds;
+pub mod inventory;
+pub mod plan;
+pub mod policy;
 pub mod timepattern;
 pub mod units;

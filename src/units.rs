@@ -19,12 +19,12 @@ impl Bytes {
     /// Parses "512", "64KiB", "1.5 GiB", "2TB", "500MB" (binary and decimal units).
     pub fn parse(s: &str) -> Result<Bytes, String> {
         let t = s.trim();
-        let split = t
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(t.len());
+        let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
         let (num, unit) = t.split_at(split);
         if num.is_empty() {
-            return Err(format!("{s:?} is not a size: expected a number with a unit such as \"50GiB\""));
+            return Err(format!(
+                "{s:?} is not a size: expected a number with a unit such as \"50GiB\""
+            ));
         }
         let n: f64 = num
             .parse()
@@ -218,10 +218,7 @@ impl Watermark {
     pub fn parse(s: &str) -> Result<Watermark, String> {
         let t = s.trim();
         if let Some(p) = t.strip_suffix('%') {
-            let v: f64 = p
-                .trim()
-                .parse()
-                .map_err(|_| format!("{s:?} is not a percentage"))?;
+            let v: f64 = p.trim().parse().map_err(|_| format!("{s:?} is not a percentage"))?;
             if !(0.0..=100.0).contains(&v) || !v.is_finite() {
                 return Err(format!("{s:?}: a percentage must be between 0% and 100%"));
             }

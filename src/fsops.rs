@@ -1,0 +1,357 @@
+//! fd-relative, symlink-proof filesystem primitives.
+//!
+//! Invariants:
+//! - Below a zone root, every directory is opened with `openat(parent_fd,
+//!   name, O_DIRECTORY | O_NOFOLLOW)`, so a symlink (or a directory swapped
+//!   for one mid-sweep) is never followed: the open fails with `ELOOP` or
+//!   `ENOTDIR` and nothing below it is touched.
+//! - A directory on another device than its zone root (a mount point) is
+//!   never entered ([`OpenError::OtherFilesystem`]).
+//! - Files are unlinked with `unlinkat(dir_fd, name)` only after
+//!   [`FileStat::same_file`] confirms the entry is still the file that was
+//!   planned (device, inode, size, mtime).
+//!
+//! Nothing here decides what to delete; it only makes acting on a decision safe.
+
+use std::ffi::{OsStr, OsString};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use nix::dir::{Dir, Type};
+use nix::errno::Errno;
+use nix::fcntl::{openat, AtFlags, OFlag};
+use nix::sys::stat::{fstat, fstatat, FileStat as NixStat, Mode, SFlag};
+use nix::unistd::{unlinkat, UnlinkatFlags};
+
+/// What `stat` says about an entry, reduced to what retention needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStat {
+    /// Device.
+    pub dev: u64,
+    /// Inode.
+    pub ino: u64,
+    /// Kind of entry.
+    pub kind: Kind,
+    /// Hard links: unlinking a file with more than one frees nothing.
+    pub nlink: u64,
+    /// Apparent size.
+    pub size: u64,
+    /// Allocated bytes (`st_blocks * 512`): what deleting it frees.
+    pub alloc: u64,
+    /// Modification time, seconds.
+    pub mtime: i64,
+    /// Modification time, nanoseconds part.
+    pub mtime_nsec: i64,
+}
+
+impl FileStat {
+    fn from_nix(s: &NixStat) -> FileStat {
+        let fmt = SFlag::from_bits_truncate(s.st_mode & SFlag::S_IFMT.bits());
+        let kind = if fmt == SFlag::S_IFREG {
+            Kind::File
+        } else if fmt == SFlag::S_IFDIR {
+            Kind::Dir
+        } else if fmt == SFlag::S_IFLNK {
+            Kind::Symlink
+        } else {
+            Kind::Other
+        };
+        FileStat {
+            dev: s.st_dev,
+            ino: s.st_ino,
+            kind,
+            nlink: s.st_nlink,
+            size: s.st_size.max(0) as u64,
+            alloc: (s.st_blocks.max(0) as u64).saturating_mul(512),
+            mtime: s.st_mtime,
+            mtime_nsec: s.st_mtime_nsec,
+        }
+    }
+
+    /// Whether `other` is still the same file as `self`: same device and
+    /// inode, same size and same mtime (a rewritten or replaced file is not).
+    pub fn same_file(&self, other: &FileStat) -> bool {
+        self.dev == other.dev
+            && self.ino == other.ino
+            && self.kind == other.kind
+            && self.size == other.size
+            && self.mtime == other.mtime
+            && self.mtime_nsec == other.mtime_nsec
+    }
+
+    /// Bytes that unlinking this file is expected to free: its allocated
+    /// blocks, or nothing when other hard links keep the data alive.
+    pub fn frees(&self) -> u64 {
+        if self.nlink > 1 {
+            0
+        } else {
+            self.alloc
+        }
+    }
+}
+
+/// Kinds of directory entry retention distinguishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    /// A regular file: a possible recording.
+    File,
+    /// A directory.
+    Dir,
+    /// A symbolic link: never followed, never deleted.
+    Symlink,
+    /// Anything else (fifo, socket, device): never touched.
+    Other,
+}
+
+/// An open directory and its identity.
+#[derive(Debug)]
+pub struct DirHandle {
+    fd: OwnedFd,
+    /// Device of the directory.
+    pub dev: u64,
+    /// Inode of the directory.
+    pub ino: u64,
+}
+
+/// Why a directory could not be opened safely.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The entry is a symlink or no longer a directory: refused.
+    #[error("not a directory (or a symlink, which is never followed)")]
+    NotADirectory,
+    /// The directory is on another filesystem (a mount point): not entered.
+    #[error("on another filesystem (a mount point); not entered")]
+    OtherFilesystem,
+    /// It vanished.
+    #[error("no longer exists")]
+    Gone,
+    /// Another error.
+    #[error("{0}")]
+    Io(Errno),
+}
+
+impl From<Errno> for OpenError {
+    fn from(e: Errno) -> OpenError {
+        match e {
+            Errno::ELOOP | Errno::ENOTDIR => OpenError::NotADirectory,
+            Errno::ENOENT => OpenError::Gone,
+            other => OpenError::Io(other),
+        }
+    }
+}
+
+const DIR_FLAGS: OFlag = OFlag::O_RDONLY
+    .union(OFlag::O_DIRECTORY)
+    .union(OFlag::O_NOFOLLOW)
+    .union(OFlag::O_CLOEXEC)
+    .union(OFlag::O_NOCTTY);
+
+impl DirHandle {
+    /// Opens a zone root. The configured path is resolved normally (an
+    /// admin may mount or link the recordings anywhere); everything below
+    /// it is opened without following symlinks.
+    pub fn open_root(path: &Path) -> Result<DirHandle, OpenError> {
+        let fd = nix::fcntl::open(
+            path,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY,
+            Mode::empty(),
+        )?;
+        let st = fstat(&fd)?;
+        Ok(DirHandle {
+            fd,
+            dev: st.st_dev,
+            ino: st.st_ino,
+        })
+    }
+
+    /// Opens the subdirectory `name` without following symlinks and
+    /// refuses one on another filesystem.
+    pub fn open_sub(&self, name: &OsStr) -> Result<DirHandle, OpenError> {
+        let fd = openat(&self.fd, name, DIR_FLAGS, Mode::empty())?;
+        let st = fstat(&fd)?;
+        if st.st_dev != self.dev {
+            return Err(OpenError::OtherFilesystem);
+        }
+        Ok(DirHandle {
+            fd,
+            dev: st.st_dev,
+            ino: st.st_ino,
+        })
+    }
+
+    /// Opens a relative path component by component (`rel` uses '/'),
+    /// each with [`DirHandle::open_sub`]. Empty `rel` reopens `self`.
+    pub fn open_rel(&self, rel: &[u8]) -> Result<DirHandle, OpenError> {
+        let mut cur: Option<DirHandle> = None;
+        for comp in rel.split(|b| *b == b'/').filter(|c| !c.is_empty()) {
+            if comp == b"." || comp == b".." {
+                return Err(OpenError::NotADirectory);
+            }
+            let next = match &cur {
+                None => self.open_sub(OsStr::from_bytes(comp))?,
+                Some(d) => d.open_sub(OsStr::from_bytes(comp))?,
+            };
+            cur = Some(next);
+        }
+        match cur {
+            Some(d) => Ok(d),
+            None => {
+                let fd = openat(&self.fd, ".", DIR_FLAGS, Mode::empty())?;
+                Ok(DirHandle {
+                    fd,
+                    dev: self.dev,
+                    ino: self.ino,
+                })
+            }
+        }
+    }
+
+    /// `fstatat(name, AT_SYMLINK_NOFOLLOW)`.
+    pub fn stat(&self, name: &OsStr) -> Result<FileStat, Errno> {
+        fstatat(&self.fd, name, AtFlags::AT_SYMLINK_NOFOLLOW).map(|s| FileStat::from_nix(&s))
+    }
+
+    /// Lists the entries (without `.` and `..`), with the kind the
+    /// directory reports (None when the filesystem does not say).
+    pub fn entries(&self) -> Result<Vec<(OsString, Option<Kind>)>, Errno> {
+        let mut out = Vec::new();
+        self.for_each_entry(|name, kind| {
+            out.push((name.to_os_string(), kind));
+        })?;
+        Ok(out)
+    }
+
+    /// Calls `f` for every entry (without `.` and `..`) without collecting
+    /// them: the scan of a flat directory with a million files allocates
+    /// nothing per entry here.
+    pub fn for_each_entry(&self, mut f: impl FnMut(&OsStr, Option<Kind>)) -> Result<(), Errno> {
+        let dup = nix::unistd::dup(&self.fd)?;
+        let mut dir = Dir::from_fd(dup)?;
+        for ent in dir.iter() {
+            let ent = ent?;
+            let name = ent.file_name().to_bytes();
+            if name == b"." || name == b".." {
+                continue;
+            }
+            let kind = ent.file_type().map(|t| match t {
+                Type::File => Kind::File,
+                Type::Directory => Kind::Dir,
+                Type::Symlink => Kind::Symlink,
+                _ => Kind::Other,
+            });
+            f(OsStr::from_bytes(name), kind);
+        }
+        Ok(())
+    }
+
+    /// Unlinks the regular file `name` if, at this instant, it is still
+    /// `expected`. Returns `Ok(false)` when it changed (not deleted) and
+    /// `Err(ENOENT)` when it is already gone.
+    pub fn unlink_if_same(&self, name: &OsStr, expected: &FileStat) -> Result<bool, Errno> {
+        let now = self.stat(name)?;
+        if now.kind != Kind::File || !now.same_file(expected) {
+            return Ok(false);
+        }
+        unlinkat(&self.fd, name, UnlinkatFlags::NoRemoveDir)?;
+        Ok(true)
+    }
+
+    /// Removes the empty subdirectory `name` (fails with ENOTEMPTY otherwise).
+    pub fn rmdir(&self, name: &OsStr) -> Result<(), Errno> {
+        unlinkat(&self.fd, name, UnlinkatFlags::RemoveDir)
+    }
+
+    /// Makes the directory's entries durable.
+    pub fn fsync(&self) -> Result<(), Errno> {
+        nix::unistd::fsync(&self.fd)
+    }
+
+    /// Filesystem usage of the filesystem holding this directory.
+    pub fn usage(&self) -> Result<FsStat, Errno> {
+        let s = nix::sys::statvfs::fstatvfs(&self.fd)?;
+        let frsize = s.fragment_size() as u64;
+        let total = (s.blocks() as u64).saturating_mul(frsize);
+        let free = (s.blocks_free() as u64).saturating_mul(frsize);
+        let avail = (s.blocks_available() as u64).saturating_mul(frsize);
+        Ok(FsStat {
+            total,
+            used: total.saturating_sub(free),
+            avail,
+        })
+    }
+
+    /// The raw descriptor, for callers that need it.
+    pub fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+/// `statvfs` reduced to the figures watermarks use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FsStat {
+    /// Size of the filesystem.
+    pub total: u64,
+    /// Used bytes (total minus free).
+    pub used: u64,
+    /// Bytes available to unprivileged users.
+    pub avail: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn never_follows_symlinks_below_root() {
+        let t = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("victim"), b"x").unwrap();
+        std::fs::create_dir(t.path().join("real")).unwrap();
+        symlink(outside.path(), t.path().join("link")).unwrap();
+        let root = DirHandle::open_root(t.path()).unwrap();
+        assert!(matches!(
+            root.open_sub(OsStr::new("link")),
+            Err(OpenError::NotADirectory)
+        ));
+        assert!(matches!(root.open_rel(b"link/"), Err(OpenError::NotADirectory)));
+        assert!(matches!(root.open_rel(b"../x"), Err(OpenError::NotADirectory)));
+        assert!(matches!(root.open_sub(OsStr::new("nope")), Err(OpenError::Gone)));
+        let real = root.open_rel(b"real").unwrap();
+        assert_eq!(real.dev, root.dev);
+        let st = root.stat(OsStr::new("link")).unwrap();
+        assert_eq!(st.kind, Kind::Symlink);
+    }
+
+    #[test]
+    fn unlink_checks_identity() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("f");
+        std::fs::write(&p, b"one").unwrap();
+        let d = DirHandle::open_root(t.path()).unwrap();
+        let st = d.stat(OsStr::new("f")).unwrap();
+        // Replaced by another file with the same name: refused.
+        std::fs::remove_file(&p).unwrap();
+        std::fs::write(&p, b"other content").unwrap();
+        assert_eq!(d.unlink_if_same(OsStr::new("f"), &st), Ok(false));
+        assert!(p.exists());
+        let st2 = d.stat(OsStr::new("f")).unwrap();
+        assert_eq!(d.unlink_if_same(OsStr::new("f"), &st2), Ok(true));
+        assert!(!p.exists());
+        assert_eq!(d.unlink_if_same(OsStr::new("f"), &st2), Err(Errno::ENOENT));
+    }
+
+    #[test]
+    fn lists_entries_with_kinds() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::write(t.path().join("a"), b"").unwrap();
+        std::fs::create_dir(t.path().join("d")).unwrap();
+        let d = DirHandle::open_root(t.path()).unwrap();
+        let mut e = d.entries().unwrap();
+        e.sort();
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[0].0, "a");
+        assert!(d.usage().unwrap().total > 0);
+    }
+}

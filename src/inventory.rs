@@ -1,0 +1,327 @@
+//! The in-memory picture of the recordings, sized for millions of files on
+//! a small box.
+//!
+//! Recorders write into time-bucketed directories (`YYYY-MM-DD/HH/camNN/`),
+//! so the inventory keeps one [`DirNode`] summary per directory (count,
+//! bytes, oldest and newest recording time, newest mtime) in an arena, and
+//! per-file [`FileRec`] detail only for the directories the planner asks
+//! about: those at the deletion front, straddling a cutoff, or overlapping a
+//! hold. 1.29 M files in 21 k directories cost about 1.5 MB of summaries.
+//! A flat directory still works: it just needs its detail loaded.
+//!
+//! Invariants: a summary counts exactly the recordings (included regular
+//! files) directly in that directory as last scanned; `bytes` are the bytes
+//! unlinking them would free (allocated blocks, zero for files with other
+//! hard links). Nothing here performs I/O; [`crate::scan`] fills it in.
+
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use crate::fsops::FileStat;
+use crate::units::{Bytes, Timestamp, ZoneId};
+
+/// Identifies a directory: zone, root within the zone, directory within the root.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DirRef {
+    /// The zone.
+    pub zone: ZoneId,
+    /// Index into the zone's roots.
+    pub root: u16,
+    /// Index into the root's directory arena.
+    pub dir: u32,
+}
+
+/// Summary of one directory's recordings (not recursive).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirNode {
+    /// Parent directory index, `u32::MAX` for the root.
+    pub parent: u32,
+    name_off: u32,
+    name_len: u32,
+    /// Inode of the directory, so the executor can tell it is still the same one.
+    pub ino: u64,
+    /// Recordings directly in this directory.
+    pub files: u32,
+    /// Bytes unlinking them would free.
+    pub bytes: u64,
+    /// Oldest recording time.
+    pub oldest: Timestamp,
+    /// Newest recording time.
+    pub newest: Timestamp,
+    /// Newest modification time (seconds): tells whether a file may still be written.
+    pub newest_mtime: i64,
+}
+
+/// One recording, known in detail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileRec {
+    /// File name within its directory.
+    pub name: OsString,
+    /// Recording time (mtime or from the path pattern).
+    pub time: Timestamp,
+    /// What stat said when it was read; the executor unlinks only this file.
+    pub stat: FileStat,
+}
+
+/// What a scan saw besides recordings, for status and alarms.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScanStats {
+    /// Directories walked.
+    pub dirs: u64,
+    /// Symlinks seen (never followed, never deleted).
+    pub symlinks: u64,
+    /// Mount points below the root, not entered.
+    pub other_fs: u64,
+    /// Regular files not matching the zone's include globs.
+    pub not_included: u64,
+    /// Files whose path does not match the zone's time pattern: never deleted.
+    pub untimed: u64,
+    /// Entries that could not be read (permissions, races).
+    pub errors: u64,
+    /// Special files (fifos, sockets, devices).
+    pub other: u64,
+}
+
+/// The state of one zone root.
+#[derive(Clone, Debug, Default)]
+pub struct RootInventory {
+    /// The configured path.
+    pub path: PathBuf,
+    /// Device of the root (its filesystem), when it could be opened.
+    pub dev: Option<u64>,
+    /// Inode of the root.
+    pub ino: u64,
+    /// Why the root could not be scanned, if it could not.
+    pub error: Option<String>,
+    /// Directory arena; index 0 is the root itself.
+    pub dirs: Vec<DirNode>,
+    names: Vec<u8>,
+    /// Per-file detail for some directories, keyed by directory index.
+    pub detail: HashMap<u32, Vec<FileRec>>,
+    /// Side counts of the last scan.
+    pub stats: ScanStats,
+}
+
+impl RootInventory {
+    /// An empty inventory for a root; [`RootInventory::add_dir`] adds index 0 first.
+    pub fn new(path: PathBuf) -> RootInventory {
+        RootInventory {
+            path,
+            ..Default::default()
+        }
+    }
+
+    /// Adds a directory (the root when `parent` is `u32::MAX`) and returns its index.
+    pub fn add_dir(&mut self, parent: u32, name: &OsStr, ino: u64) -> u32 {
+        let off = self.names.len() as u32;
+        self.names.extend_from_slice(name.as_bytes());
+        self.dirs.push(DirNode {
+            parent,
+            name_off: off,
+            name_len: name.len() as u32,
+            ino,
+            files: 0,
+            bytes: 0,
+            oldest: Timestamp::MAX,
+            newest: Timestamp::MIN,
+            newest_mtime: i64::MIN,
+        });
+        (self.dirs.len() - 1) as u32
+    }
+
+    /// Counts one recording into a directory's summary.
+    pub fn add_file(&mut self, dir: u32, time: Timestamp, frees: u64, mtime: i64) {
+        let d = &mut self.dirs[dir as usize];
+        d.files += 1;
+        d.bytes += frees;
+        d.oldest = d.oldest.min(time);
+        d.newest = d.newest.max(time);
+        d.newest_mtime = d.newest_mtime.max(mtime);
+    }
+
+    /// Replaces a directory's summary with the given detail (keeping it).
+    pub fn set_detail(&mut self, dir: u32, files: Vec<FileRec>) {
+        let d = &mut self.dirs[dir as usize];
+        d.files = files.len() as u32;
+        d.bytes = files.iter().map(|f| f.stat.frees()).sum();
+        d.oldest = files.iter().map(|f| f.time).min().unwrap_or(Timestamp::MAX);
+        d.newest = files.iter().map(|f| f.time).max().unwrap_or(Timestamp::MIN);
+        d.newest_mtime = files.iter().map(|f| f.stat.mtime).max().unwrap_or(i64::MIN);
+        self.detail.insert(dir, files);
+    }
+
+    /// Drops all per-file detail (after a sweep), keeping the summaries.
+    pub fn drop_detail(&mut self) {
+        self.detail = HashMap::new();
+    }
+
+    /// The name of a directory (empty for the root).
+    pub fn dir_name(&self, dir: u32) -> &[u8] {
+        let d = &self.dirs[dir as usize];
+        &self.names[d.name_off as usize..(d.name_off + d.name_len) as usize]
+    }
+
+    /// The path of a directory relative to the root, '/'-separated, no
+    /// leading or trailing slash (empty for the root).
+    pub fn rel_path(&self, dir: u32) -> Vec<u8> {
+        let mut parts = Vec::new();
+        let mut cur = dir;
+        while cur != u32::MAX && cur != 0 {
+            parts.push(self.dir_name(cur));
+            cur = self.dirs[cur as usize].parent;
+        }
+        let mut out = Vec::new();
+        for (i, p) in parts.iter().rev().enumerate() {
+            if i > 0 {
+                out.push(b'/');
+            }
+            out.extend_from_slice(p);
+        }
+        out
+    }
+
+    /// Absolute path of a directory.
+    pub fn abs_path(&self, dir: u32) -> PathBuf {
+        let rel = self.rel_path(dir);
+        if rel.is_empty() {
+            self.path.clone()
+        } else {
+            self.path.join(OsStr::from_bytes(&rel))
+        }
+    }
+
+    /// Recordings in this root.
+    pub fn files(&self) -> u64 {
+        self.dirs.iter().map(|d| d.files as u64).sum()
+    }
+
+    /// Bytes of the recordings in this root.
+    pub fn bytes(&self) -> Bytes {
+        Bytes(self.dirs.iter().map(|d| d.bytes).sum())
+    }
+
+    /// Approximate heap bytes used (for status and benchmarks).
+    pub fn heap_bytes(&self) -> usize {
+        self.dirs.capacity() * std::mem::size_of::<DirNode>()
+            + self.names.capacity()
+            + self
+                .detail
+                .values()
+                .map(|v| v.capacity() * std::mem::size_of::<FileRec>() + v.iter().map(|f| f.name.len()).sum::<usize>())
+                .sum::<usize>()
+    }
+}
+
+/// The inventory of one zone.
+#[derive(Clone, Debug, Default)]
+pub struct ZoneInventory {
+    /// One per configured root, in policy order.
+    pub roots: Vec<RootInventory>,
+}
+
+/// The inventory of every zone, indexed by [`ZoneId`].
+#[derive(Clone, Debug, Default)]
+pub struct Inventory {
+    /// Per zone, in policy order.
+    pub zones: Vec<ZoneInventory>,
+}
+
+impl Inventory {
+    /// The root a directory belongs to.
+    pub fn root(&self, d: DirRef) -> &RootInventory {
+        &self.zones[d.zone.0 as usize].roots[d.root as usize]
+    }
+
+    /// Mutable access to the root a directory belongs to.
+    pub fn root_mut(&mut self, d: DirRef) -> &mut RootInventory {
+        &mut self.zones[d.zone.0 as usize].roots[d.root as usize]
+    }
+
+    /// A directory's summary.
+    pub fn dir(&self, d: DirRef) -> &DirNode {
+        &self.root(d).dirs[d.dir as usize]
+    }
+
+    /// A directory's detail, when loaded.
+    pub fn detail(&self, d: DirRef) -> Option<&Vec<FileRec>> {
+        self.root(d).detail.get(&d.dir)
+    }
+
+    /// Every directory with recordings.
+    pub fn dirs(&self) -> impl Iterator<Item = DirRef> + '_ {
+        self.zones.iter().enumerate().flat_map(|(z, zi)| {
+            zi.roots.iter().enumerate().flat_map(move |(r, ri)| {
+                ri.dirs
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, d)| d.files > 0)
+                    .map(move |(i, _)| DirRef {
+                        zone: ZoneId(z as u16),
+                        root: r as u16,
+                        dir: i as u32,
+                    })
+            })
+        })
+    }
+
+    /// Total recordings.
+    pub fn files(&self) -> u64 {
+        self.zones.iter().flat_map(|z| &z.roots).map(|r| r.files()).sum()
+    }
+
+    /// Drops every directory's detail.
+    pub fn drop_detail(&mut self) {
+        for r in self.zones.iter_mut().flat_map(|z| z.roots.iter_mut()) {
+            r.drop_detail();
+        }
+    }
+
+    /// Absolute path of a file in a directory.
+    pub fn file_path(&self, d: DirRef, name: &OsStr) -> PathBuf {
+        self.root(d).abs_path(d.dir).join(name)
+    }
+
+    /// Path of a file relative to its zone root.
+    pub fn file_rel(&self, d: DirRef, name: &OsStr) -> Vec<u8> {
+        let mut rel = self.root(d).rel_path(d.dir);
+        if !rel.is_empty() {
+            rel.push(b'/');
+        }
+        rel.extend_from_slice(name.as_bytes());
+        rel
+    }
+}
+
+/// Joins a zone root and a relative path.
+pub fn join_rel(root: &Path, rel: &[u8]) -> PathBuf {
+    if rel.is_empty() {
+        root.to_path_buf()
+    } else {
+        root.join(OsStr::from_bytes(rel))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arena_paths() {
+        let mut r = RootInventory::new(PathBuf::from("/srv/nvr"));
+        let root = r.add_dir(u32::MAX, OsStr::new(""), 1);
+        let day = r.add_dir(root, OsStr::new("2026-11-20"), 2);
+        let hour = r.add_dir(day, OsStr::new("14"), 3);
+        let cam = r.add_dir(hour, OsStr::new("cam07"), 4);
+        assert_eq!(r.rel_path(cam), b"2026-11-20/14/cam07");
+        assert_eq!(r.rel_path(root), b"");
+        assert_eq!(r.abs_path(cam), PathBuf::from("/srv/nvr/2026-11-20/14/cam07"));
+        r.add_file(cam, Timestamp(100), 4096, 100);
+        r.add_file(cam, Timestamp(50), 4096, 50);
+        assert_eq!(r.dirs[cam as usize].oldest, Timestamp(50));
+        assert_eq!(r.dirs[cam as usize].newest, Timestamp(100));
+        assert_eq!(r.files(), 2);
+        assert_eq!(r.bytes(), Bytes(8192));
+    }
+}

@@ -1,0 +1,921 @@
+//! The decision: `plan(inventory, policy, holds, usage, now)`.
+//!
+//! Pure: no I/O, no clock reads; `now` is an argument. The result is an
+//! ordered list of [`Entry`]s (a whole directory, or named files of one),
+//! each with a [`Cause`], plus the per-zone cutoffs the executor re-applies
+//! to every file with [`Plan::verdict`] just before unlinking it.
+//!
+//! Rules, in order:
+//! 1. A file modified within the settle time is still being written: kept.
+//! 2. A file covered by an active hold is kept (held files are removed from
+//!    consideration before any capacity arithmetic).
+//! 3. Older than `max_age`: deleted, cause `max-age`.
+//! 4. A zone over its `max_bytes` quota: its oldest files above the floor
+//!    go until it fits (`quota`); with `when_full = "override-floor"` then
+//!    its files below the floor (`quota-override-floor`).
+//! 5. A filesystem above its high watermark: oldest first across every zone
+//!    on it, never younger than the zone's floor, until the *projected*
+//!    usage is at the low watermark (`capacity`). The budget is the bytes
+//!    each deletion frees (allocated blocks; nothing for hard-linked
+//!    files), so a sweep neither overshoots nor loops. If floors and holds
+//!    prevent relief, zones with `override-floor` lose footage below their
+//!    floor, lowest `priority` first, oldest first
+//!    (`capacity-override-floor`), and a `capacity-unrelieved` alarm says
+//!    how many bytes floors, holds, settling files and non-recordings keep.
+//!
+//! The inventory holds per-directory summaries; where a summary cannot
+//! decide (a directory straddles a cutoff, overlaps a hold, or sits at the
+//! capacity boundary) the planner returns [`NeedDetail`] and the caller
+//! loads those directories' files and asks again. With every directory in
+//! detail the plan is exact per file; the planner never asks twice for the
+//! same directory, so the loop ends.
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+use crate::holds::{HoldId, HoldSet};
+use crate::inventory::{DirRef, Inventory};
+use crate::policy::{Policy, Watermarks, WhenFull, Zone};
+use crate::units::{Age, Bytes, Timestamp, ZoneId};
+
+/// Usage of one filesystem holding zone roots, as measured by the edge.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FsUsage {
+    /// Device number (matches [`crate::inventory::RootInventory::dev`]).
+    pub dev: u64,
+    /// A name for messages: the mount point or the first zone root on it.
+    pub mount: PathBuf,
+    /// Used bytes.
+    pub used: Bytes,
+    /// Bytes available to unprivileged users.
+    pub avail: Bytes,
+    /// The watermarks in force for it (override or default).
+    pub marks: Watermarks,
+}
+
+impl FsUsage {
+    /// Used share in percent, as `df` shows it.
+    pub fn used_pct(&self) -> f64 {
+        let cap = self.used.0 as f64 + self.avail.0 as f64;
+        if cap == 0.0 {
+            0.0
+        } else {
+            self.used.0 as f64 * 100.0 / cap
+        }
+    }
+
+    /// "/srv/nvr 93.1% (high 90%)".
+    pub fn describe(&self) -> String {
+        format!(
+            "{} {:.1}% (high {})",
+            self.mount.display(),
+            self.used_pct(),
+            self.marks.high
+        )
+    }
+}
+
+/// Usage of every filesystem holding zone roots.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Usage {
+    /// One per device.
+    pub filesystems: Vec<FsUsage>,
+}
+
+/// Why a file is deleted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Cause {
+    /// Older than the zone's max_age.
+    MaxAge,
+    /// The zone is over its max_bytes quota.
+    Quota {
+        /// Below the floor, allowed by `when_full = "override-floor"`.
+        override_floor: bool,
+    },
+    /// The filesystem is above its high watermark.
+    Capacity {
+        /// Index into [`Plan::filesystems`].
+        fs: usize,
+        /// Below the floor, allowed by `when_full = "override-floor"`.
+        override_floor: bool,
+    },
+}
+
+impl Cause {
+    /// The reason code in audit records and the journal.
+    pub fn code(self) -> &'static str {
+        match self {
+            Cause::MaxAge => "max-age",
+            Cause::Quota { override_floor: false } => "quota",
+            Cause::Quota { override_floor: true } => "quota-override-floor",
+            Cause::Capacity {
+                override_floor: false, ..
+            } => "capacity",
+            Cause::Capacity {
+                override_floor: true, ..
+            } => "capacity-override-floor",
+        }
+    }
+
+    /// Every reason code, for documentation and summaries.
+    pub const CODES: [&'static str; 5] = [
+        "max-age",
+        "quota",
+        "quota-override-floor",
+        "capacity",
+        "capacity-override-floor",
+    ];
+}
+
+/// A reason code with its plain sentence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reason {
+    /// Machine code, e.g. `max-age`.
+    pub code: &'static str,
+    /// For people, e.g. "older than max_age 28d: recorded 2026-10-20 14:00, age 29d 3h".
+    pub text: String,
+}
+
+/// Which files of a directory an entry deletes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Files {
+    /// Every recording in it that still qualifies when it is read.
+    All,
+    /// These files of the directory's loaded detail (indices).
+    Some(Vec<u32>),
+}
+
+/// One step of the plan: files of one directory, for one cause.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// The directory.
+    pub dir: DirRef,
+    /// Why.
+    pub cause: Cause,
+    /// Which files.
+    pub files: Files,
+    /// How many files are expected to go.
+    pub count: u32,
+    /// Bytes they are expected to free.
+    pub bytes: u64,
+    /// Newest recording time planned in this entry: a file found newer
+    /// at execution time (written since the scan) is not deleted for capacity.
+    pub newest: Timestamp,
+}
+
+/// Per-zone cutoffs, fixed for the whole sweep.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZonePlan {
+    /// Recordings older than this (strictly) are past max_age.
+    pub expire_before: Timestamp,
+    /// Recordings older than this (strictly) are past the floor.
+    pub floor_before: Timestamp,
+    /// Files with an mtime after this are still being written.
+    pub settled_by: i64,
+}
+
+/// Held recordings that are past max_age, by hold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeldPastMax {
+    /// The zone.
+    pub zone: ZoneId,
+    /// The hold keeping them (the lowest-numbered active one).
+    pub hold: HoldId,
+    /// "hold 7 (case POL-2026-1142)".
+    pub label: String,
+    /// How many.
+    pub files: u64,
+    /// Their bytes.
+    pub bytes: u64,
+}
+
+/// An alarm the sweep raises.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Alarm {
+    /// `capacity-unrelieved` or `quota-unrelieved`.
+    pub kind: &'static str,
+    /// What it concerns: a mount point or a zone name.
+    pub subject: String,
+    /// The full explanation.
+    pub text: String,
+}
+
+/// The capacity picture of one filesystem.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FsPlan {
+    /// What the edge measured.
+    pub usage: FsUsage,
+    /// Bytes that must go to reach the low watermark (0 below the high watermark).
+    pub need: Bytes,
+    /// Bytes the plan frees on it, all causes.
+    pub planned: Bytes,
+    /// Bytes of recordings on it, before the plan.
+    pub recordings: Bytes,
+}
+
+/// The outcome of planning.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// The time the plan was made for.
+    pub now: Timestamp,
+    /// Digest of the policy it was made under.
+    pub policy_digest: String,
+    /// Per zone, indexed by [`ZoneId`].
+    pub zones: Vec<ZonePlan>,
+    /// Ordered steps.
+    pub entries: Vec<Entry>,
+    /// Per filesystem.
+    pub filesystems: Vec<FsPlan>,
+    /// Alarms raised.
+    pub alarms: Vec<Alarm>,
+    /// Held past max_age.
+    pub held_past_max: Vec<HeldPastMax>,
+}
+
+/// The planner needs per-file detail of these directories first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NeedDetail(pub Vec<DirRef>);
+
+/// What the rules say about one file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Class {
+    /// Modified within the settle time.
+    Settling,
+    /// Covered by an active hold.
+    Held(HoldId),
+    /// Past max_age.
+    Expired,
+    /// Past the floor: may go for capacity or quota.
+    Eligible,
+    /// Younger than the floor.
+    BelowFloor,
+}
+
+/// Classifies one file. Pure; shared by the planner and the executor.
+pub fn classify(
+    zp: &ZonePlan,
+    zone: &Zone,
+    holds: &HoldSet,
+    rel: &[u8],
+    time: Timestamp,
+    mtime: i64,
+    now: Timestamp,
+) -> Class {
+    if mtime > zp.settled_by || time > now {
+        return Class::Settling;
+    }
+    if let Some(h) = holds.covering(&zone.name, rel, time, now) {
+        return Class::Held(h.id);
+    }
+    if time < zp.expire_before {
+        Class::Expired
+    } else if time < zp.floor_before {
+        Class::Eligible
+    } else {
+        Class::BelowFloor
+    }
+}
+
+/// What the executor should do with one file of an entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Delete it, for this reason.
+    Delete(Reason),
+    /// Keep it, because…
+    Keep(String),
+}
+
+/// A candidate for a quota or capacity walk: a whole summarised directory,
+/// or one file of a directory in detail.
+#[derive(Clone, Debug)]
+struct Item {
+    dir: DirRef,
+    /// Index into the detail, or u32::MAX for the whole directory.
+    file: u32,
+    start: Timestamp,
+    end: Timestamp,
+    bytes: u64,
+    count: u32,
+    dev: u64,
+    /// A summary whose files the rules would not treat alike: needs detail if reached.
+    lazy: bool,
+    below_floor: bool,
+    taken: Option<Cause>,
+    /// Tie-break for a deterministic order: path relative to the root.
+    key: Vec<u8>,
+}
+
+impl Item {
+    fn exact(&self) -> bool {
+        self.file != u32::MAX || self.count <= 1
+    }
+}
+
+/// Makes the plan, or says which directories need detail first.
+pub fn plan(
+    inv: &Inventory,
+    policy: &Policy,
+    holds: &HoldSet,
+    usage: &Usage,
+    now: Timestamp,
+) -> Result<Plan, NeedDetail> {
+    let settle = policy.daemon.settle_time;
+    let zones: Vec<ZonePlan> = policy
+        .zones
+        .iter()
+        .map(|z| ZonePlan {
+            expire_before: now.minus(z.max_age),
+            floor_before: now.minus(z.min_age),
+            settled_by: now.minus(settle).0,
+        })
+        .collect();
+    let mut need_detail: Vec<DirRef> = Vec::new();
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut items: Vec<Item> = Vec::new();
+    let mut held: HashMap<(ZoneId, HoldId), (u64, u64)> = HashMap::new();
+    let mut zone_bytes: Vec<u64> = vec![0; policy.zones.len()];
+    let mut fs_recordings: HashMap<u64, u64> = HashMap::new();
+    let mut fs_freed: HashMap<u64, u64> = HashMap::new();
+    let mut zone_freed: Vec<u64> = vec![0; policy.zones.len()];
+    // Expired entries, with their sort keys.
+    let mut expired: Vec<(Timestamp, Vec<u8>, Entry)> = Vec::new();
+
+    for d in inv.dirs() {
+        let zone = &policy.zones[d.zone.0 as usize];
+        let zp = &zones[d.zone.0 as usize];
+        let root = inv.root(d);
+        let Some(dev) = root.dev else { continue };
+        let node = inv.dir(d);
+        zone_bytes[d.zone.0 as usize] += node.bytes;
+        *fs_recordings.entry(dev).or_default() += node.bytes;
+        let rel = root.rel_path(d.dir);
+        if let Some(files) = inv.detail(d) {
+            let mut exp: Vec<u32> = Vec::new();
+            let (mut exp_bytes, mut exp_newest) = (0u64, Timestamp::MIN);
+            for (i, f) in files.iter().enumerate() {
+                let mut frel = rel.clone();
+                if !frel.is_empty() {
+                    frel.push(b'/');
+                }
+                frel.extend_from_slice(f.name.as_bytes());
+                let bytes = f.stat.frees();
+                match classify(zp, zone, holds, &frel, f.time, f.stat.mtime, now) {
+                    Class::Settling => {}
+                    Class::Held(h) => {
+                        if f.time < zp.expire_before {
+                            let e = held.entry((d.zone, h)).or_default();
+                            e.0 += 1;
+                            e.1 += bytes;
+                        }
+                    }
+                    Class::Expired => {
+                        exp.push(i as u32);
+                        exp_bytes += bytes;
+                        exp_newest = exp_newest.max(f.time);
+                    }
+                    c @ (Class::Eligible | Class::BelowFloor) => {
+                        let mut key = rel.clone();
+                        key.push(b'/');
+                        key.extend_from_slice(f.name.as_bytes());
+                        items.push(Item {
+                            dir: d,
+                            file: i as u32,
+                            start: f.time,
+                            end: f.time,
+                            bytes,
+                            count: 1,
+                            dev,
+                            lazy: false,
+                            below_floor: c == Class::BelowFloor,
+                            taken: None,
+                            key,
+                        });
+                    }
+                }
+            }
+            if !exp.is_empty() {
+                *fs_freed.entry(dev).or_default() += exp_bytes;
+                zone_freed[d.zone.0 as usize] += exp_bytes;
+                let start = files[exp[0] as usize].time;
+                expired.push((
+                    start,
+                    rel.clone(),
+                    Entry {
+                        dir: d,
+                        cause: Cause::MaxAge,
+                        count: exp.len() as u32,
+                        files: Files::Some(exp),
+                        bytes: exp_bytes,
+                        newest: exp_newest,
+                    },
+                ));
+            }
+            continue;
+        }
+        // A summary: decide for the whole directory where the rules agree.
+        let settling = node.newest_mtime > zp.settled_by || node.newest > now;
+        let maybe_held = holds.may_cover_range(&zone.name, node.oldest, node.newest, now);
+        let straddles_expiry = node.oldest < zp.expire_before && node.newest >= zp.expire_before;
+        if node.oldest < zp.expire_before && (settling || maybe_held || straddles_expiry) {
+            need_detail.push(d);
+            continue;
+        }
+        if node.newest < zp.expire_before {
+            *fs_freed.entry(dev).or_default() += node.bytes;
+            zone_freed[d.zone.0 as usize] += node.bytes;
+            expired.push((
+                node.oldest,
+                rel,
+                Entry {
+                    dir: d,
+                    cause: Cause::MaxAge,
+                    files: Files::All,
+                    count: node.files,
+                    bytes: node.bytes,
+                    newest: node.newest,
+                },
+            ));
+            continue;
+        }
+        let uniform = !settling && !maybe_held;
+        let all_below = node.oldest >= zp.floor_before;
+        let all_above = node.newest < zp.floor_before;
+        items.push(Item {
+            dir: d,
+            file: u32::MAX,
+            start: node.oldest,
+            end: node.newest,
+            bytes: node.bytes,
+            count: node.files,
+            dev,
+            lazy: !(uniform && (all_below || all_above)),
+            below_floor: all_below,
+            taken: None,
+            key: rel,
+        });
+    }
+    if !need_detail.is_empty() {
+        return Err(NeedDetail(need_detail));
+    }
+    expired.sort_by(|a, b| (a.0, a.2.dir.zone, a.2.dir.root, &a.1).cmp(&(b.0, b.2.dir.zone, b.2.dir.root, &b.1)));
+    entries.extend(expired.into_iter().map(|(_, _, e)| e));
+
+    // Deterministic walk order: oldest first, then zone, root, path.
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (x, y) = (&items[a], &items[b]);
+        (x.start, x.end, x.dir.zone, x.dir.root, &x.key).cmp(&(y.start, y.end, y.dir.zone, y.dir.root, &y.key))
+    });
+    let mut alarms = Vec::new();
+    let mut taken_order: Vec<usize> = Vec::new();
+
+    // Quotas, per zone.
+    for zone in &policy.zones {
+        let Some(max) = zone.max_bytes else { continue };
+        let zi = zone.id.0 as usize;
+        let mut need = zone_bytes[zi].saturating_sub(zone_freed[zi]).saturating_sub(max.0);
+        if need == 0 {
+            continue;
+        }
+        for override_floor in [false, true] {
+            if override_floor && zone.when_full != WhenFull::OverrideFloor {
+                break;
+            }
+            let cands: Vec<usize> = order
+                .iter()
+                .copied()
+                .filter(|&i| items[i].dir.zone == zone.id && items[i].below_floor == override_floor)
+                .collect();
+            let freed = walk(
+                &mut items,
+                &cands,
+                need,
+                Cause::Quota { override_floor },
+                &mut need_detail,
+                &mut taken_order,
+            );
+            for &i in &cands {
+                if items[i].taken == Some(Cause::Quota { override_floor }) {
+                    *fs_freed.entry(items[i].dev).or_default() += items[i].bytes;
+                }
+            }
+            zone_freed[zi] += freed;
+            need = need.saturating_sub(freed);
+            if need == 0 {
+                break;
+            }
+        }
+        if need > 0 {
+            alarms.push(Alarm {
+                kind: "quota-unrelieved",
+                subject: zone.name.0.clone(),
+                text: format!(
+                    "zone {} holds {}, above its max_bytes {}; {} more cannot be freed within its floor ({}) and holds (when_full = {})",
+                    zone.name,
+                    Bytes(zone_bytes[zi]),
+                    max,
+                    Bytes(need),
+                    zone.min_age,
+                    zone.when_full.as_str()
+                ),
+            });
+        }
+    }
+
+    // Capacity, per filesystem.
+    let mut filesystems = Vec::new();
+    for (fi, fsu) in usage.filesystems.iter().enumerate() {
+        let recordings = fs_recordings.get(&fsu.dev).copied().unwrap_or(0);
+        let above_high = fsu.marks.high.excess(fsu.used, fsu.avail).0 > 0;
+        let to_low = if above_high {
+            fsu.marks.low.excess(fsu.used, fsu.avail).0
+        } else {
+            0
+        };
+        let mut need = to_low.saturating_sub(fs_freed.get(&fsu.dev).copied().unwrap_or(0));
+        let zones_here: Vec<&Zone> = policy
+            .zones
+            .iter()
+            .filter(|z| inv.zones[z.id.0 as usize].roots.iter().any(|r| r.dev == Some(fsu.dev)))
+            .collect();
+        if need > 0 {
+            let cands: Vec<usize> = order
+                .iter()
+                .copied()
+                .filter(|&i| items[i].dev == fsu.dev && !items[i].below_floor)
+                .collect();
+            let freed = walk(
+                &mut items,
+                &cands,
+                need,
+                Cause::Capacity {
+                    fs: fi,
+                    override_floor: false,
+                },
+                &mut need_detail,
+                &mut taken_order,
+            );
+            need = need.saturating_sub(freed);
+        }
+        if need > 0 {
+            // override-floor zones, lowest priority first, oldest first within a priority.
+            let mut prios: Vec<i32> = zones_here
+                .iter()
+                .filter(|z| z.when_full == WhenFull::OverrideFloor)
+                .map(|z| z.priority)
+                .collect();
+            prios.sort();
+            prios.dedup();
+            for p in prios {
+                if need == 0 {
+                    break;
+                }
+                let cands: Vec<usize> = order
+                    .iter()
+                    .copied()
+                    .filter(|&i| {
+                        let z = &policy.zones[items[i].dir.zone.0 as usize];
+                        items[i].dev == fsu.dev && z.when_full == WhenFull::OverrideFloor && z.priority == p
+                    })
+                    .collect();
+                let freed = walk(
+                    &mut items,
+                    &cands,
+                    need,
+                    Cause::Capacity {
+                        fs: fi,
+                        override_floor: true,
+                    },
+                    &mut need_detail,
+                    &mut taken_order,
+                );
+                need = need.saturating_sub(freed);
+            }
+        }
+        let planned_here = fs_freed.get(&fsu.dev).copied().unwrap_or(0)
+            + items
+                .iter()
+                .filter(|i| i.dev == fsu.dev && matches!(i.taken, Some(Cause::Capacity { .. })))
+                .map(|i| i.bytes)
+                .sum::<u64>();
+        if need > 0 && need_detail.is_empty() {
+            let floors: u64 = items
+                .iter()
+                .filter(|i| i.dev == fsu.dev && i.taken.is_none() && i.below_floor)
+                .map(|i| i.bytes)
+                .sum();
+            let held_bytes: u64 = held_bytes_on(inv, holds, policy, &zones, fsu.dev, now);
+            let unclaimed = fsu.used.0.saturating_sub(recordings);
+            alarms.push(Alarm {
+                kind: "capacity-unrelieved",
+                subject: fsu.mount.display().to_string(),
+                text: format!(
+                    "{} is above its high watermark and {} more must go to reach the low watermark {}, but floors protect {}, holds protect {}{}, and {} of the filesystem is not recordings of any zone (never deleted)",
+                    fsu.describe(),
+                    Bytes(need),
+                    fsu.marks.low,
+                    Bytes(floors),
+                    Bytes(held_bytes),
+                    held_labels(holds, policy, &zones_here, now),
+                    Bytes(unclaimed)
+                ),
+            });
+        }
+        filesystems.push(FsPlan {
+            usage: fsu.clone(),
+            need: Bytes(to_low),
+            planned: Bytes(planned_here),
+            recordings: Bytes(recordings),
+        });
+    }
+    if !need_detail.is_empty() {
+        need_detail.sort();
+        need_detail.dedup();
+        return Err(NeedDetail(need_detail));
+    }
+
+    // Entries for quota and capacity, in walk order, merged per directory and cause.
+    let mut merged: Vec<Entry> = Vec::new();
+    let mut index: HashMap<(DirRef, Cause), usize> = HashMap::new();
+    for i in taken_order {
+        let it = &items[i];
+        let cause = it.taken.expect("taken");
+        if it.file == u32::MAX {
+            merged.push(Entry {
+                dir: it.dir,
+                cause,
+                files: Files::All,
+                count: it.count,
+                bytes: it.bytes,
+                newest: it.end,
+            });
+            continue;
+        }
+        match index.get(&(it.dir, cause)) {
+            Some(&k) => {
+                let e = &mut merged[k];
+                if let Files::Some(v) = &mut e.files {
+                    v.push(it.file);
+                }
+                e.count += 1;
+                e.bytes += it.bytes;
+                e.newest = e.newest.max(it.end);
+            }
+            None => {
+                index.insert((it.dir, cause), merged.len());
+                merged.push(Entry {
+                    dir: it.dir,
+                    cause,
+                    files: Files::Some(vec![it.file]),
+                    count: 1,
+                    bytes: it.bytes,
+                    newest: it.end,
+                });
+            }
+        }
+    }
+    entries.extend(merged);
+
+    let mut held_past_max: Vec<HeldPastMax> = held
+        .into_iter()
+        .map(|((zone, hold), (files, bytes))| HeldPastMax {
+            zone,
+            hold,
+            label: holds
+                .holds
+                .iter()
+                .find(|h| h.id == hold)
+                .map(|h| h.label())
+                .unwrap_or_default(),
+            files,
+            bytes,
+        })
+        .collect();
+    held_past_max.sort_by_key(|h| (h.zone, h.hold));
+    Ok(Plan {
+        now,
+        policy_digest: policy.digest.clone(),
+        zones,
+        entries,
+        filesystems,
+        alarms,
+        held_past_max,
+    })
+}
+
+/// Takes candidates in order until `need` bytes are freed. Returns the bytes
+/// freed; pushes onto `need_detail` the summaries it cannot decide: lazy
+/// ones it reached, and every summary around the boundary where the need
+/// was met (so that the boundary is exact per file, oldest first).
+fn walk(
+    items: &mut [Item],
+    cands: &[usize],
+    need: u64,
+    cause: Cause,
+    need_detail: &mut Vec<DirRef>,
+    taken_order: &mut Vec<usize>,
+) -> u64 {
+    let mut freed = 0u64;
+    let mut last: Option<usize> = None;
+    let mut max_end = Timestamp::MIN;
+    for &i in cands {
+        if freed >= need {
+            break;
+        }
+        let it = &mut items[i];
+        if it.taken.is_some() {
+            continue;
+        }
+        if it.lazy {
+            need_detail.push(it.dir);
+            continue;
+        }
+        it.taken = Some(cause);
+        taken_order.push(i);
+        freed += it.bytes;
+        max_end = max_end.max(it.end);
+        last = Some(i);
+    }
+    if freed >= need {
+        if let Some(x) = last {
+            let s = items[x].start;
+            for &i in cands {
+                let it = &items[i];
+                let mine = it.taken.is_none() || it.taken == Some(cause);
+                if mine && !it.exact() && it.end >= s && it.start <= max_end {
+                    need_detail.push(it.dir);
+                }
+            }
+        }
+    }
+    freed
+}
+
+/// Bytes of held recordings on a filesystem, as far as detail tells.
+fn held_bytes_on(
+    inv: &Inventory,
+    holds: &HoldSet,
+    policy: &Policy,
+    zones: &[ZonePlan],
+    dev: u64,
+    now: Timestamp,
+) -> u64 {
+    let mut total = 0;
+    for d in inv.dirs() {
+        if inv.root(d).dev != Some(dev) {
+            continue;
+        }
+        let Some(files) = inv.detail(d) else { continue };
+        let zone = &policy.zones[d.zone.0 as usize];
+        for f in files {
+            let rel = inv.file_rel(d, &f.name);
+            if let Class::Held(_) = classify(&zones[d.zone.0 as usize], zone, holds, &rel, f.time, f.stat.mtime, now) {
+                total += f.stat.frees();
+            }
+        }
+    }
+    total
+}
+
+fn held_labels(holds: &HoldSet, policy: &Policy, zones: &[&Zone], now: Timestamp) -> String {
+    let labels: Vec<String> = holds
+        .active(now)
+        .filter(|h| h.zone.as_ref().is_none_or(|z| zones.iter().any(|zz| &zz.name == z)))
+        .map(|h| h.label())
+        .collect();
+    let _ = policy;
+    if labels.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", labels.join(", "))
+    }
+}
+
+impl Plan {
+    /// Decides one file of an entry at execution time, with the holds as
+    /// they are now (re-read under the holds lock). Pure.
+    pub fn verdict(
+        &self,
+        entry: &Entry,
+        zone: &Zone,
+        holds: &HoldSet,
+        rel: &[u8],
+        time: Timestamp,
+        mtime: i64,
+    ) -> Verdict {
+        let zp = &self.zones[zone.id.0 as usize];
+        let class = classify(zp, zone, holds, rel, time, mtime, self.now);
+        let due = match (class.clone(), entry.cause) {
+            (Class::Settling, _) => return Verdict::Keep("still being written (modified within settle_time)".into()),
+            (Class::Held(id), _) => {
+                let label = holds
+                    .holds
+                    .iter()
+                    .find(|h| h.id == id)
+                    .map(|h| h.label())
+                    .unwrap_or_default();
+                return Verdict::Keep(format!("held by {label}"));
+            }
+            (Class::Expired, _) => true,
+            (Class::Eligible, Cause::Quota { .. } | Cause::Capacity { .. }) => time <= entry.newest,
+            (
+                Class::BelowFloor,
+                Cause::Quota { override_floor: true }
+                | Cause::Capacity {
+                    override_floor: true, ..
+                },
+            ) => time <= entry.newest,
+            _ => false,
+        };
+        if !due {
+            return Verdict::Keep("not due any more (recorded later than planned)".into());
+        }
+        // A file past max_age goes for max-age even in a capacity entry.
+        let cause = if class == Class::Expired {
+            Cause::MaxAge
+        } else {
+            entry.cause
+        };
+        let mut reason = self.reason(cause, zone, time);
+        if let Some(h) = holds.former(&zone.name, rel, time, self.now) {
+            let how = match &h.released {
+                Some(r) => format!("released {} by {}: {}", r.at.short(), r.by, r.reason),
+                None => format!("lapsed {}", h.expires.map(|e| e.short()).unwrap_or_default()),
+            };
+            reason.text.push_str(&format!("; was held by {}, {how}", h.label()));
+        }
+        Verdict::Delete(reason)
+    }
+
+    /// The reason for deleting a file recorded at `time` for `cause`.
+    pub fn reason(&self, cause: Cause, zone: &Zone, time: Timestamp) -> Reason {
+        let age = time.age_at(self.now);
+        let rec = format!("recorded {}, age {}", time.short(), age);
+        let text = match cause {
+            Cause::MaxAge => format!("older than max_age {}: {rec}", zone.max_age),
+            Cause::Quota { override_floor } => format!(
+                "zone {} is over its max_bytes {}; oldest first{}: {rec}",
+                zone.name,
+                zone.max_bytes.unwrap_or_default(),
+                if override_floor {
+                    format!(", below its floor {} (when_full = override-floor)", zone.min_age)
+                } else {
+                    String::new()
+                }
+            ),
+            Cause::Capacity { fs, override_floor } => {
+                let f = &self.filesystems[fs];
+                let base = format!(
+                    "{} is at {:.1}%, above its high watermark {}; oldest first down to the low watermark {}",
+                    f.usage.mount.display(),
+                    f.usage.used_pct(),
+                    f.usage.marks.high,
+                    f.usage.marks.low
+                );
+                if override_floor {
+                    format!(
+                        "{base}; floors could not relieve it, and zone {} (priority {}) allows deleting below its floor {} (when_full = override-floor): {rec}",
+                        zone.name, zone.priority, zone.min_age
+                    )
+                } else {
+                    format!("{base}, never younger than the floor {}: {rec}", zone.min_age)
+                }
+            }
+        };
+        Reason {
+            code: cause.code(),
+            text,
+        }
+    }
+
+    /// Files and bytes the plan expects to delete, per reason code.
+    pub fn totals(&self) -> Vec<(&'static str, u64, Bytes)> {
+        let mut out: Vec<(&'static str, u64, Bytes)> = Vec::new();
+        for e in &self.entries {
+            let code = e.cause.code();
+            match out.iter_mut().find(|(c, _, _)| *c == code) {
+                Some(t) => {
+                    t.1 += e.count as u64;
+                    t.2 += Bytes(e.bytes);
+                }
+                None => out.push((code, e.count as u64, Bytes(e.bytes))),
+            }
+        }
+        out
+    }
+}
+
+/// "29d 3h" for the age of something at `time` seen at `now`.
+pub fn age_text(time: Timestamp, now: Timestamp) -> Age {
+    time.age_at(now)
+}
+
+/// A name for a file in messages.
+pub fn display_name(name: &OsStr) -> String {
+    name.to_string_lossy().into_owned()
+}
+
+#[cfg(test)]
+mod tests;
