@@ -1,0 +1,457 @@
+//! Builds the inventory from the zone roots, and measures filesystem usage.
+//!
+//! Invariants:
+//! - Walks with [`crate::fsops::DirHandle`]: `openat` with `O_NOFOLLOW`
+//!   relative to the parent's descriptor, one descriptor per level of the
+//!   current path. Symlinks are never followed; mount points below a root
+//!   are never entered; nothing is ever modified.
+//! - Only regular files matching the zone's include globs (and its time
+//!   pattern, if any) are recordings; a file whose name does not match the
+//!   pattern is counted as "untimed" and never deleted.
+//! - One error on one entry never aborts a scan: it is counted and the
+//!   walk goes on (a root that cannot be opened is reported as such, and
+//!   the planner ignores that root).
+//!
+//! Why not walkdir: walkdir resolves every entry from the root by path
+//! (`lstat` of the full path), which costs a path lookup per file and can
+//! be redirected if a directory is swapped for a symlink mid-walk.
+//! Descriptor-relative `fstatat` is what `find` does: faster, and immune to
+//! that race.
+
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+
+use crate::fsops::{DirHandle, FileStat, Kind, OpenError};
+use crate::holds::HoldSet;
+use crate::inventory::{DirRef, FileRec, Inventory, RootInventory, ScanStats, ZoneInventory};
+use crate::plan::{plan, FsUsage, NeedDetail, Plan, Usage};
+use crate::policy::{Policy, TimeSource, Zone};
+use crate::units::{Bytes, Timestamp};
+
+/// Deepest directory level walked below a root (a bound on open descriptors).
+pub const MAX_DEPTH: usize = 64;
+
+/// Decides whether a directory entry is a recording, and its time.
+/// `rel` is the path relative to the root. Returns None for non-recordings
+/// (counted in `stats`).
+fn recording_time(zone: &Zone, name: &[u8], rel: &[u8], st: &FileStat, stats: &mut ScanStats) -> Option<Timestamp> {
+    if !zone.include.matches(name, rel) {
+        stats.not_included += 1;
+        return None;
+    }
+    match &zone.time {
+        TimeSource::Mtime => Some(Timestamp(st.mtime)),
+        TimeSource::Pattern(p) => match p.match_path(rel) {
+            Some(t) => Some(t),
+            None => {
+                stats.untimed += 1;
+                None
+            }
+        },
+    }
+}
+
+/// Reads the recordings directly in one directory: calls `f(name, stat,
+/// time)` for each, and `sub(name)` for each subdirectory. `rel` is the
+/// directory's path relative to the root.
+pub fn read_dir(
+    dir: &DirHandle,
+    rel: &[u8],
+    zone: &Zone,
+    stats: &mut ScanStats,
+    mut f: impl FnMut(&OsStr, FileStat, Timestamp),
+    mut sub: impl FnMut(&OsStr),
+) -> Result<(), Errno> {
+    let mut path = rel.to_vec();
+    if !path.is_empty() {
+        path.push(b'/');
+    }
+    let base = path.len();
+    let mut entries_err = None;
+    dir.for_each_entry(|name, kind| {
+        match kind {
+            Some(Kind::Dir) => return sub(name),
+            Some(Kind::Symlink) => {
+                stats.symlinks += 1;
+                return;
+            }
+            Some(Kind::Other) => {
+                stats.other += 1;
+                return;
+            }
+            _ => {}
+        }
+        path.truncate(base);
+        path.extend_from_slice(name.as_bytes());
+        // Cheap checks on the name first: most non-recordings cost no stat.
+        if kind == Some(Kind::File) && !zone.include.matches(name.as_bytes(), &path) {
+            stats.not_included += 1;
+            return;
+        }
+        let st = match dir.stat(name) {
+            Ok(st) => st,
+            Err(Errno::ENOENT) => return, // deleted by someone else meanwhile
+            Err(e) => {
+                stats.errors += 1;
+                entries_err.get_or_insert(e);
+                return;
+            }
+        };
+        match st.kind {
+            Kind::File => {
+                if let Some(t) = recording_time(zone, name.as_bytes(), &path, &st, stats) {
+                    f(name, st, t);
+                }
+            }
+            Kind::Dir => sub(name),
+            Kind::Symlink => stats.symlinks += 1,
+            Kind::Other => stats.other += 1,
+        }
+    })?;
+    let _ = entries_err;
+    Ok(())
+}
+
+/// Walks one zone root into summaries.
+pub fn scan_root(zone: &Zone, path: &Path) -> RootInventory {
+    let mut inv = RootInventory::new(path.to_path_buf());
+    let root = match DirHandle::open_root(path) {
+        Ok(h) => h,
+        Err(e) => {
+            inv.error = Some(format!("cannot open zone root {}: {e}", path.display()));
+            return inv;
+        }
+    };
+    inv.dev = Some(root.dev);
+    inv.ino = root.ino;
+    let root_idx = inv.add_dir(u32::MAX, OsStr::new(""), root.ino);
+    struct Frame {
+        handle: DirHandle,
+        idx: u32,
+        subdirs: Vec<OsString>,
+        next: usize,
+        rel_len: usize,
+    }
+    let mut rel: Vec<u8> = Vec::new();
+    let mut stats = ScanStats::default();
+    let mut stack: Vec<Frame> = Vec::new();
+    let visit = |handle: DirHandle, idx: u32, rel: &[u8], inv: &mut RootInventory, stats: &mut ScanStats| -> Frame {
+        stats.dirs += 1;
+        let mut subdirs = Vec::new();
+        let res = read_dir(
+            &handle,
+            rel,
+            zone,
+            stats,
+            |_, st, t| inv.add_file(idx, t, st.frees(), st.mtime),
+            |name| subdirs.push(name.to_os_string()),
+        );
+        if res.is_err() {
+            stats.errors += 1;
+        }
+        // Deterministic order keeps the arena stable between scans.
+        subdirs.sort_unstable();
+        Frame {
+            handle,
+            idx,
+            subdirs,
+            next: 0,
+            rel_len: rel.len(),
+        }
+    };
+    let first = visit(root, root_idx, &rel, &mut inv, &mut stats);
+    stack.push(first);
+    while let Some(top) = stack.last_mut() {
+        if top.next >= top.subdirs.len() {
+            let done = stack.pop().expect("non-empty");
+            rel.truncate(stack.last().map(|f| f.rel_len).unwrap_or(0));
+            let _ = done;
+            continue;
+        }
+        let name = std::mem::take(&mut top.subdirs[top.next]);
+        top.next += 1;
+        let parent = top.idx;
+        if stack.len() > MAX_DEPTH {
+            stats.errors += 1;
+            continue;
+        }
+        let opened = stack.last().expect("non-empty").handle.open_sub(&name);
+        match opened {
+            Ok(h) => {
+                let base = stack.last().expect("non-empty").rel_len;
+                rel.truncate(base);
+                if !rel.is_empty() {
+                    rel.push(b'/');
+                }
+                rel.extend_from_slice(name.as_bytes());
+                let idx = inv.add_dir(parent, &name, h.ino);
+                let frame = visit(h, idx, &rel, &mut inv, &mut stats);
+                stack.push(frame);
+            }
+            Err(OpenError::OtherFilesystem) => stats.other_fs += 1,
+            Err(OpenError::NotADirectory) => stats.symlinks += 1,
+            Err(OpenError::Gone) => {}
+            Err(OpenError::Io(_)) => stats.errors += 1,
+        }
+    }
+    inv.stats = stats;
+    inv
+}
+
+/// Walks every zone root of the policy.
+pub fn scan(policy: &Policy) -> Inventory {
+    Inventory {
+        zones: policy
+            .zones
+            .iter()
+            .map(|z| ZoneInventory {
+                roots: z.roots.iter().map(|r| scan_root(z, r)).collect(),
+            })
+            .collect(),
+    }
+}
+
+/// Opens a directory of the inventory safely, checking it is still the
+/// directory that was scanned (same inode, on the root's filesystem).
+pub fn open_dir(inv: &Inventory, d: DirRef) -> Result<DirHandle, OpenError> {
+    let root = inv.root(d);
+    let handle = DirHandle::open_root(&root.path)?;
+    if Some(handle.dev) != root.dev || handle.ino != root.ino {
+        return Err(OpenError::OtherFilesystem);
+    }
+    let dir = handle.open_rel(&root.rel_path(d.dir))?;
+    if dir.ino != inv.dir(d).ino {
+        return Err(OpenError::Gone);
+    }
+    Ok(dir)
+}
+
+/// Reads the recordings of one directory in detail.
+pub fn read_detail(inv: &Inventory, policy: &Policy, d: DirRef) -> Result<Vec<FileRec>, OpenError> {
+    let zone = &policy.zones[d.zone.0 as usize];
+    let dir = open_dir(inv, d)?;
+    let rel = inv.root(d).rel_path(d.dir);
+    let mut files = Vec::new();
+    let mut stats = ScanStats::default();
+    read_dir(
+        &dir,
+        &rel,
+        zone,
+        &mut stats,
+        |name, stat, time| {
+            files.push(FileRec {
+                name: name.to_os_string(),
+                time,
+                stat,
+            })
+        },
+        |_| {},
+    )
+    .map_err(OpenError::Io)?;
+    // Deterministic order, whatever the directory's order.
+    files.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(files)
+}
+
+/// Loads the detail of one directory into the inventory; a directory that
+/// vanished or changed identity becomes empty.
+pub fn load_detail(inv: &mut Inventory, policy: &Policy, d: DirRef) {
+    let files = read_detail(inv, policy, d).unwrap_or_default();
+    inv.root_mut(d).set_detail(d.dir, files);
+}
+
+/// Plans, loading detail wherever the planner asks for it.
+pub fn plan_with_detail(inv: &mut Inventory, policy: &Policy, holds: &HoldSet, usage: &Usage, now: Timestamp) -> Plan {
+    loop {
+        match plan(inv, policy, holds, usage, now) {
+            Ok(p) => return p,
+            Err(NeedDetail(dirs)) => {
+                for d in dirs {
+                    load_detail(inv, policy, d);
+                }
+            }
+        }
+    }
+}
+
+/// Measures every filesystem holding a scanned zone root, with the
+/// watermarks in force for it (a `[[capacity.filesystem]]` override whose
+/// mount is on the same device, else the default).
+pub fn usage(policy: &Policy, inv: &Inventory) -> Usage {
+    let mut seen: HashMap<u64, FsUsage> = HashMap::new();
+    let mut order = Vec::new();
+    let overrides: Vec<(u64, &crate::policy::FsOverride)> = policy
+        .filesystems
+        .iter()
+        .filter_map(|o| nix::sys::stat::stat(&o.mount).ok().map(|s| (s.st_dev, o)))
+        .collect();
+    let mounts = mount_points();
+    for root in inv.zones.iter().flat_map(|z| &z.roots) {
+        let Some(dev) = root.dev else { continue };
+        if seen.contains_key(&dev) {
+            continue;
+        }
+        let Ok(h) = DirHandle::open_root(&root.path) else {
+            continue;
+        };
+        let Ok(st) = h.usage() else { continue };
+        let over = overrides.iter().find(|(d, _)| *d == dev).map(|(_, o)| *o);
+        let marks = over.map(|o| o.marks).unwrap_or(policy.default_marks);
+        let mount = over
+            .map(|o| o.mount.clone())
+            .or_else(|| mount_of(&mounts, &root.path))
+            .unwrap_or_else(|| root.path.clone());
+        order.push(dev);
+        seen.insert(
+            dev,
+            FsUsage {
+                dev,
+                mount,
+                used: Bytes(st.used),
+                avail: Bytes(st.avail),
+                marks,
+            },
+        );
+    }
+    Usage {
+        filesystems: order.into_iter().filter_map(|d| seen.remove(&d)).collect(),
+    }
+}
+
+/// Mount points from /proc/self/mountinfo (empty if unreadable).
+fn mount_points() -> Vec<PathBuf> {
+    let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|m| PathBuf::from(unescape_mount(m)))
+        .collect()
+}
+
+/// mountinfo escapes space, tab, newline and backslash as octal.
+fn unescape_mount(s: &str) -> OsString {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    OsString::from(std::ffi::OsStr::from_bytes(&out))
+}
+
+/// The longest mount point containing `path`.
+fn mount_of(mounts: &[PathBuf], path: &Path) -> Option<PathBuf> {
+    let canon = std::fs::canonicalize(path).ok()?;
+    mounts
+        .iter()
+        .filter(|m| canon.starts_with(m))
+        .max_by_key(|m| m.as_os_str().len())
+        .cloned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn policy_for(root: &Path, extra: &str) -> Policy {
+        Policy::from_str(
+            Path::new("t.toml"),
+            &format!(
+                "[daemon]\nstate_dir = \"/nonexistent-state\"\n[[zone]]\nname = \"z\"\npaths = [\"{}\"]\nmin_age = \"1d\"\nmax_age = \"2d\"\n{extra}\n",
+                root.display()
+            ),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn scans_a_tree_into_summaries() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("rec");
+        for (d, n) in [
+            ("2026-11-20/14/cam01", "05.00.mp4"),
+            ("2026-11-20/14/cam01", "06.00.mp4"),
+            ("2026-11-20/15/cam02", "00.00.mp4"),
+        ] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+            std::fs::write(root.join(d).join(n), vec![1u8; 5000]).unwrap();
+        }
+        std::fs::write(root.join("2026-11-20/notes.txt"), b"x").unwrap();
+        symlink("/etc", root.join("2026-11-20/link")).unwrap();
+        let p = policy_for(&root, "include = [\"*.mp4\"]\ntime = \"%Y-%m-%d/%H/*/%M.%S.mp4\"");
+        let inv = scan(&p);
+        let r = &inv.zones[0].roots[0];
+        assert!(r.error.is_none());
+        assert_eq!(r.files(), 3);
+        assert_eq!(r.stats.not_included, 1);
+        assert_eq!(r.stats.symlinks, 1);
+        let cam1 = (0..r.dirs.len() as u32)
+            .find(|&i| r.rel_path(i) == b"2026-11-20/14/cam01")
+            .unwrap();
+        let d = &r.dirs[cam1 as usize];
+        assert_eq!(d.files, 2);
+        assert_eq!(d.oldest.rfc3339(), "2026-11-20T14:05:00Z");
+        assert_eq!(d.newest.rfc3339(), "2026-11-20T14:06:00Z");
+        assert!(d.bytes >= 8192);
+        let dref = DirRef {
+            zone: crate::units::ZoneId(0),
+            root: 0,
+            dir: cam1,
+        };
+        let files = read_detail(&inv, &p, dref).unwrap();
+        assert_eq!(files.len(), 2);
+        assert_eq!(files[0].name, "05.00.mp4");
+        let u = usage(&p, &inv);
+        assert_eq!(u.filesystems.len(), 1);
+        assert!(u.filesystems[0].used.0 > 0);
+    }
+
+    #[test]
+    fn missing_root_is_reported_not_fatal() {
+        let p = policy_for(Path::new("/nonexistent/zone/root"), "");
+        let inv = scan(&p);
+        assert!(inv.zones[0].roots[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("/nonexistent/zone/root"));
+        assert_eq!(inv.files(), 0);
+    }
+
+    #[test]
+    fn detail_of_a_replaced_directory_is_refused() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("rec");
+        std::fs::create_dir_all(root.join("a")).unwrap();
+        std::fs::write(root.join("a/f"), b"x").unwrap();
+        let p = policy_for(&root, "");
+        let inv = scan(&p);
+        let r = &inv.zones[0].roots[0];
+        let a = (0..r.dirs.len() as u32).find(|&i| r.rel_path(i) == b"a").unwrap();
+        std::fs::rename(root.join("a"), root.join("b")).unwrap();
+        symlink(t.path(), root.join("a")).unwrap();
+        let dref = DirRef {
+            zone: crate::units::ZoneId(0),
+            root: 0,
+            dir: a,
+        };
+        assert!(matches!(read_detail(&inv, &p, dref), Err(OpenError::NotADirectory)));
+    }
+
+    #[test]
+    fn unescapes_mountinfo() {
+        assert_eq!(unescape_mount("/mnt/my\\040disk"), OsString::from("/mnt/my disk"));
+    }
+}
