@@ -20,15 +20,23 @@
 //! - [`execute`]: carries out a plan: audit first, then unlink, defensively.
 //! - [`audit`]: the hash-chained, write-ahead audit log.
 //! - [`daemon`]: the sweep loop, signals, and the early-sweep watcher.
-//! - [`cli`]: shared helpers of the two binaries.
+//! - [`logging`]: journal or stderr, with structured fields.
+//! - [`cli`]: the command lines of both binaries (help, man pages, completions).
+//! - [`demo`]: `retentiond --demo`, a real sweep over a synthetic tree.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod cli;
+pub mod daemon;
+pub mod demo;
+pub mod execute;
 pub mod fsops;
 pub mod holds;
 pub mod inventory;
+pub mod logging;
 pub mod plan;
 pub mod policy;
+pub mod scan;
 pub mod timepattern;
 pub mod units;

@@ -1,0 +1,515 @@
+//! The daemon: wires the edges to the core, one sweep at a time.
+//!
+//! gather (scan, usage, holds) → plan → execute (audit, unlink) → report.
+//!
+//! Invariants:
+//! - One writer: the daemon holds an exclusive lock on its state directory
+//!   for its whole life; a second instance (or `retentiond --once` while
+//!   the service runs) refuses to start.
+//! - The sweep runs on a blocking thread; a shutdown request (first
+//!   SIGTERM/SIGINT) lets the current batch finish, the audit log is
+//!   flushed, and the process exits 0. A second signal exits at once.
+//! - SIGHUP re-reads the policy; an invalid policy is logged and the old
+//!   one stays in force. The policy a sweep started under is the one its
+//!   records cite.
+//! - `run` takes its shutdown trigger as an argument so tests can stop it.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use nix::fcntl::{Flock, FlockArg};
+use serde_json::json;
+
+use crate::audit::{AuditLog, AuditOptions};
+use crate::execute::{execute, recover, ExecOptions, HoldsGate, StaticHolds, SweepReport};
+use crate::holds::HoldSet;
+use crate::plan::Plan;
+use crate::policy::Policy;
+use crate::scan;
+use crate::units::{Bytes, Timestamp};
+
+/// The exclusive lock on the state directory.
+pub struct StateLock {
+    _lock: Flock<File>,
+    /// The locked directory.
+    pub dir: PathBuf,
+}
+
+impl StateLock {
+    /// Creates the state directory if needed (mode 0750) and locks it.
+    pub fn acquire(dir: &Path) -> Result<StateLock> {
+        if !dir.exists() {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create state directory {}", dir.display()))?;
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o750));
+        }
+        let path = dir.join("retentiond.lock");
+        let f = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open lock file {}", path.display()))?;
+        let lock = Flock::lock(f, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| {
+            anyhow::anyhow!(
+                "state directory {} is locked by another retentiond ({e}); stop the service or use `retentionctl plan`",
+                dir.display()
+            )
+        })?;
+        Ok(StateLock {
+            _lock: lock,
+            dir: dir.to_path_buf(),
+        })
+    }
+}
+
+/// What one sweep saw and did.
+#[derive(Debug, Clone)]
+pub struct SweepOutcome {
+    /// When it started (wall clock, the `now` of its plan).
+    pub at: Timestamp,
+    /// How long it took.
+    pub took: Duration,
+    /// Recordings in the inventory before the sweep.
+    pub recordings: u64,
+    /// The plan it carried out.
+    pub plan: Plan,
+    /// What it did.
+    pub report: SweepReport,
+    /// Zone roots that could not be scanned.
+    pub root_errors: Vec<String>,
+}
+
+/// Everything a sweep needs, kept between sweeps.
+pub struct Sweeper {
+    /// The policy in force.
+    pub policy: Arc<Policy>,
+    /// The audit log (None in dry-run mode: nothing is written).
+    pub audit: Option<AuditLog>,
+    /// The holds (a static set until the holds store exists).
+    pub holds: Box<dyn HoldsGate + Send>,
+    /// Alarms raised and not yet cleared, by (kind, subject).
+    alarms: BTreeSet<(String, String)>,
+    _lock: Option<StateLock>,
+}
+
+impl Sweeper {
+    /// Takes the state lock, opens the audit log, closes any batch a crash
+    /// left open and records the policy load. With `dry_run`, none of that:
+    /// nothing is locked or written.
+    pub fn open(policy: Policy, dry_run: bool) -> Result<Sweeper> {
+        let (lock, audit) = if dry_run {
+            (None, None)
+        } else {
+            let lock = StateLock::acquire(&policy.daemon.state_dir)?;
+            if let Some(parent) = policy.daemon.audit_log.parent() {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("cannot create audit log directory {}", parent.display()))?;
+            }
+            let mut audit = AuditLog::open(
+                &policy.daemon.audit_log,
+                AuditOptions {
+                    rotate_bytes: policy.daemon.audit_rotate_size.0,
+                },
+            )
+            .with_context(|| format!("cannot open the audit log {}", policy.daemon.audit_log.display()))?;
+            let n = recover(&mut audit).context("cannot close the batch a previous run left open")?;
+            if n > 0 {
+                log::warn!(retention_event = "recovered"; "closed an interrupted deletion batch of {n} files (see the audit log)");
+            }
+            (Some(lock), Some(audit))
+        };
+        let mut s = Sweeper {
+            policy: Arc::new(policy),
+            audit,
+            holds: Box::new(StaticHolds(HoldSet::default())),
+            alarms: BTreeSet::new(),
+            _lock: lock,
+        };
+        s.record_policy_load()?;
+        Ok(s)
+    }
+
+    fn record_policy_load(&mut self) -> Result<()> {
+        let p = &self.policy;
+        log::info!(
+            retention_event = "policy-load", retention_policy = p.digest.as_str();
+            "policy {} loaded (sha256 {}): {} zones", p.source.display(), &p.digest[..12], p.zones.len()
+        );
+        if let Some(a) = &mut self.audit {
+            a.append(
+                "policy-load",
+                &json!({
+                    "file": p.source.display().to_string(),
+                    "policy": p.digest,
+                    "zones": p.zones.iter().map(|z| json!({
+                        "name": z.name.0,
+                        "paths": z.roots.iter().map(|r| r.display().to_string()).collect::<Vec<_>>(),
+                        "min_age": z.min_age.to_string(),
+                        "max_age": z.max_age.to_string(),
+                        "when_full": z.when_full.as_str(),
+                    })).collect::<Vec<_>>(),
+                }),
+            )?;
+            a.sync()?;
+        }
+        Ok(())
+    }
+
+    /// Puts a new, already validated policy in force.
+    pub fn set_policy(&mut self, policy: Policy) -> Result<()> {
+        self.policy = Arc::new(policy);
+        self.record_policy_load()
+    }
+
+    /// One sweep: scan, plan, execute, report. `stop` ends it after the current batch.
+    pub fn sweep(&mut self, now: Timestamp, stop: &AtomicBool, list: bool) -> Result<SweepOutcome> {
+        let started = Instant::now();
+        let policy = self.policy.clone();
+        let mut inv = scan::scan(&policy);
+        let root_errors: Vec<String> = inv
+            .zones
+            .iter()
+            .flat_map(|z| &z.roots)
+            .filter_map(|r| r.error.clone())
+            .collect();
+        for e in &root_errors {
+            log::error!(retention_event = "root-error"; "{e}; that root is skipped this sweep");
+        }
+        let recordings = inv.files();
+        let usage = scan::usage(&policy, &inv);
+        let holds = HoldSet::default();
+        let plan = scan::plan_with_detail(&mut inv, &policy, &holds, &usage, now);
+        let opts = ExecOptions {
+            dry_run: self.audit.is_none(),
+            batch_size: policy.daemon.batch_size,
+            list,
+        };
+        let result = execute(
+            &plan,
+            &inv,
+            &policy,
+            self.holds.as_mut(),
+            self.audit.as_mut(),
+            &opts,
+            stop,
+        );
+        let report = match result {
+            Ok(r) => r,
+            Err(e) => {
+                log::error!(retention_event = "sweep-failed"; "sweep stopped: {e}");
+                self.alarm_state(&[("audit-unwritable".to_string(), "audit".to_string(), e.to_string())]);
+                return Err(e.into());
+            }
+        };
+        let mut raised: Vec<(String, String, String)> = plan
+            .alarms
+            .iter()
+            .map(|a| (a.kind.to_string(), a.subject.clone(), a.text.clone()))
+            .collect();
+        for e in &root_errors {
+            raised.push(("root-unavailable".into(), e.clone(), e.clone()));
+        }
+        self.alarm_state(&raised);
+        if let Some(a) = &mut self.audit {
+            if let Err(e) = a.maybe_rotate() {
+                log::error!(retention_event = "audit-rotate"; "cannot rotate the audit log: {e}");
+            }
+        }
+        let outcome = SweepOutcome {
+            at: now,
+            took: started.elapsed(),
+            recordings,
+            plan,
+            report,
+            root_errors,
+        };
+        self.log_summary(&outcome);
+        Ok(outcome)
+    }
+
+    /// Raises new alarms and clears those no longer present, auditing both.
+    fn alarm_state(&mut self, now_raised: &[(String, String, String)]) {
+        let current: BTreeSet<(String, String)> = now_raised.iter().map(|(k, s, _)| (k.clone(), s.clone())).collect();
+        for (kind, subject, text) in now_raised {
+            if !self.alarms.contains(&(kind.clone(), subject.clone())) {
+                log::warn!(retention_alarm = kind.as_str(), retention_subject = subject.as_str(); "alarm {kind}: {text}");
+                if let Some(a) = &mut self.audit {
+                    let _ = a.append(
+                        "alarm",
+                        &json!({"kind": kind, "subject": subject, "state": "raised", "text": text}),
+                    );
+                }
+            } else {
+                log::warn!(retention_alarm = kind.as_str(), retention_subject = subject.as_str(); "alarm {kind} persists: {text}");
+            }
+        }
+        for (kind, subject) in self.alarms.difference(&current) {
+            log::info!(retention_alarm = kind.as_str(), retention_subject = subject.as_str(); "alarm {kind} cleared for {subject}");
+            if let Some(a) = &mut self.audit {
+                let _ = a.append("alarm", &json!({"kind": kind, "subject": subject, "state": "cleared"}));
+            }
+        }
+        if let Some(a) = &mut self.audit {
+            if a.pending() > 0 {
+                if let Err(e) = a.sync() {
+                    log::error!("cannot write alarm records to the audit log: {e}");
+                }
+            }
+        }
+        self.alarms = current;
+    }
+
+    /// One journal entry per (zone, reason), never one per file.
+    fn log_summary(&self, o: &SweepOutcome) {
+        let verb = if self.audit.is_none() {
+            "would delete"
+        } else {
+            "deleted"
+        };
+        for ((zone, code), (n, bytes)) in &o.report.by_reason {
+            log::info!(
+                retention_event = "sweep-deleted",
+                retention_zone = zone.as_str(),
+                retention_reason = *code,
+                retention_count = *n,
+                retention_bytes = bytes.0;
+                "{verb} {n} recordings ({bytes}) from zone {zone}, reason {code}"
+            );
+        }
+        for h in &o.plan.held_past_max {
+            let zone = &self.policy.zones[h.zone.0 as usize].name;
+            log::info!(
+                retention_event = "held-past-max-age",
+                retention_zone = zone.0.as_str(),
+                retention_hold = h.hold.0;
+                "{} recordings ({}) of zone {zone} held past max_age by {}", h.files, Bytes(h.bytes), h.label
+            );
+        }
+        for (p, e) in &o.report.failed {
+            log::warn!(retention_event = "delete-failed"; "cannot delete {}: {e}", p.display());
+        }
+        for (p, e) in &o.report.dir_errors {
+            log::warn!(retention_event = "dir-skipped"; "skipped directory {}: {e}", p.display());
+        }
+        let head = self.audit.as_ref().map(|a| a.head());
+        let (seq, hash) = head.unwrap_or((0, String::new()));
+        log::info!(
+            retention_event = "sweep",
+            retention_deleted = o.report.deleted(),
+            retention_audit_seq = seq,
+            retention_audit_hash = hash.as_str();
+            "sweep at {} took {:.1}s: {} recordings, {verb} {}, freed {}{}",
+            o.at.short(),
+            o.took.as_secs_f64(),
+            o.recordings,
+            o.report.summary(),
+            o.report.freed(),
+            if o.report.interrupted { " (interrupted by shutdown)" } else { "" }
+        );
+    }
+}
+
+/// Options of the daemon binary.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The policy file.
+    pub config: PathBuf,
+    /// One sweep, then exit.
+    pub once: bool,
+    /// Print what would be deleted; delete and write nothing.
+    pub dry_run: bool,
+}
+
+/// Runs the daemon until `shutdown` completes (or after one sweep with
+/// `once`). Signals: SIGHUP reloads the policy. Blocking work runs on
+/// tokio's blocking pool.
+pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()> {
+    let policy = Policy::load(&opts.config)?;
+    let dry = opts.dry_run;
+    let sweeper = tokio::task::spawn_blocking(move || Sweeper::open(policy, dry)).await??;
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut sweeper = Some(sweeper);
+    let (early_tx, mut early_rx) = tokio::sync::mpsc::channel::<()>(1);
+    let _watcher = if opts.once {
+        None
+    } else {
+        watch_roots(&sweeper.as_ref().expect("set").policy, early_tx)
+    };
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    tokio::pin!(shutdown);
+    loop {
+        let mut s = sweeper.take().expect("sweeper present between sweeps");
+        let stop2 = stop.clone();
+        let list = opts.dry_run;
+        let task = tokio::task::spawn_blocking(move || {
+            let r = s.sweep(Timestamp::now(), &stop2, list);
+            (s, r)
+        });
+        tokio::pin!(task);
+        let (s, result) = tokio::select! {
+            r = &mut task => r?,
+            _ = &mut shutdown => {
+                log::info!("shutdown requested: finishing the current deletion batch");
+                stop.store(true, Ordering::Relaxed);
+                let (s, r) = task.await?;
+                if let Err(e) = r { log::error!("{e:#}"); }
+                drop(s);
+                return Ok(());
+            }
+        };
+        if let Ok(o) = &result {
+            if opts.dry_run {
+                print_decisions(o);
+            }
+        }
+        let interval = s.policy.daemon.sweep_interval.0;
+        sweeper = Some(s);
+        if opts.once {
+            return result.map(|_| ());
+        }
+        // Wait for the next sweep: the interval, or an early trigger.
+        let sleep = tokio::time::sleep(interval);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                _ = &mut sleep => break,
+                Some(()) = early_rx.recv() => {
+                    if sweeper.as_ref().is_some_and(|s| above_high(&s.policy)) {
+                        log::info!(retention_event = "early-sweep"; "new recordings on a filesystem above its high watermark: sweeping now");
+                        break;
+                    }
+                }
+                _ = hup.recv() => {
+                    let s = sweeper.as_mut().expect("present");
+                    match Policy::load(&s.policy.source) {
+                        Ok(p) => {
+                            let digest = p.digest.clone();
+                            match s.set_policy(p) {
+                                Ok(()) => log::info!(retention_event = "reload"; "policy reloaded (sha256 {})", &digest[..12]),
+                                Err(e) => log::error!("policy reloaded but not audited: {e:#}"),
+                            }
+                            break;
+                        }
+                        Err(e) => log::error!(retention_event = "reload-rejected"; "new policy rejected, the old one stays in force: {e}"),
+                    }
+                }
+                _ = &mut shutdown => {
+                    log::info!("shutdown requested");
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// Whether any filesystem of the policy's roots is above its high watermark
+/// (statvfs only: cheap).
+fn above_high(policy: &Policy) -> bool {
+    let inv = crate::inventory::Inventory {
+        zones: policy
+            .zones
+            .iter()
+            .map(|z| crate::inventory::ZoneInventory {
+                roots: z
+                    .roots
+                    .iter()
+                    .map(|r| {
+                        let mut ri = crate::inventory::RootInventory::new(r.clone());
+                        ri.dev = crate::fsops::DirHandle::open_root(r).ok().map(|h| h.dev);
+                        ri
+                    })
+                    .collect(),
+            })
+            .collect(),
+    };
+    scan::usage(policy, &inv)
+        .filesystems
+        .iter()
+        .any(|f| f.marks.high.excess(f.used, f.avail).0 > 0)
+}
+
+/// Watches the zone roots for new files (inotify through notify). A watch
+/// that cannot be set up (watch limit) is logged once; periodic sweeps go on.
+fn watch_roots(policy: &Policy, tx: tokio::sync::mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
+    use notify::{EventKind, RecursiveMode, Watcher};
+    let mut w = match notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
+        if let Ok(ev) = ev {
+            if matches!(ev.kind, EventKind::Create(_) | EventKind::Modify(_)) {
+                let _ = tx.try_send(());
+            }
+        }
+    }) {
+        Ok(w) => w,
+        Err(e) => {
+            log::warn!("cannot watch the zone roots ({e}); early sweeps on a full disk are off, periodic sweeps go on");
+            return None;
+        }
+    };
+    for z in &policy.zones {
+        for r in &z.roots {
+            if let Err(e) = w.watch(r, RecursiveMode::Recursive) {
+                log::warn!(
+                    "cannot watch {} ({e}); early sweeps for it are off, periodic sweeps go on",
+                    r.display()
+                );
+            }
+        }
+    }
+    Some(w)
+}
+
+/// Prints a dry run's decisions to stdout.
+pub fn print_decisions(o: &SweepOutcome) {
+    for d in &o.report.decided {
+        println!("would delete {} [{}] {}", d.path.display(), d.code, d.text);
+    }
+    for h in &o.plan.held_past_max {
+        println!(
+            "kept: {} recordings ({}) held past max_age by {}",
+            h.files,
+            Bytes(h.bytes),
+            h.label
+        );
+    }
+    for a in &o.plan.alarms {
+        println!("alarm {}: {}", a.kind, a.text);
+    }
+    println!(
+        "{} recordings; would delete {}, freeing {}",
+        o.recordings,
+        o.report.summary(),
+        o.report.freed()
+    );
+}
+
+/// The shutdown trigger of the real daemon: the first SIGTERM or SIGINT
+/// completes the returned future (the current batch finishes, the audit log
+/// is flushed); a second one exits the process at once. Exiting mid-batch is
+/// safe: every deletion's record is durable before its unlink, and the next
+/// start closes the open batch with a `recovered` record.
+pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            log::warn!("second shutdown signal: exiting at once");
+            std::process::exit(i32::from(crate::cli::EXIT_FAILURE));
+        });
+    })
+}
