@@ -204,7 +204,14 @@ impl Sweeper {
             Ok(r) => r,
             Err(e) => {
                 log::error!(retention_event = "sweep-failed"; "sweep stopped: {e}");
-                self.alarm_state(&[("audit-unwritable".to_string(), "audit".to_string(), e.to_string())]);
+                // Keep the alarms already raised; add this one.
+                let mut raised: Vec<(String, String, String)> = self
+                    .alarms
+                    .iter()
+                    .map(|(k, s)| (k.clone(), s.clone(), "still raised".to_string()))
+                    .collect();
+                raised.push(("audit-unwritable".to_string(), "audit".to_string(), e.to_string()));
+                self.alarm_state(&raised);
                 return Err(e.into());
             }
         };
@@ -331,6 +338,8 @@ pub struct Options {
 /// `once`). Signals: SIGHUP reloads the policy. Blocking work runs on
 /// tokio's blocking pool.
 pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()> {
+    // Installed first: a SIGHUP during start-up must not kill the daemon.
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let policy = Policy::load(&opts.config)?;
     let dry = opts.dry_run;
     let sweeper = tokio::task::spawn_blocking(move || Sweeper::open(policy, dry)).await??;
@@ -342,7 +351,6 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
     } else {
         watch_roots(&sweeper.as_ref().expect("set").policy, early_tx)
     };
-    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     tokio::pin!(shutdown);
     loop {
         let mut s = sweeper.take().expect("sweeper present between sweeps");
@@ -391,6 +399,10 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
                     match Policy::load(&s.policy.source) {
                         Ok(p) => {
                             let digest = p.digest.clone();
+                            let (old, new) = (&s.policy.daemon, &p.daemon);
+                            if old.state_dir != new.state_dir || old.audit_log != new.audit_log {
+                                log::warn!("state_dir and audit_log changes take effect at the next restart");
+                            }
                             match s.set_policy(p) {
                                 Ok(()) => log::info!(retention_event = "reload"; "policy reloaded (sha256 {})", &digest[..12]),
                                 Err(e) => log::error!("policy reloaded but not audited: {e:#}"),

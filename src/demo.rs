@@ -7,7 +7,6 @@
 //! mtime = segment end) for the CCTV zone, and one `.wav` per call, dated by
 //! mtime, for the call-recording zone.
 
-use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -22,6 +21,7 @@ use crate::holds::HoldSet;
 use crate::plan::Usage;
 use crate::policy::Policy;
 use crate::scan;
+use crate::treegen::{self, TreeSpec};
 use crate::units::{Bytes, Timestamp};
 
 /// The example policy shipped in `config/`.
@@ -262,23 +262,16 @@ fn what_if_full(out: &mut dyn Write, policy: &Policy, now: Timestamp) -> Result<
 
 fn build_tree(root: &Path, now: Timestamp) -> Result<Tree> {
     let payload = vec![0x42u8; FILE_BYTES];
-    let mut cctv_files = 0;
-    // Segments end on the segment grid, the newest one a few minutes ago.
-    let last_end = (now.0 - 300) / SEGMENT_SECS * SEGMENT_SECS;
-    let first_start = last_end - CCTV_DAYS * 86_400;
-    let mut start = first_start;
-    while start + SEGMENT_SECS <= last_end {
-        let t: DateTime<Utc> = DateTime::from_timestamp(start, 0).context("time out of range")?;
-        let hour_dir = root.join("cctv").join(t.format("%Y-%m-%d/%H").to_string());
-        for cam in 1..=CAMERAS {
-            let d = hour_dir.join(format!("cam{cam:02}"));
-            std::fs::create_dir_all(&d)?;
-            let p = d.join(t.format("%M.%S.mp4").to_string());
-            write_file(&p, &payload, start + SEGMENT_SECS)?;
-            cctv_files += 1;
-        }
-        start += SEGMENT_SECS;
-    }
+    // Segments on the segment grid, the newest one ending a few minutes ago.
+    let end = (now.0 - 300) / SEGMENT_SECS * SEGMENT_SECS;
+    let spec = TreeSpec {
+        cams: CAMERAS,
+        days: CCTV_DAYS as f64,
+        segment: SEGMENT_SECS,
+        size: FILE_BYTES,
+        end,
+    };
+    let cctv_files = treegen::frigate(&root.join("cctv"), &spec).context("cannot build the CCTV tree")?;
     let mut call_files = 0;
     for day in 0..CALL_DAYS {
         for k in 0..CALLS_PER_DAY {
@@ -286,17 +279,9 @@ fn build_tree(root: &Path, now: Timestamp) -> Result<Tree> {
             let dt: DateTime<Utc> = DateTime::from_timestamp(t, 0).context("time out of range")?;
             let d = root.join("calls").join(dt.format("%Y/%m/%d").to_string());
             std::fs::create_dir_all(&d)?;
-            write_file(&d.join(dt.format("call-%H%M%S.wav").to_string()), &payload, t)?;
+            treegen::write_file(&d.join(dt.format("call-%H%M%S.wav").to_string()), &payload, t)?;
             call_files += 1;
         }
     }
     Ok(Tree { cctv_files, call_files })
-}
-
-fn write_file(path: &Path, payload: &[u8], mtime: i64) -> Result<()> {
-    let mut f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-    f.write_all(payload)?;
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(mtime as u64);
-    f.set_modified(t)?;
-    Ok(())
 }

@@ -157,6 +157,10 @@ struct Candidate {
     rel: Vec<u8>,
 }
 
+/// Directories (open descriptors) one batch may span: far below the usual
+/// soft limit of 1024 open files, whatever the batch size.
+const MAX_BATCH_DIRS: usize = 256;
+
 /// Carries out `plan`. `audit` may be None only for a dry run.
 #[allow(clippy::too_many_arguments)]
 pub fn execute(
@@ -182,7 +186,7 @@ pub fn execute(
         let first = i;
         cands.clear();
         dirs.clear();
-        while i < plan.entries.len() && (cands.len() < batch || i == first) {
+        while i < plan.entries.len() && ((cands.len() < batch && dirs.len() < MAX_BATCH_DIRS) || i == first) {
             let e = &plan.entries[i];
             dirs.push(gather(e, i - first, inv, policy, &mut cands, &mut report));
             i += 1;

@@ -22,6 +22,7 @@
 //! - [`daemon`]: the sweep loop, signals, and the early-sweep watcher.
 //! - [`logging`]: journal or stderr, with structured fields.
 //! - [`cli`]: the command lines of both binaries (help, man pages, completions).
+//! - [`treegen`]: synthetic Frigate-like trees (demo, tests, benchmark).
 //! - [`demo`]: `retentiond --demo`, a real sweep over a synthetic tree.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -39,4 +40,5 @@ pub mod plan;
 pub mod policy;
 pub mod scan;
 pub mod timepattern;
+pub mod treegen;
 pub mod units;

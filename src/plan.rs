@@ -398,7 +398,7 @@ pub fn plan(
             if !exp.is_empty() {
                 *fs_freed.entry(dev).or_default() += exp_bytes;
                 zone_freed[d.zone.0 as usize] += exp_bytes;
-                let start = files[exp[0] as usize].time;
+                let start = exp.iter().map(|&k| files[k as usize].time).min().unwrap_or(exp_newest);
                 expired.push((
                     start,
                     rel.clone(),

@@ -349,7 +349,60 @@ impl Policy {
             key: String::new(),
             msg: format!("cannot read the policy file: {e}"),
         })?;
-        Policy::from_str(path, &text)
+        let policy = Policy::from_str(path, &text)?;
+        policy.check_resolved_roots(&text)?;
+        Ok(policy)
+    }
+
+    /// The path rules again, on each existing root with its symlinks
+    /// resolved: `/srv/x -> /etc` is as forbidden as `/etc`, and two roots
+    /// that are the same directory under two names overlap.
+    fn check_resolved_roots(&self, text: &str) -> Result<(), PolicyError> {
+        let state = std::fs::canonicalize(&self.daemon.state_dir).unwrap_or_else(|_| self.daemon.state_dir.clone());
+        let mut seen: Vec<(PathBuf, &str)> = Vec::new();
+        for z in &self.zones {
+            for root in &z.roots {
+                let Ok(real) = std::fs::canonicalize(root) else {
+                    continue;
+                };
+                let fail = |msg: String| {
+                    let quoted = format!("\"{}\"", root.display());
+                    let (line, col) = text.find(&quoted).map(|o| line_col(text, o)).unwrap_or((0, 0));
+                    PolicyError {
+                        file: self.source.clone(),
+                        line,
+                        col,
+                        key: format!("zone {:?}: paths", z.name.0),
+                        msg,
+                    }
+                };
+                let rs = real.to_string_lossy().to_string();
+                if SYSTEM_DIRS.contains(&rs.as_str())
+                    || SYSTEM_TREES.iter().any(|t| within(&real, Path::new(t)))
+                    || SYSTEM_TREES
+                        .iter()
+                        .chain(SYSTEM_DIRS.iter())
+                        .any(|t| *t != "/" && within(Path::new(t), &real))
+                {
+                    return Err(fail(format!("{} resolves to {rs}, a system directory", root.display())));
+                }
+                if within(&state, &real) {
+                    return Err(fail(format!(
+                        "{} resolves to {rs}, which contains the state directory",
+                        root.display()
+                    )));
+                }
+                if let Some((other, oz)) = seen.iter().find(|(o, _)| within(o, &real) || within(&real, o)) {
+                    return Err(fail(format!(
+                        "{} resolves to {rs}, which overlaps {} of zone {oz:?}",
+                        root.display(),
+                        other.display()
+                    )));
+                }
+                seen.push((real, z.name.0.as_str()));
+            }
+        }
+        Ok(())
     }
 
     /// Parses and validates policy text; `path` is used in messages and as
@@ -432,6 +485,7 @@ impl Policy {
                 }
                 TimeSource::Pattern(p) => {
                     let _ = writeln!(s, "time = {:?}", p.as_str());
+                    let _ = writeln!(s, "time_zone = \"{}\"", p.zone());
                 }
             }
             match z.max_bytes {
