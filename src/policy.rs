@@ -448,18 +448,18 @@ impl Policy {
         let _ = writeln!(s, "[daemon]");
         let _ = writeln!(s, "state_dir = {:?}", d.state_dir.display().to_string());
         let _ = writeln!(s, "audit_log = {:?}", d.audit_log.display().to_string());
-        let _ = writeln!(s, "audit_rotate_size = \"{}\"", d.audit_rotate_size);
-        let _ = writeln!(s, "sweep_interval = \"{}\"", d.sweep_interval);
-        let _ = writeln!(s, "settle_time = \"{}\"", d.settle_time);
+        let _ = writeln!(s, "audit_rotate_size = \"{}\"", d.audit_rotate_size.exact());
+        let _ = writeln!(s, "sweep_interval = \"{}\"", d.sweep_interval.exact());
+        let _ = writeln!(s, "settle_time = \"{}\"", d.settle_time.exact());
         let _ = writeln!(s, "batch_size = {}", d.batch_size);
         let _ = writeln!(s, "\n[capacity]");
-        let _ = writeln!(s, "high_watermark = \"{}\"", self.default_marks.high);
-        let _ = writeln!(s, "low_watermark = \"{}\"", self.default_marks.low);
+        let _ = writeln!(s, "high_watermark = \"{}\"", self.default_marks.high.exact());
+        let _ = writeln!(s, "low_watermark = \"{}\"", self.default_marks.low.exact());
         for f in &self.filesystems {
             let _ = writeln!(s, "\n[[capacity.filesystem]]");
             let _ = writeln!(s, "mount = {:?}", f.mount.display().to_string());
-            let _ = writeln!(s, "high_watermark = \"{}\"", f.marks.high);
-            let _ = writeln!(s, "low_watermark = \"{}\"", f.marks.low);
+            let _ = writeln!(s, "high_watermark = \"{}\"", f.marks.high.exact());
+            let _ = writeln!(s, "low_watermark = \"{}\"", f.marks.low.exact());
         }
         for z in &self.zones {
             let _ = writeln!(s, "\n[[zone]]");
@@ -477,8 +477,8 @@ impl Policy {
                 inc.join(", "),
                 if inc.is_empty() { "  # every regular file" } else { "" }
             );
-            let _ = writeln!(s, "min_age = \"{}\"", z.min_age);
-            let _ = writeln!(s, "max_age = \"{}\"", z.max_age);
+            let _ = writeln!(s, "min_age = \"{}\"", z.min_age.exact());
+            let _ = writeln!(s, "max_age = \"{}\"", z.max_age.exact());
             match &z.time {
                 TimeSource::Mtime => {
                     let _ = writeln!(s, "time = \"mtime\"");
@@ -490,7 +490,7 @@ impl Policy {
             }
             match z.max_bytes {
                 Some(b) => {
-                    let _ = writeln!(s, "max_bytes = \"{}\"", b);
+                    let _ = writeln!(s, "max_bytes = \"{}\"", b.exact());
                 }
                 None => {
                     let _ = writeln!(s, "# max_bytes: no quota");

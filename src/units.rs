@@ -54,6 +54,16 @@ impl Bytes {
         Ok(Bytes(v.round() as u64))
     }
 
+    /// Exact form that parses back to the same value: "64MiB", "1500000000".
+    pub fn exact(self) -> String {
+        for (shift, unit) in [(50, "PiB"), (40, "TiB"), (30, "GiB"), (20, "MiB"), (10, "KiB")] {
+            if self.0 != 0 && self.0 % (1u64 << shift) == 0 {
+                return format!("{}{unit}", self.0 >> shift);
+            }
+        }
+        self.0.to_string()
+    }
+
     /// Saturating subtraction.
     pub fn saturating_sub(self, o: Bytes) -> Bytes {
         Bytes(self.0.saturating_sub(o.0))
@@ -177,6 +187,22 @@ impl Age {
         Age(Duration::from_secs(s))
     }
 
+    /// Exact form with every unit, parsing back to the same value: "29d 3h 1s".
+    pub fn exact(self) -> String {
+        let s = self.0.as_secs();
+        let (d, h, m, sec) = (s / 86400, (s % 86400) / 3600, (s % 3600) / 60, s % 60);
+        let parts: Vec<String> = [(d, "d"), (h, "h"), (m, "m"), (sec, "s")]
+            .iter()
+            .filter(|(v, _)| *v > 0)
+            .map(|(v, u)| format!("{v}{u}"))
+            .collect();
+        if parts.is_empty() {
+            "0s".into()
+        } else {
+            parts.join(" ")
+        }
+    }
+
     /// Whole seconds, saturating at `i64::MAX`.
     pub fn secs(self) -> i64 {
         i64::try_from(self.0.as_secs()).unwrap_or(i64::MAX)
@@ -242,6 +268,16 @@ impl Watermark {
                 Bytes((used.0 as u128).saturating_sub(allowed) as u64)
             }
             Watermark::Free(want) => want.saturating_sub(avail),
+        }
+    }
+}
+
+impl Watermark {
+    /// Exact form that parses back to the same value.
+    pub fn exact(self) -> String {
+        match self {
+            Watermark::Percent(p) => format!("{p}%"),
+            Watermark::Free(b) => format!("{} free", b.exact()),
         }
     }
 }
