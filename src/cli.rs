@@ -6,9 +6,10 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
 
 use crate::policy::DEFAULT_PATH;
+use crate::units::{Age, Timestamp};
 
 /// Exit status of a failure.
 pub const EXIT_FAILURE: u8 = 1;
@@ -57,13 +58,22 @@ pub struct DaemonArgs {
 #[command(
     name = "retentionctl",
     version,
-    about = "Inspect and steer retentiond: the plan, the audit log",
-    after_help = "Exit status: 0 success, 1 failure (for `audit verify`: the chain is broken), 2 usage error.\nSee retentionctl(1)."
+    about = "Inspect and steer retentiond: legal holds, the plan, the audit log",
+    long_about = "retentionctl talks to the running retentiond over its control socket; the daemon \
+identifies you by your Unix user and allows what your groups allow (roles: viewers, operators, \
+supervisors; see retentiond.toml(5) [roles]). When the daemon is not running, root can still \
+place, extend and release holds (written to the hold store under its lock), and anyone who can \
+read the recordings can see the plan.",
+    after_help = "Times: RFC 3339 (2026-11-20T14:00:00+01:00) or local time \"2026-11-20 14:00\" (or a date, meaning its midnight).\n\
+Exit status: 0 success, 1 failure (refused, permission denied, a broken audit chain), 2 usage error.\nSee retentionctl(1)."
 )]
 pub struct CtlArgs {
     /// The policy file.
     #[arg(short, long, value_name = "PATH", default_value = DEFAULT_PATH, global = true)]
     pub config: PathBuf,
+    /// The daemon's control socket (default: the policy's daemon.control_socket).
+    #[arg(long, value_name = "PATH", global = true)]
+    pub socket: Option<PathBuf>,
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
@@ -77,9 +87,144 @@ pub struct CtlArgs {
 pub enum CtlCommand {
     /// Show what the next sweep would delete, and why (nothing is deleted).
     Plan(PlanArgs),
+    /// Legal holds: freeze footage so that no sweep deletes it.
+    #[command(subcommand)]
+    Hold(HoldCommand),
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+}
+
+/// `retentionctl hold …`.
+#[derive(Debug, Subcommand)]
+pub enum HoldCommand {
+    /// Place a hold over a zone (or every zone), an optional path glob and a
+    /// recording-time range. Needs group operators. Prints the new hold's id
+    /// and what it covers now.
+    #[command(after_help = "Example: retentionctl hold add --zone cctv --match '*/cam07/*' \\\n  \
+--from '2026-11-20 14:00' --to '2026-11-20 15:00' --case POL-2026-1142 \\\n  \
+--reason 'police request: theft at the entrance' --for 90d")]
+    Add(HoldAddArgs),
+    /// List holds: active ones, or with --all also released and lapsed ones.
+    List {
+        /// Include released and lapsed holds.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Show one hold: scope, who placed it, when and why, and the recordings and bytes it covers now.
+    Show {
+        /// The hold's id.
+        id: u64,
+    },
+    /// Release a hold: its footage becomes ordinary again (deleted by later
+    /// sweeps if past its time). Needs group supervisors.
+    Release {
+        /// The hold's id.
+        id: u64,
+        /// Why it is released (recorded in the audit log).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Change when a hold lapses. Needs group operators.
+    #[command(group(ArgGroup::new("expiry").required(true).args(["expires", "for_", "indefinite"])))]
+    Extend {
+        /// The hold's id.
+        id: u64,
+        /// The new expiry time.
+        #[arg(long, value_name = "TIME", value_parser = parse_time)]
+        expires: Option<Timestamp>,
+        /// The new expiry, counted from now ("90d", "12w").
+        #[arg(long = "for", id = "for_", value_name = "DURATION", value_parser = parse_age)]
+        for_: Option<Age>,
+        /// Never lapse: only a release ends it.
+        #[arg(long)]
+        indefinite: bool,
+        /// Why (recorded in the audit log).
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+/// `retentionctl hold add`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("scope").required(true).args(["zone", "all_zones"])))]
+#[command(group(ArgGroup::new("range").required(true).args(["from", "last"])))]
+#[command(group(ArgGroup::new("expiry").required(true).args(["expires", "for_", "indefinite"])))]
+pub struct HoldAddArgs {
+    /// The zone whose footage to hold (see the policy's [[zone]] names).
+    #[arg(long)]
+    pub zone: Option<String>,
+    /// Hold the range in every zone.
+    #[arg(long)]
+    pub all_zones: bool,
+    /// Only paths (relative to the zone root) matching this glob, e.g. '*/cam07/*'; '*' also matches '/'.
+    #[arg(long = "match", value_name = "GLOB")]
+    pub glob: Option<String>,
+    /// Start of the recording-time range (inclusive).
+    #[arg(long, value_name = "TIME", value_parser = parse_time, requires = "to")]
+    pub from: Option<Timestamp>,
+    /// End of the recording-time range (inclusive).
+    #[arg(long, value_name = "TIME", value_parser = parse_time, requires = "from")]
+    pub to: Option<Timestamp>,
+    /// The range ending now, e.g. "2h", "3d".
+    #[arg(long, value_name = "DURATION", value_parser = parse_age, conflicts_with_all = ["from", "to"])]
+    pub last: Option<Age>,
+    /// Case reference (police report number, complaint id).
+    #[arg(long, value_name = "REF")]
+    pub case: String,
+    /// Why the footage is held (recorded in the audit log).
+    #[arg(long)]
+    pub reason: String,
+    /// When the hold lapses by itself.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub expires: Option<Timestamp>,
+    /// Lapse this long from now ("90d", "12w").
+    #[arg(long = "for", id = "for_", value_name = "DURATION", value_parser = parse_age)]
+    pub for_: Option<Age>,
+    /// Never lapse: only a release ends it.
+    #[arg(long)]
+    pub indefinite: bool,
+}
+
+/// Parses a time argument: RFC 3339, or local "YYYY-MM-DD HH:MM[:SS]"
+/// (also with 'T'), or a local date (its midnight), or "now".
+pub fn parse_time(s: &str) -> Result<Timestamp, String> {
+    use chrono::{DateTime, Local, NaiveDate, NaiveDateTime, TimeZone};
+    let t = s.trim();
+    if t == "now" {
+        return Ok(Timestamp::now());
+    }
+    if let Ok(d) = DateTime::parse_from_rfc3339(t) {
+        return Ok(Timestamp(d.timestamp()));
+    }
+    let local = |n: NaiveDateTime| -> Result<Timestamp, String> {
+        Local
+            .from_local_datetime(&n)
+            .earliest()
+            .map(|d| Timestamp(d.timestamp()))
+            .ok_or_else(|| format!("{s:?} does not exist in the local time zone (a DST gap)"))
+    };
+    for f in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(n) = NaiveDateTime::parse_from_str(t, f) {
+            return local(n);
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        return local(d.and_hms_opt(0, 0, 0).expect("midnight exists"));
+    }
+    Err(format!(
+        "{s:?} is not a time: write RFC 3339 (2026-11-20T14:00:00+01:00) or local \"2026-11-20 14:00\""
+    ))
+}
+
+/// Parses a duration argument ("2h", "90d", "12w").
+pub fn parse_age(s: &str) -> Result<Age, String> {
+    Age::parse(s)
 }
 
 /// `retentionctl plan`.

@@ -19,7 +19,7 @@ use std::fs::File;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -27,12 +27,13 @@ use nix::fcntl::{Flock, FlockArg};
 use serde_json::json;
 
 use crate::audit::{AuditLog, AuditOptions};
-use crate::execute::{execute, recover, ExecOptions, HoldsGate, StaticHolds, SweepReport};
-use crate::holds::HoldSet;
+use crate::execute::{execute, lock_audit, recover, ExecError, ExecOptions, StaticHolds, SweepReport};
+use crate::holdstore::{HoldStore, StoreGate};
+use crate::inventory::Inventory;
 use crate::plan::Plan;
 use crate::policy::Policy;
-use crate::scan;
 use crate::units::{Bytes, Timestamp};
+use crate::{control, holdops, scan};
 
 /// The exclusive lock on the state directory.
 pub struct StateLock {
@@ -86,14 +87,65 @@ pub struct SweepOutcome {
     pub root_errors: Vec<String>,
 }
 
+/// What the sweep loop and the control socket share.
+pub struct Shared {
+    policy: RwLock<Arc<Policy>>,
+    /// The audit log (None in dry-run mode: nothing is written).
+    pub audit: Option<Mutex<AuditLog>>,
+    /// The hold store.
+    pub store: HoldStore,
+    inventory: Mutex<Option<Arc<Inventory>>>,
+}
+
+impl Shared {
+    /// The policy in force.
+    pub fn policy(&self) -> Arc<Policy> {
+        self.policy.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The inventory of the last sweep (summaries only), if any.
+    pub fn inventory(&self) -> Option<Arc<Inventory>> {
+        self.inventory.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Appends one record and makes it durable (nothing in dry-run mode).
+    pub fn append(&self, action: &str, fields: &serde_json::Value) -> Result<(), crate::audit::AuditError> {
+        match &self.audit {
+            Some(a) => {
+                let mut a = lock_audit(a);
+                a.append(action, fields)?;
+                a.sync()
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+/// Opens the policy's audit log (creating its directory) and closes any
+/// batch a crash left open.
+pub fn open_audit(policy: &Policy) -> Result<AuditLog> {
+    if let Some(parent) = policy.daemon.audit_log.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create audit log directory {}", parent.display()))?;
+    }
+    let mut audit = AuditLog::open(
+        &policy.daemon.audit_log,
+        AuditOptions {
+            rotate_bytes: policy.daemon.audit_rotate_size.0,
+        },
+    )
+    .with_context(|| format!("cannot open the audit log {}", policy.daemon.audit_log.display()))?;
+    let n = recover(&mut audit).context("cannot close the batch a previous run left open")?;
+    if n > 0 {
+        log::warn!(retention_event = "recovered"; "closed an interrupted deletion batch of {n} files (see the audit log)");
+    }
+    Ok(audit)
+}
+
 /// Everything a sweep needs, kept between sweeps.
 pub struct Sweeper {
-    /// The policy in force.
-    pub policy: Arc<Policy>,
-    /// The audit log (None in dry-run mode: nothing is written).
-    pub audit: Option<AuditLog>,
-    /// The holds (a static set until the holds store exists).
-    pub holds: Box<dyn HoldsGate + Send>,
+    /// Shared with the control socket.
+    pub shared: Arc<Shared>,
     /// Alarms raised and not yet cleared, by (kind, subject).
     alarms: BTreeSet<(String, String)>,
     _lock: Option<StateLock>,
@@ -101,34 +153,30 @@ pub struct Sweeper {
 
 impl Sweeper {
     /// Takes the state lock, opens the audit log, closes any batch a crash
-    /// left open and records the policy load. With `dry_run`, none of that:
-    /// nothing is locked or written.
+    /// left open, checks the hold store and records the policy load. With
+    /// `dry_run`, none of that: nothing is locked or written.
     pub fn open(policy: Policy, dry_run: bool) -> Result<Sweeper> {
         let (lock, audit) = if dry_run {
             (None, None)
         } else {
             let lock = StateLock::acquire(&policy.daemon.state_dir)?;
-            if let Some(parent) = policy.daemon.audit_log.parent() {
-                std::fs::create_dir_all(parent)
-                    .with_context(|| format!("cannot create audit log directory {}", parent.display()))?;
-            }
-            let mut audit = AuditLog::open(
-                &policy.daemon.audit_log,
-                AuditOptions {
-                    rotate_bytes: policy.daemon.audit_rotate_size.0,
-                },
-            )
-            .with_context(|| format!("cannot open the audit log {}", policy.daemon.audit_log.display()))?;
-            let n = recover(&mut audit).context("cannot close the batch a previous run left open")?;
-            if n > 0 {
-                log::warn!(retention_event = "recovered"; "closed an interrupted deletion batch of {n} files (see the audit log)");
-            }
-            (Some(lock), Some(audit))
+            (Some(lock), Some(Mutex::new(open_audit(&policy)?)))
         };
-        let mut s = Sweeper {
-            policy: Arc::new(policy),
-            audit,
-            holds: Box::new(StaticHolds(HoldSet::default())),
+        let store = HoldStore::new(&policy.daemon.state_dir);
+        match store.read() {
+            Ok((h, _)) => {
+                let n = h.active(Timestamp::now()).count();
+                log::info!(retention_event = "holds-loaded"; "{n} active holds in {}", store.path().display());
+            }
+            Err(e) => log::error!(retention_event = "holds-unavailable"; "{e}"),
+        }
+        let s = Sweeper {
+            shared: Arc::new(Shared {
+                policy: RwLock::new(Arc::new(policy)),
+                audit,
+                store,
+                inventory: Mutex::new(None),
+            }),
             alarms: BTreeSet::new(),
             _lock: lock,
         };
@@ -136,42 +184,58 @@ impl Sweeper {
         Ok(s)
     }
 
-    fn record_policy_load(&mut self) -> Result<()> {
-        let p = &self.policy;
+    /// The policy in force.
+    pub fn policy(&self) -> Arc<Policy> {
+        self.shared.policy()
+    }
+
+    fn record_policy_load(&self) -> Result<()> {
+        let p = self.policy();
         log::info!(
             retention_event = "policy-load", retention_policy = p.digest.as_str();
             "policy {} loaded (sha256 {}): {} zones", p.source.display(), &p.digest[..12], p.zones.len()
         );
-        if let Some(a) = &mut self.audit {
-            a.append(
-                "policy-load",
-                &json!({
-                    "file": p.source.display().to_string(),
-                    "policy": p.digest,
-                    "zones": p.zones.iter().map(|z| json!({
-                        "name": z.name.0,
-                        "paths": z.roots.iter().map(|r| r.display().to_string()).collect::<Vec<_>>(),
-                        "min_age": z.min_age.to_string(),
-                        "max_age": z.max_age.to_string(),
-                        "when_full": z.when_full.as_str(),
-                    })).collect::<Vec<_>>(),
-                }),
-            )?;
-            a.sync()?;
-        }
+        self.shared.append(
+            "policy-load",
+            &json!({
+                "file": p.source.display().to_string(),
+                "policy": p.digest,
+                "zones": p.zones.iter().map(|z| json!({
+                    "name": z.name.0,
+                    "paths": z.roots.iter().map(|r| r.display().to_string()).collect::<Vec<_>>(),
+                    "min_age": z.min_age.to_string(),
+                    "max_age": z.max_age.to_string(),
+                    "when_full": z.when_full.as_str(),
+                })).collect::<Vec<_>>(),
+            }),
+        )?;
         Ok(())
     }
 
     /// Puts a new, already validated policy in force.
     pub fn set_policy(&mut self, policy: Policy) -> Result<()> {
-        self.policy = Arc::new(policy);
+        *self.shared.policy.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(policy);
         self.record_policy_load()
     }
 
-    /// One sweep: scan, plan, execute, report. `stop` ends it after the current batch.
+    /// One sweep: record lapsed holds, scan, plan, execute, report. `stop`
+    /// ends it after the current batch.
     pub fn sweep(&mut self, now: Timestamp, stop: &AtomicBool, list: bool) -> Result<SweepOutcome> {
         let started = Instant::now();
-        let policy = self.policy.clone();
+        let policy = self.policy();
+        let shared = self.shared.clone();
+        if let Some(audit) = &shared.audit {
+            let inv = shared.inventory();
+            let ctx = holdops::Ctx {
+                policy: &policy,
+                store: &shared.store,
+                audit,
+                inventory: inv.as_deref(),
+            };
+            if let Err(e) = holdops::record_lapses(&ctx, now) {
+                log::error!("cannot record lapsed holds: {e}");
+            }
+        }
         let mut inv = scan::scan(&policy);
         let root_errors: Vec<String> = inv
             .zones
@@ -183,35 +247,37 @@ impl Sweeper {
             log::error!(retention_event = "root-error"; "{e}; that root is skipped this sweep");
         }
         let recordings = inv.files();
+        let holds = match shared.store.read() {
+            Ok((h, _)) => h,
+            Err(e) => {
+                log::error!(retention_event = "holds-unavailable"; "nothing is deleted: {e}");
+                let subject = shared.store.path().display().to_string();
+                self.raise_with_current(("holds-unavailable".into(), subject, e.to_string()));
+                return Err(e.into());
+            }
+        };
         let usage = scan::usage(&policy, &inv);
-        let holds = HoldSet::default();
         let plan = scan::plan_with_detail(&mut inv, &policy, &holds, &usage, now);
         let opts = ExecOptions {
-            dry_run: self.audit.is_none(),
+            dry_run: shared.audit.is_none(),
             batch_size: policy.daemon.batch_size,
             list,
         };
-        let result = execute(
-            &plan,
-            &inv,
-            &policy,
-            self.holds.as_mut(),
-            self.audit.as_mut(),
-            &opts,
-            stop,
-        );
+        let result = if shared.audit.is_some() {
+            let mut gate = StoreGate::new(shared.store.clone());
+            execute(&plan, &inv, &policy, &mut gate, shared.audit.as_ref(), &opts, stop)
+        } else {
+            execute(&plan, &inv, &policy, &mut StaticHolds(holds), None, &opts, stop)
+        };
         let report = match result {
             Ok(r) => r,
             Err(e) => {
                 log::error!(retention_event = "sweep-failed"; "sweep stopped: {e}");
-                // Keep the alarms already raised; add this one.
-                let mut raised: Vec<(String, String, String)> = self
-                    .alarms
-                    .iter()
-                    .map(|(k, s)| (k.clone(), s.clone(), "still raised".to_string()))
-                    .collect();
-                raised.push(("audit-unwritable".to_string(), "audit".to_string(), e.to_string()));
-                self.alarm_state(&raised);
+                let kind = match e {
+                    ExecError::Holds(_) => "holds-unavailable",
+                    ExecError::Audit(_) => "audit-unwritable",
+                };
+                self.raise_with_current((kind.to_string(), kind.to_string(), e.to_string()));
                 return Err(e.into());
             }
         };
@@ -224,11 +290,13 @@ impl Sweeper {
             raised.push(("root-unavailable".into(), e.clone(), e.clone()));
         }
         self.alarm_state(&raised);
-        if let Some(a) = &mut self.audit {
-            if let Err(e) = a.maybe_rotate() {
+        if let Some(a) = &shared.audit {
+            if let Err(e) = lock_audit(a).maybe_rotate() {
                 log::error!(retention_event = "audit-rotate"; "cannot rotate the audit log: {e}");
             }
         }
+        inv.drop_detail();
+        *shared.inventory.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(inv));
         let outcome = SweepOutcome {
             at: now,
             took: started.elapsed(),
@@ -241,14 +309,25 @@ impl Sweeper {
         Ok(outcome)
     }
 
+    /// Raises `alarm`, keeping every alarm already raised.
+    fn raise_with_current(&mut self, alarm: (String, String, String)) {
+        let mut raised: Vec<(String, String, String)> = self
+            .alarms
+            .iter()
+            .map(|(k, s)| (k.clone(), s.clone(), "still raised".to_string()))
+            .collect();
+        raised.push(alarm);
+        self.alarm_state(&raised);
+    }
+
     /// Raises new alarms and clears those no longer present, auditing both.
     fn alarm_state(&mut self, now_raised: &[(String, String, String)]) {
         let current: BTreeSet<(String, String)> = now_raised.iter().map(|(k, s, _)| (k.clone(), s.clone())).collect();
         for (kind, subject, text) in now_raised {
             if !self.alarms.contains(&(kind.clone(), subject.clone())) {
                 log::warn!(retention_alarm = kind.as_str(), retention_subject = subject.as_str(); "alarm {kind}: {text}");
-                if let Some(a) = &mut self.audit {
-                    let _ = a.append(
+                if let Some(a) = &self.shared.audit {
+                    let _ = lock_audit(a).append(
                         "alarm",
                         &json!({"kind": kind, "subject": subject, "state": "raised", "text": text}),
                     );
@@ -259,11 +338,12 @@ impl Sweeper {
         }
         for (kind, subject) in self.alarms.difference(&current) {
             log::info!(retention_alarm = kind.as_str(), retention_subject = subject.as_str(); "alarm {kind} cleared for {subject}");
-            if let Some(a) = &mut self.audit {
-                let _ = a.append("alarm", &json!({"kind": kind, "subject": subject, "state": "cleared"}));
+            if let Some(a) = &self.shared.audit {
+                let _ = lock_audit(a).append("alarm", &json!({"kind": kind, "subject": subject, "state": "cleared"}));
             }
         }
-        if let Some(a) = &mut self.audit {
+        if let Some(a) = &self.shared.audit {
+            let mut a = lock_audit(a);
             if a.pending() > 0 {
                 if let Err(e) = a.sync() {
                     log::error!("cannot write alarm records to the audit log: {e}");
@@ -275,7 +355,7 @@ impl Sweeper {
 
     /// One journal entry per (zone, reason), never one per file.
     fn log_summary(&self, o: &SweepOutcome) {
-        let verb = if self.audit.is_none() {
+        let verb = if self.shared.audit.is_none() {
             "would delete"
         } else {
             "deleted"
@@ -291,7 +371,7 @@ impl Sweeper {
             );
         }
         for h in &o.plan.held_past_max {
-            let zone = &self.policy.zones[h.zone.0 as usize].name;
+            let zone = &self.policy().zones[h.zone.0 as usize].name;
             log::info!(
                 retention_event = "held-past-max-age",
                 retention_zone = zone.0.as_str(),
@@ -305,7 +385,7 @@ impl Sweeper {
         for (p, e) in &o.report.dir_errors {
             log::warn!(retention_event = "dir-skipped"; "skipped directory {}: {e}", p.display());
         }
-        let head = self.audit.as_ref().map(|a| a.head());
+        let head = self.shared.audit.as_ref().map(|a| lock_audit(a).head());
         let (seq, hash) = head.unwrap_or((0, String::new()));
         log::info!(
             retention_event = "sweep",
@@ -336,21 +416,46 @@ pub struct Options {
 
 /// Runs the daemon until `shutdown` completes (or after one sweep with
 /// `once`). Signals: SIGHUP reloads the policy. Blocking work runs on
-/// tokio's blocking pool.
+/// tokio's blocking pool; the control socket is served beside the sweeps
+/// (not with `once` or `dry_run`).
 pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()> {
     // Installed first: a SIGHUP during start-up must not kill the daemon.
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let policy = Policy::load(&opts.config)?;
     let dry = opts.dry_run;
     let sweeper = tokio::task::spawn_blocking(move || Sweeper::open(policy, dry)).await??;
+    let shared = sweeper.shared.clone();
+    let socket_path = shared.policy().daemon.control_socket.clone();
+    let server = if opts.once || opts.dry_run {
+        None
+    } else {
+        let listener = control::bind(&socket_path)
+            .with_context(|| format!("cannot listen on the control socket {}", socket_path.display()))?;
+        log::info!("control socket {}", socket_path.display());
+        Some(tokio::spawn(control::serve(listener, shared.clone())))
+    };
+    let result = sweep_loop(&opts, sweeper, &mut hup, shutdown).await;
+    if let Some(s) = server {
+        s.abort();
+        let _ = std::fs::remove_file(&socket_path);
+    }
+    result
+}
+
+async fn sweep_loop(
+    opts: &Options,
+    sweeper: Sweeper,
+    hup: &mut tokio::signal::unix::Signal,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
-    let mut sweeper = Some(sweeper);
     let (early_tx, mut early_rx) = tokio::sync::mpsc::channel::<()>(1);
     let _watcher = if opts.once {
         None
     } else {
-        watch_roots(&sweeper.as_ref().expect("set").policy, early_tx)
+        watch_roots(&sweeper.policy(), early_tx)
     };
+    let mut sweeper = Some(sweeper);
     tokio::pin!(shutdown);
     loop {
         let mut s = sweeper.take().expect("sweeper present between sweeps");
@@ -377,11 +482,13 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
                 print_decisions(o);
             }
         }
-        let interval = s.policy.daemon.sweep_interval.0;
+        let interval = s.policy().daemon.sweep_interval.0;
         sweeper = Some(s);
         if opts.once {
             return result.map(|_| ());
         }
+        // A failed sweep (holds unreadable, audit log unwritable) is retried
+        // at the next interval; the alarm is already raised.
         // Wait for the next sweep: the interval, or an early trigger.
         let sleep = tokio::time::sleep(interval);
         tokio::pin!(sleep);
@@ -389,19 +496,20 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
             tokio::select! {
                 _ = &mut sleep => break,
                 Some(()) = early_rx.recv() => {
-                    if sweeper.as_ref().is_some_and(|s| above_high(&s.policy)) {
+                    if sweeper.as_ref().is_some_and(|s| above_high(&s.policy())) {
                         log::info!(retention_event = "early-sweep"; "new recordings on a filesystem above its high watermark: sweeping now");
                         break;
                     }
                 }
                 _ = hup.recv() => {
                     let s = sweeper.as_mut().expect("present");
-                    match Policy::load(&s.policy.source) {
+                    let current = s.policy();
+                    match Policy::load(&current.source) {
                         Ok(p) => {
                             let digest = p.digest.clone();
-                            let (old, new) = (&s.policy.daemon, &p.daemon);
-                            if old.state_dir != new.state_dir || old.audit_log != new.audit_log {
-                                log::warn!("state_dir and audit_log changes take effect at the next restart");
+                            let (old, new) = (&current.daemon, &p.daemon);
+                            if old.state_dir != new.state_dir || old.audit_log != new.audit_log || old.control_socket != new.control_socket {
+                                log::warn!("state_dir, audit_log and control_socket changes take effect at the next restart");
                             }
                             match s.set_policy(p) {
                                 Ok(()) => log::info!(retention_event = "reload"; "policy reloaded (sha256 {})", &digest[..12]),
@@ -419,6 +527,144 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
             }
         }
     }
+}
+
+/// What the next sweep would do, computed without deleting or writing
+/// anything and without any lock (`retentionctl plan`, the socket's `plan`).
+/// An unreadable hold store is an error: a plan without holds would lie.
+pub fn dry_plan(policy: &Policy, store: &HoldStore, now: Timestamp, list: bool) -> Result<SweepOutcome> {
+    let started = Instant::now();
+    let mut inv = scan::scan(policy);
+    let root_errors: Vec<String> = inv
+        .zones
+        .iter()
+        .flat_map(|z| &z.roots)
+        .filter_map(|r| r.error.clone())
+        .collect();
+    let recordings = inv.files();
+    let (holds, _) = store.read()?;
+    let usage = scan::usage(policy, &inv);
+    let plan = scan::plan_with_detail(&mut inv, policy, &holds, &usage, now);
+    let opts = ExecOptions {
+        dry_run: true,
+        batch_size: policy.daemon.batch_size,
+        list,
+    };
+    let report = execute(
+        &plan,
+        &inv,
+        policy,
+        &mut StaticHolds(holds),
+        None,
+        &opts,
+        &AtomicBool::new(false),
+    )?;
+    Ok(SweepOutcome {
+        at: now,
+        took: started.elapsed(),
+        recordings,
+        plan,
+        report,
+        root_errors,
+    })
+}
+
+/// A plan as JSON (`retentionctl plan --json`); without the per-file list
+/// when `summary`.
+pub fn plan_json(o: &SweepOutcome, summary: bool) -> serde_json::Value {
+    let by_reason: Vec<_> = o
+        .report
+        .by_reason
+        .iter()
+        .map(|((zone, code), (n, b))| json!({"zone": zone, "reason": code, "files": n, "bytes": b.0}))
+        .collect();
+    let held: Vec<_> = o
+        .plan
+        .held_past_max
+        .iter()
+        .map(|h| json!({"hold": h.hold.0, "label": h.label, "files": h.files, "bytes": h.bytes}))
+        .collect();
+    let alarms: Vec<_> = o
+        .plan
+        .alarms
+        .iter()
+        .map(|a| json!({"kind": a.kind, "subject": a.subject, "text": a.text}))
+        .collect();
+    let mut v = json!({
+        "at": o.at.rfc3339(),
+        "recordings": o.recordings,
+        "delete": {"files": o.report.deleted(), "bytes": o.report.freed().0, "by_reason": by_reason},
+        "held_past_max_age": held,
+        "alarms": alarms,
+        "root_errors": o.root_errors,
+    });
+    if !summary {
+        v["files"] = o
+            .report
+            .decided
+            .iter()
+            .map(|d| {
+                json!({"zone": d.zone, "path": crate::audit::path_value(d.path.as_os_str()), "reason": d.code, "text": d.text, "size": d.size})
+            })
+            .collect();
+    }
+    v
+}
+
+/// A plan's JSON (from [`plan_json`]) as text for people.
+pub fn plan_text(v: &serde_json::Value) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let empty = Vec::new();
+    for f in v["files"].as_array().unwrap_or(&empty) {
+        let path = crate::audit::path_from_value(&f["path"])
+            .map(|p| PathBuf::from(p).display().to_string())
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "would delete {path} [{}] {}",
+            f["reason"].as_str().unwrap_or(""),
+            f["text"].as_str().unwrap_or("")
+        );
+    }
+    for r in v["delete"]["by_reason"].as_array().unwrap_or(&empty) {
+        let _ = writeln!(
+            s,
+            "{:<16} {:<24} {:>9} files {:>10}",
+            r["zone"].as_str().unwrap_or(""),
+            r["reason"].as_str().unwrap_or(""),
+            r["files"],
+            Bytes(r["bytes"].as_u64().unwrap_or(0)).to_string()
+        );
+    }
+    for h in v["held_past_max_age"].as_array().unwrap_or(&empty) {
+        let _ = writeln!(
+            s,
+            "kept: {} recordings ({}) held past max_age by {}",
+            h["files"],
+            Bytes(h["bytes"].as_u64().unwrap_or(0)),
+            h["label"].as_str().unwrap_or("")
+        );
+    }
+    for a in v["alarms"].as_array().unwrap_or(&empty) {
+        let _ = writeln!(
+            s,
+            "alarm {}: {}",
+            a["kind"].as_str().unwrap_or(""),
+            a["text"].as_str().unwrap_or("")
+        );
+    }
+    for e in v["root_errors"].as_array().unwrap_or(&empty) {
+        let _ = writeln!(s, "root skipped: {}", e.as_str().unwrap_or(""));
+    }
+    let _ = writeln!(
+        s,
+        "{} recordings; the next sweep would delete {} files, freeing {}",
+        v["recordings"],
+        v["delete"]["files"],
+        Bytes(v["delete"]["bytes"].as_u64().unwrap_or(0))
+    );
+    s
 }
 
 /// Whether any filesystem of the policy's roots is above its high watermark
@@ -479,26 +725,7 @@ fn watch_roots(policy: &Policy, tx: tokio::sync::mpsc::Sender<()>) -> Option<not
 
 /// Prints a dry run's decisions to stdout.
 pub fn print_decisions(o: &SweepOutcome) {
-    for d in &o.report.decided {
-        println!("would delete {} [{}] {}", d.path.display(), d.code, d.text);
-    }
-    for h in &o.plan.held_past_max {
-        println!(
-            "kept: {} recordings ({}) held past max_age by {}",
-            h.files,
-            Bytes(h.bytes),
-            h.label
-        );
-    }
-    for a in &o.plan.alarms {
-        println!("alarm {}: {}", a.kind, a.text);
-    }
-    println!(
-        "{} recordings; would delete {}, freeing {}",
-        o.recordings,
-        o.report.summary(),
-        o.report.freed()
-    );
+    print!("{}", plan_text(&plan_json(o, false)));
 }
 
 /// The shutdown trigger of the real daemon: the first SIGTERM or SIGINT

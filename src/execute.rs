@@ -26,6 +26,7 @@ use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 use nix::errno::Errno;
 use serde_json::json;
@@ -168,7 +169,7 @@ pub fn execute(
     inv: &Inventory,
     policy: &Policy,
     gate: &mut dyn HoldsGate,
-    mut audit: Option<&mut AuditLog>,
+    audit: Option<&Mutex<AuditLog>>,
     opts: &ExecOptions,
     stop: &AtomicBool,
 ) -> Result<SweepReport, ExecError> {
@@ -196,7 +197,7 @@ pub fn execute(
             inv,
             policy,
             gate,
-            audit.as_deref_mut(),
+            audit,
             opts,
             &plan.entries[first..i],
             &dirs,
@@ -205,11 +206,19 @@ pub fn execute(
         )?;
     }
     if let Some(a) = audit {
+        let mut a = lock_audit(a);
         if a.pending() > 0 {
             a.sync()?;
         }
     }
     Ok(report)
+}
+
+/// Locks the shared audit log; a panic elsewhere while holding it leaves
+/// the log itself consistent (appends are buffered until `sync`), so a
+/// poisoned lock is taken over.
+pub fn lock_audit(m: &Mutex<AuditLog>) -> MutexGuard<'_, AuditLog> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Reads the candidates of one entry; returns the open directory.
@@ -289,7 +298,7 @@ fn run_batch(
     inv: &Inventory,
     policy: &Policy,
     gate: &mut dyn HoldsGate,
-    mut audit: Option<&mut AuditLog>,
+    audit: Option<&Mutex<AuditLog>>,
     opts: &ExecOptions,
     entries: &[Entry],
     dirs: &[Option<DirHandle>],
@@ -297,6 +306,8 @@ fn run_batch(
     report: &mut SweepReport,
 ) -> Result<(), ExecError> {
     let mut body = |holds: &HoldSet| -> Result<(), ExecError> {
+        // Lock order: the holds lock (taken by the gate), then the audit log.
+        let mut audit = audit.map(lock_audit);
         let mut pending: Vec<Pending> = Vec::new();
         for c in cands {
             let e = &entries[c.entry];
@@ -324,19 +335,20 @@ fn run_batch(
                         continue;
                     }
                     let audit = audit.as_deref_mut().expect("a real sweep has an audit log");
-                    let seq = audit.append(
-                        "delete",
-                        &json!({
-                            "zone": zone.name.0,
-                            "path": path_value(path.as_os_str()),
-                            "size": c.stat.size,
-                            "bytes": c.stat.frees(),
-                            "rec_time": c.time.rfc3339(),
-                            "reason": reason.code,
-                            "text": reason.text,
-                            "policy": plan.policy_digest,
-                        }),
-                    )?;
+                    let mut rec = json!({
+                    "zone": zone.name.0,
+                    "path": path_value(path.as_os_str()),
+                    "size": c.stat.size,
+                    "bytes": c.stat.frees(),
+                    "rec_time": c.time.rfc3339(),
+                    "reason": reason.code,
+                    "text": reason.text,
+                    "policy": plan.policy_digest,
+                    });
+                    if let Some(h) = reason.former_hold {
+                        rec["former_hold"] = h.0.into();
+                    }
+                    let seq = audit.append("delete", &rec)?;
                     pending.push(Pending {
                         entry: c.entry,
                         name: c.name.clone(),

@@ -7,7 +7,7 @@
 //! that later deletion records can cite them.
 //!
 //! This module is pure: it answers "does this hold cover that file". The
-//! durable store and its lock live in the holds store (issue: legal holds).
+//! durable store and its lock live in [`crate::holdstore`].
 
 use globset::{GlobBuilder, GlobMatcher};
 use serde::{Deserialize, Serialize};
@@ -27,6 +27,7 @@ impl std::fmt::Display for HoldId {
 
 /// Who released a hold, when and why.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Release {
     /// The caller's user name (from the peer credentials).
     pub by: String,
@@ -38,8 +39,26 @@ pub struct Release {
     pub reason: String,
 }
 
+/// A change of a hold's expiry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Extension {
+    /// The caller's user name.
+    pub by: String,
+    /// The caller's uid.
+    pub uid: u32,
+    /// When.
+    pub at: Timestamp,
+    /// The expiry before (None: indefinite).
+    pub old: Option<Timestamp>,
+    /// The expiry after (None: indefinite).
+    pub new: Option<Timestamp>,
+    /// Why.
+    pub reason: String,
+}
+
 /// One legal hold.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Hold {
     /// Its number.
     pub id: HoldId,
@@ -65,6 +84,12 @@ pub struct Hold {
     pub expires: Option<Timestamp>,
     /// Set once released.
     pub released: Option<Release>,
+    /// Changes of the expiry, oldest first.
+    #[serde(default)]
+    pub extensions: Vec<Extension>,
+    /// The lapse (expiry reached) has been recorded in the audit log.
+    #[serde(default)]
+    pub lapse_recorded: bool,
     #[serde(skip)]
     matcher: Option<GlobMatcher>,
 }
@@ -98,6 +123,8 @@ impl Hold {
             created_at,
             expires,
             released: None,
+            extensions: Vec::new(),
+            lapse_recorded: false,
             matcher: None,
         };
         h.compile()?;

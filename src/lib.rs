@@ -18,6 +18,7 @@
 //! - [`fsops`]: fd-relative, symlink-proof directory walking and unlinking.
 //! - [`scan`]: builds the inventory and measures filesystem usage.
 //! - [`execute`]: carries out a plan: audit first, then unlink, defensively.
+//! - [`holdstore`]: the durable hold store and the lock deletion batches take.
 //! - [`audit`]: the hash-chained, write-ahead audit log.
 //! - [`daemon`]: the sweep loop, signals, and the early-sweep watcher.
 //! - [`logging`]: journal or stderr, with structured fields.
@@ -29,11 +30,14 @@
 
 pub mod audit;
 pub mod cli;
+pub mod control;
 pub mod daemon;
 pub mod demo;
 pub mod execute;
 pub mod fsops;
+pub mod holdops;
 pub mod holds;
+pub mod holdstore;
 pub mod inventory;
 pub mod logging;
 pub mod plan;

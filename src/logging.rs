@@ -54,6 +54,33 @@ impl Log for Stderr {
     fn flush(&self) {}
 }
 
+/// Drops the chatter of dependencies (notify logs a warning for every
+/// watched directory a sweep removes); their errors still pass.
+struct Filtered<L: Log> {
+    inner: L,
+    verbose: bool,
+}
+
+fn ours(m: &Metadata, verbose: bool) -> bool {
+    verbose || m.level() <= Level::Error || m.target().starts_with("retention")
+}
+
+impl<L: Log> Log for Filtered<L> {
+    fn enabled(&self, m: &Metadata) -> bool {
+        ours(m, self.verbose) && self.inner.enabled(m)
+    }
+
+    fn log(&self, r: &Record) {
+        if ours(r.metadata(), self.verbose) {
+            self.inner.log(r)
+        }
+    }
+
+    fn flush(&self) {
+        self.inner.flush()
+    }
+}
+
 /// Installs the logger once for the program `ident`; later calls do nothing.
 pub fn init(ident: &'static str, level: LevelFilter) {
     let journal = systemd_journal_logger::connected_to_journal()
@@ -61,13 +88,25 @@ pub fn init(ident: &'static str, level: LevelFilter) {
             && std::path::Path::new("/run/systemd/journal/socket").exists());
     if journal {
         if let Ok(j) = systemd_journal_logger::JournalLog::new() {
-            if j.with_syslog_identifier(ident.into()).install().is_ok() {
+            let j = j.with_syslog_identifier(ident.into());
+            if log::set_boxed_logger(Box::new(Filtered {
+                inner: j,
+                verbose: level >= LevelFilter::Debug,
+            }))
+            .is_ok()
+            {
                 log::set_max_level(level);
                 return;
             }
         }
     }
-    if log::set_boxed_logger(Box::new(Stderr { level, ident })).is_ok() {
+    let verbose = level >= LevelFilter::Debug;
+    if log::set_boxed_logger(Box::new(Filtered {
+        inner: Stderr { level, ident },
+        verbose,
+    }))
+    .is_ok()
+    {
         log::set_max_level(level);
     }
 }

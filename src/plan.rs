@@ -136,6 +136,8 @@ pub struct Reason {
     pub code: &'static str,
     /// For people, e.g. "older than max_age 28d: recorded 2026-10-20 14:00, age 29d 3h".
     pub text: String,
+    /// A released or lapsed hold that covered the file, cited by its record.
+    pub former_hold: Option<HoldId>,
 }
 
 /// Which files of a directory an entry deletes.
@@ -845,6 +847,7 @@ impl Plan {
                 None => format!("lapsed {}", h.expires.map(|e| e.short()).unwrap_or_default()),
             };
             reason.text.push_str(&format!("; was held by {}, {how}", h.label()));
+            reason.former_hold = Some(h.id);
         }
         Verdict::Delete(reason)
     }
@@ -887,6 +890,7 @@ impl Plan {
         Reason {
             code: cause.code(),
             text,
+            former_hold: None,
         }
     }
 

@@ -65,6 +65,9 @@ pub mod raw {
         /// Disk watermarks: a default and per-filesystem overrides.
         #[serde(default)]
         pub capacity: RawCapacity,
+        /// Unix groups granting the roles of the control socket.
+        #[serde(default)]
+        pub roles: RawRoles,
         /// The zones: groups of recording directories with one retention rule.
         #[serde(default)]
         pub zone: Vec<Spanned<RawZone>>,
@@ -86,6 +89,20 @@ pub mod raw {
         pub settle_time: Option<Spanned<String>>,
         /// Deletions per durable audit batch (one fsync per batch).
         pub batch_size: Option<Spanned<i64>>,
+        /// The control socket retentionctl talks to.
+        pub control_socket: Option<Spanned<String>>,
+    }
+
+    /// `[roles]`
+    #[derive(Debug, Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct RawRoles {
+        /// Group whose members may list and show holds, see status and plans.
+        pub viewers: Option<Spanned<String>>,
+        /// Group whose members may also add and extend holds.
+        pub operators: Option<Spanned<String>>,
+        /// Group whose members may also release holds and take every privileged action.
+        pub supervisors: Option<Spanned<String>>,
     }
 
     /// `[capacity]`
@@ -185,7 +202,24 @@ pub struct DaemonSettings {
     pub settle_time: Age,
     /// Deletions per audit batch.
     pub batch_size: usize,
+    /// The control socket.
+    pub control_socket: PathBuf,
 }
+
+/// The Unix groups granting each role (root has every role; each role
+/// includes the ones below it: supervisors ⊇ operators ⊇ viewers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Roles {
+    /// list, show, status, plan.
+    pub viewers: String,
+    /// + hold add, hold extend.
+    pub operators: String,
+    /// + hold release and every later privileged action.
+    pub supervisors: String,
+}
+
+/// Default control socket (the service's runtime directory).
+pub const DEFAULT_SOCKET: &str = "/run/retentiond/control.sock";
 
 /// High and low watermark of one filesystem.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -331,6 +365,8 @@ pub struct Policy {
     pub digest: String,
     /// Daemon-wide settings.
     pub daemon: DaemonSettings,
+    /// Groups granting the control socket's roles.
+    pub roles: Roles,
     /// Watermarks for filesystems without an override.
     pub default_marks: Watermarks,
     /// Per-filesystem overrides.
@@ -452,6 +488,11 @@ impl Policy {
         let _ = writeln!(s, "sweep_interval = \"{}\"", d.sweep_interval.exact());
         let _ = writeln!(s, "settle_time = \"{}\"", d.settle_time.exact());
         let _ = writeln!(s, "batch_size = {}", d.batch_size);
+        let _ = writeln!(s, "control_socket = {:?}", d.control_socket.display().to_string());
+        let _ = writeln!(s, "\n[roles]");
+        let _ = writeln!(s, "viewers = {:?}", self.roles.viewers);
+        let _ = writeln!(s, "operators = {:?}", self.roles.operators);
+        let _ = writeln!(s, "supervisors = {:?}", self.roles.supervisors);
         let _ = writeln!(s, "\n[capacity]");
         let _ = writeln!(s, "high_watermark = \"{}\"", self.default_marks.high.exact());
         let _ = writeln!(s, "low_watermark = \"{}\"", self.default_marks.low.exact());
@@ -603,6 +644,32 @@ pub fn validate(file: &Path, text: &str, raw: raw::RawPolicy) -> Result<Policy, 
         Some(b) if (1..=1_000_000).contains(b.get_ref()) => *b.get_ref() as usize,
         Some(b) => return Err(e.at(b.span(), "daemon.batch_size", "must be between 1 and 1000000")),
         None => 2000,
+    };
+    let control_socket = match &d.control_socket {
+        Some(p) => normalise(p.get_ref()).map_err(|m| e.at(p.span(), "daemon.control_socket", m))?,
+        None => PathBuf::from(DEFAULT_SOCKET),
+    };
+    let group = |v: &Option<Spanned<String>>, key: &str, default: &str| -> Result<String, PolicyError> {
+        match v {
+            None => Ok(default.to_string()),
+            Some(g) => {
+                let name = g.get_ref();
+                let ok = !name.is_empty()
+                    && name.len() <= 32
+                    && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+                    && !name.starts_with('-');
+                if ok {
+                    Ok(name.clone())
+                } else {
+                    Err(e.at(g.span(), key, format!("{name:?} is not a valid Unix group name")))
+                }
+            }
+        }
+    };
+    let roles = Roles {
+        viewers: group(&raw.roles.viewers, "roles.viewers", "retention-viewers")?,
+        operators: group(&raw.roles.operators, "roles.operators", "retention-operators")?,
+        supervisors: group(&raw.roles.supervisors, "roles.supervisors", "retention-supervisors")?,
     };
 
     // [capacity]
@@ -840,7 +907,9 @@ pub fn validate(file: &Path, text: &str, raw: raw::RawPolicy) -> Result<Policy, 
             sweep_interval,
             settle_time,
             batch_size,
+            control_socket,
         },
+        roles,
         default_marks,
         filesystems,
         zones,

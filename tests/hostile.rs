@@ -147,7 +147,9 @@ fn directories_swapped_for_symlinks_after_planning_are_skipped() {
         symlink(outside.join(rel), root.join(rel)).unwrap();
     }
     std::fs::create_dir_all(&state).unwrap();
-    let mut audit = AuditLog::open(&state.join("audit.jsonl"), AuditOptions { rotate_bytes: 1 << 30 }).unwrap();
+    let audit = std::sync::Mutex::new(
+        AuditLog::open(&state.join("audit.jsonl"), AuditOptions { rotate_bytes: 1 << 30 }).unwrap(),
+    );
     let opts = ExecOptions {
         dry_run: false,
         batch_size: 100,
@@ -158,7 +160,7 @@ fn directories_swapped_for_symlinks_after_planning_are_skipped() {
         &inv,
         &policy,
         &mut StaticHolds(HoldSet::default()),
-        Some(&mut audit),
+        Some(&audit),
         &opts,
         &AtomicBool::new(false),
     )

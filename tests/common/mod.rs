@@ -89,3 +89,95 @@ pub fn now() -> i64 {
         .unwrap()
         .as_secs() as i64
 }
+
+/// A running daemon; SIGTERM and wait on drop.
+pub struct Daemon {
+    pub child: std::process::Child,
+    pub log: std::sync::Arc<std::sync::Mutex<String>>,
+    pub socket: PathBuf,
+}
+
+impl Daemon {
+    /// Starts `retentiond --config policy` and waits until its socket answers.
+    pub fn start(policy: &Path, socket: &Path) -> Daemon {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_retentiond"))
+            .args(["--config", policy.to_str().unwrap()])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("retentiond starts");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let err = child.stderr.take().unwrap();
+        let l2 = log.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+                let mut l = l2.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        let d = Daemon {
+            child,
+            log,
+            socket: socket.to_path_buf(),
+        };
+        let t0 = std::time::Instant::now();
+        loop {
+            let ping = retentiond::control::request(
+                socket,
+                &retentiond::control::Request::Ping {},
+                std::time::Duration::from_secs(5),
+            );
+            if ping.is_ok() {
+                return d;
+            }
+            assert!(t0.elapsed().as_secs() < 30, "daemon did not come up: {}", d.log());
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// Everything it logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits until its log contains `what` `n` times.
+    pub fn wait_for(&self, what: &str, n: usize, secs: u64) {
+        let t0 = std::time::Instant::now();
+        while self.log().matches(what).count() < n {
+            assert!(t0.elapsed().as_secs() < secs, "no {what:?} x{n} in: {}", self.log());
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// SIGTERM, then the exit status.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The recording time in a Frigate path relative to its root (segment start, UTC).
+pub fn frigate_time(rel: &str) -> i64 {
+    let parts: Vec<&str> = rel.split('/').collect();
+    let s = format!("{} {}:{}", parts[0], parts[1], &parts[3][..5].replace('.', ":"));
+    chrono::NaiveDateTime::parse_from_str(&s, "%Y-%m-%d %H:%M:%S")
+        .unwrap()
+        .and_utc()
+        .timestamp()
+}
+
+/// Local-time string of a Unix time, as the CLI accepts it.
+pub fn rfc3339(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0).unwrap().to_rfc3339()
+}
