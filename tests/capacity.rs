@@ -138,6 +138,30 @@ fn when_floors_prevent_relief_the_alarm_is_raised_and_floors_hold() {
     let (root, _) = fill(&fs.0, end);
     let before = files(&root);
     let policy = write_policy(tmp.path(), &state, "85%", "60%", &zone(&root, "3d12h"));
+    // A hold over one camera's oldest day: held bytes count, and the alarm names it.
+    let socket = tmp.path().join("none.sock");
+    let hold = retentionctl(&[
+        "--config",
+        policy.to_str().unwrap(),
+        "--socket",
+        socket.to_str().unwrap(),
+        "hold",
+        "add",
+        "--zone",
+        "cctv",
+        "--match",
+        "*/cam00/*",
+        "--from",
+        "2000-01-01 00:00",
+        "--to",
+        &rfc3339(end - 3 * DAY),
+        "--case",
+        "CAP-1",
+        "--reason",
+        "test",
+        "--indefinite",
+    ]);
+    assert!(hold.status.success(), "{}", text(&hold));
     let t_before = now();
     let o = retentiond(&["--config", policy.to_str().unwrap(), "--once"]);
     assert!(o.status.success(), "{}", text(&o));
@@ -149,9 +173,10 @@ fn when_floors_prevent_relief_the_alarm_is_raised_and_floors_hold() {
             p.display()
         );
     }
+    let held = |p: &Path| p.to_str().unwrap().contains("/cam00/") && path_time(&root, p) <= end - 3 * DAY;
     for p in &after {
         assert!(
-            path_time(&root, p) >= t_before - (3 * DAY + DAY / 2),
+            held(p) || path_time(&root, p) >= t_before - (3 * DAY + DAY / 2),
             "kept a file past the floor: {}",
             p.display()
         );
@@ -163,6 +188,12 @@ fn when_floors_prevent_relief_the_alarm_is_raised_and_floors_hold() {
         .expect("capacity-unrelieved alarm recorded");
     let why = alarm["text"].as_str().unwrap();
     assert!(why.contains("floor"), "{why}");
+    assert!(why.contains("hold 1 (case CAP-1)"), "names the hold: {why}");
+    let held_files: Vec<&PathBuf> = before.iter().filter(|p| held(p)).collect();
+    assert!(
+        !held_files.is_empty() && held_files.iter().all(|p| after.contains(*p)),
+        "held footage kept"
+    );
     assert!(
         why.contains("not recordings") || why.contains("no zone"),
         "names unclaimed bytes: {why}"
