@@ -256,6 +256,32 @@ impl Sweeper {
                 return Err(e.into());
             }
         };
+        // A hold naming a zone the policy no longer has (renamed or removed)
+        // would silently stop protecting its footage: delete nothing.
+        let orphans: Vec<String> = holds
+            .active(now)
+            .filter(|h| h.zone.as_ref().is_some_and(|z| policy.zone(&z.0).is_none()))
+            .map(|h| {
+                format!(
+                    "{} names zone {:?}",
+                    h.label(),
+                    h.zone.as_ref().map(|z| z.0.as_str()).unwrap_or("")
+                )
+            })
+            .collect();
+        if !orphans.is_empty() {
+            let text = format!(
+                "{}, which the policy does not have; nothing is deleted until the zone is restored or the hold released",
+                orphans.join("; ")
+            );
+            log::error!(retention_event = "holds-unavailable"; "{text}");
+            self.raise_with_current((
+                "holds-unavailable".into(),
+                shared.store.path().display().to_string(),
+                text.clone(),
+            ));
+            anyhow::bail!(text);
+        }
         let usage = scan::usage(&policy, &inv);
         let plan = scan::plan_with_detail(&mut inv, &policy, &holds, &usage, now);
         let opts = ExecOptions {
@@ -273,11 +299,11 @@ impl Sweeper {
             Ok(r) => r,
             Err(e) => {
                 log::error!(retention_event = "sweep-failed"; "sweep stopped: {e}");
-                let kind = match e {
-                    ExecError::Holds(_) => "holds-unavailable",
-                    ExecError::Audit(_) => "audit-unwritable",
+                let (kind, subject) = match e {
+                    ExecError::Holds(_) => ("holds-unavailable", shared.store.path().display().to_string()),
+                    ExecError::Audit(_) => ("audit-unwritable", policy.daemon.audit_log.display().to_string()),
                 };
-                self.raise_with_current((kind.to_string(), kind.to_string(), e.to_string()));
+                self.raise_with_current((kind.to_string(), subject, e.to_string()));
                 return Err(e.into());
             }
         };

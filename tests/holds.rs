@@ -715,3 +715,50 @@ fn holds_added_during_a_sweep_are_never_violated() {
         );
     }
 }
+
+#[test]
+fn a_hold_on_a_renamed_zone_stops_deletion_until_resolved() {
+    let e = env("", "");
+    frigate(
+        &e.root,
+        &TreeSpec {
+            cams: 2,
+            days: 30.0,
+            segment: 1800,
+            size: 1,
+            end: now(),
+        },
+    )
+    .unwrap();
+    let before = files(&e.root);
+    let o = e.ctl(&[
+        "hold",
+        "add",
+        "--zone",
+        "cctv",
+        "--last",
+        "40d",
+        "--case",
+        "Z-1",
+        "--reason",
+        "r",
+        "--indefinite",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let text_before = std::fs::read_to_string(&e.policy).unwrap();
+    std::fs::write(&e.policy, text_before.replace("name = \"cctv\"", "name = \"cameras\"")).unwrap();
+    let o = e.once();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("hold 1 (case Z-1) names zone \"cctv\""),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(files(&e.root), before, "nothing deleted");
+    assert!(e
+        .ctl(&["hold", "release", "1", "--reason", "zone renamed"])
+        .status
+        .success());
+    assert!(e.once().status.success());
+    assert!(files(&e.root).len() < before.len());
+}
