@@ -422,6 +422,9 @@ pub fn extend(
             )));
         }
     }
+    let (set, _) = ctx.store.read()?;
+    let current = set.holds.iter().find(|h| h.id.0 == id).ok_or(OpError::NotFound(id))?;
+    let covered = coverage(ctx.policy, ctx.inventory, current);
     let mut locked = ctx.store.lock()?;
     let h = locked.get_mut(HoldId(id)).ok_or(OpError::NotFound(id))?;
     if h.released.is_some() {
@@ -451,7 +454,7 @@ pub fn extend(
         &hold,
         caller,
         reason,
-        (0, Bytes(0)),
+        covered,
         json!({"old_expires": old.map(|t| t.rfc3339())}),
     )?;
     drop(locked);
@@ -463,7 +466,7 @@ pub fn extend(
         old.map(|t| t.rfc3339()).unwrap_or("never".into()),
         caller.user
     );
-    Ok(view(&hold, now, None))
+    Ok(view(&hold, now, Some(covered)))
 }
 
 /// Every hold (active only unless `all`), without coverage.
