@@ -237,12 +237,7 @@ impl Sweeper {
             }
         }
         let mut inv = scan::scan(&policy);
-        let root_errors: Vec<String> = inv
-            .zones
-            .iter()
-            .flat_map(|z| &z.roots)
-            .filter_map(|r| r.error.clone())
-            .collect();
+        let root_errors = inv.root_errors();
         for e in &root_errors {
             log::error!(retention_event = "root-error"; "{e}; that root is skipped this sweep");
         }
@@ -561,12 +556,7 @@ async fn sweep_loop(
 pub fn dry_plan(policy: &Policy, store: &HoldStore, now: Timestamp, list: bool) -> Result<SweepOutcome> {
     let started = Instant::now();
     let mut inv = scan::scan(policy);
-    let root_errors: Vec<String> = inv
-        .zones
-        .iter()
-        .flat_map(|z| &z.roots)
-        .filter_map(|r| r.error.clone())
-        .collect();
+    let root_errors = inv.root_errors();
     let recordings = inv.files();
     let (holds, _) = store.read()?;
     let usage = scan::usage(policy, &inv);

@@ -133,6 +133,18 @@ impl HoldStore {
 
     /// Takes the lock (waiting for it) and reads the store.
     pub fn lock(&self) -> Result<Locked, StoreError> {
+        let lock = self.take_lock()?;
+        let (holds, next_id) = self.read()?;
+        Ok(Locked {
+            _lock: lock,
+            store: self.clone(),
+            holds,
+            next_id,
+        })
+    }
+
+    /// Takes the store's exclusive lock (waiting for it), without reading.
+    fn take_lock(&self) -> Result<Flock<File>, StoreError> {
         let lock_path = self.dir.join(LOCK_FILE);
         let f = File::options()
             .create(true)
@@ -140,17 +152,10 @@ impl HoldStore {
             .write(true)
             .open(&lock_path)
             .map_err(self.io(lock_path.clone(), "cannot open the hold store lock"))?;
-        let lock = Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| StoreError::Io {
+        Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| StoreError::Io {
             path: lock_path,
             what: "cannot lock the hold store",
             err: e.into(),
-        })?;
-        let (holds, next_id) = self.read()?;
-        Ok(Locked {
-            _lock: lock,
-            store: self.clone(),
-            holds,
-            next_id,
         })
     }
 
@@ -239,15 +244,7 @@ impl StoreGate {
 impl HoldsGate for StoreGate {
     fn with_locked(&mut self, f: &mut dyn FnMut(&HoldSet) -> Result<(), ExecError>) -> Result<(), ExecError> {
         let err = |e: StoreError| ExecError::Holds(e.to_string());
-        let lock_path = self.store.dir.join(LOCK_FILE);
-        let lf = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| ExecError::Holds(format!("{}: {e}", lock_path.display())))?;
-        let _lock = Flock::lock(lf, FlockArg::LockExclusive)
-            .map_err(|(_, e)| ExecError::Holds(format!("{}: {e}", lock_path.display())))?;
+        let _lock = self.store.take_lock().map_err(err)?;
         let stamp = self.store.stamp().map_err(err)?;
         let fresh = matches!(&self.cache, Some((s, _)) if *s == stamp);
         if !fresh {

@@ -271,6 +271,15 @@ impl Inventory {
         self.zones.iter().flat_map(|z| &z.roots).map(|r| r.files()).sum()
     }
 
+    /// Why each unscannable root was skipped (one message per root).
+    pub fn root_errors(&self) -> Vec<String> {
+        self.zones
+            .iter()
+            .flat_map(|z| &z.roots)
+            .filter_map(|r| r.error.clone())
+            .collect()
+    }
+
     /// Drops every directory's detail.
     pub fn drop_detail(&mut self) {
         for r in self.zones.iter_mut().flat_map(|z| z.roots.iter_mut()) {

@@ -67,16 +67,6 @@ fn zone(root: &Path, min_age: &str) -> String {
     )
 }
 
-fn path_time(root: &Path, p: &Path) -> i64 {
-    let rel = p.strip_prefix(root).unwrap().to_str().unwrap();
-    let parts: Vec<&str> = rel.split('/').collect();
-    let s = format!("{} {}:{}", parts[0], parts[1], &parts[3][..5].replace('.', ":"));
-    chrono::NaiveDateTime::parse_from_str(&s, "%Y-%m-%d %H:%M:%S")
-        .unwrap()
-        .and_utc()
-        .timestamp()
-}
-
 #[test]
 fn above_high_watermark_deletes_oldest_first_down_to_low_and_floors_hold() {
     let tmp = tempfile::tempdir().unwrap();

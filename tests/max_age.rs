@@ -127,14 +127,3 @@ fn once_deletes_exactly_what_is_past_max_age_and_the_chain_catches_tampering() {
     std::fs::write(&log, original).unwrap();
     assert!(retentionctl(&["audit", "verify", "--log", log_s]).status.success());
 }
-
-/// The recording time in a Frigate path (segment start, UTC).
-fn path_time(root: &std::path::Path, p: &std::path::Path) -> i64 {
-    let rel = p.strip_prefix(root).unwrap().to_str().unwrap();
-    let parts: Vec<&str> = rel.split('/').collect();
-    let s = format!("{} {}:{}", parts[0], parts[1], &parts[3][..5].replace('.', ":"));
-    chrono::NaiveDateTime::parse_from_str(&s, "%Y-%m-%d %H:%M:%S")
-        .unwrap()
-        .and_utc()
-        .timestamp()
-}

@@ -177,7 +177,12 @@ pub fn frigate_time(rel: &str) -> i64 {
         .timestamp()
 }
 
-/// Local-time string of a Unix time, as the CLI accepts it.
+/// The recording time of a Frigate file under `root`.
+pub fn path_time(root: &Path, p: &Path) -> i64 {
+    frigate_time(p.strip_prefix(root).unwrap().to_str().unwrap())
+}
+
+/// RFC 3339 (UTC) form of a Unix time, as the CLI accepts it.
 pub fn rfc3339(t: i64) -> String {
     chrono::DateTime::from_timestamp(t, 0).unwrap().to_rfc3339()
 }
