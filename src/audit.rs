@@ -263,6 +263,7 @@ impl AuditLog {
             .mode(FILE_MODE)
             .open(&lock_path)
             .map_err(io_err("open the lock file", &lock_path))?;
+        crate::fsops::adopt_dir_owner(&lock_file, &dir).map_err(io_err("chown", &lock_path))?;
         let lock = match Flock::lock(lock_file, FlockArg::LockExclusiveNonblock) {
             Ok(l) => l,
             Err((_, e)) if e == Errno::EWOULDBLOCK => {
@@ -665,6 +666,9 @@ impl AuditLog {
             .mode(FILE_MODE)
             .open(tmp)
             .map_err(io_err("create", tmp))?;
+        if let Some(dir) = tmp.parent() {
+            crate::fsops::adopt_dir_owner(&f, dir).map_err(io_err("chown", tmp))?;
+        }
         f.write_all(&s).map_err(io_err("write", tmp))?;
         f.sync_all().map_err(io_err("fsync", tmp))?;
         drop(f);
@@ -782,6 +786,9 @@ fn open_live(path: &Path, create_new: bool) -> Result<File, AuditError> {
         o.create(true).truncate(false);
     }
     let f = o.open(path).map_err(io_err("open", path))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        crate::fsops::adopt_dir_owner(&f, dir).map_err(io_err("chown", path))?;
+    }
     let md = f.metadata().map_err(io_err("stat", path))?;
     if !md.is_file() {
         return Err(AuditError::Io {

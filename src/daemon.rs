@@ -30,10 +30,10 @@ use crate::audit::{AuditLog, AuditOptions};
 use crate::execute::{execute, lock_audit, recover, ExecError, ExecOptions, StaticHolds, SweepReport};
 use crate::holdstore::{HoldStore, StoreGate};
 use crate::inventory::Inventory;
-use crate::plan::Plan;
+use crate::plan::{Plan, Usage};
 use crate::policy::Policy;
 use crate::units::{Bytes, Timestamp};
-use crate::{control, holdops, scan};
+use crate::{control, holdops, scan, service};
 
 /// The exclusive lock on the state directory.
 pub struct StateLock {
@@ -57,6 +57,7 @@ impl StateLock {
             .write(true)
             .open(&path)
             .with_context(|| format!("cannot open lock file {}", path.display()))?;
+        crate::fsops::adopt_dir_owner(&f, dir).with_context(|| format!("cannot chown {}", path.display()))?;
         let lock = Flock::lock(f, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| {
             anyhow::anyhow!(
                 "state directory {} is locked by another retentiond ({e}); stop the service or use `retentionctl plan`",
@@ -85,6 +86,8 @@ pub struct SweepOutcome {
     pub report: SweepReport,
     /// Zone roots that could not be scanned.
     pub root_errors: Vec<String>,
+    /// Filesystem usage measured after the deletions.
+    pub usage_after: Usage,
 }
 
 /// What the sweep loop and the control socket share.
@@ -148,6 +151,12 @@ pub struct Sweeper {
     pub shared: Arc<Shared>,
     /// Alarms raised and not yet cleared, by (kind, subject).
     alarms: BTreeSet<(String, String)>,
+    /// `READY=1` has been sent (after the first inventory).
+    ready: bool,
+    /// What the last sweep did, for the service status.
+    status: String,
+    /// Why the last reload was rejected, until a reload succeeds.
+    reload_error: Option<String>,
     _lock: Option<StateLock>,
 }
 
@@ -178,10 +187,55 @@ impl Sweeper {
                 inventory: Mutex::new(None),
             }),
             alarms: BTreeSet::new(),
+            ready: false,
+            status: String::new(),
+            reload_error: None,
             _lock: lock,
         };
         s.record_policy_load()?;
         Ok(s)
+    }
+
+    /// The service status: the last sweep, its alarms, a failed reload.
+    pub fn status(&self) -> String {
+        service::with_reload_error(&self.status, self.reload_error.as_deref())
+    }
+
+    fn set_status(&mut self, body: String) {
+        self.status = body;
+        service::status(&self.status());
+    }
+
+    /// Re-reads the policy file (SIGHUP). A valid policy takes effect at
+    /// once and is audited with its digest; an invalid one is logged and
+    /// shown in the service status, and the old one stays in force.
+    pub fn reload(&mut self) {
+        service::reloading();
+        let current = self.policy();
+        match Policy::load(&current.source) {
+            Ok(p) => {
+                let digest = p.digest.clone();
+                let (old, new) = (&current.daemon, &p.daemon);
+                if old.state_dir != new.state_dir
+                    || old.audit_log != new.audit_log
+                    || old.control_socket != new.control_socket
+                {
+                    log::warn!("state_dir, audit_log and control_socket changes take effect at the next restart");
+                }
+                self.reload_error = None;
+                match self.set_policy(p) {
+                    Ok(()) => {
+                        log::info!(retention_event = "reload", retention_policy = digest.as_str(); "policy reloaded (sha256 {})", &digest[..12])
+                    }
+                    Err(e) => log::error!("policy reloaded but not audited: {e:#}"),
+                }
+            }
+            Err(e) => {
+                log::error!(retention_event = "reload-rejected"; "new policy rejected, the old one stays in force: {e}");
+                self.reload_error = Some(e.to_string());
+            }
+        }
+        service::reloaded(&self.status());
     }
 
     /// The policy in force.
@@ -214,13 +268,42 @@ impl Sweeper {
 
     /// Puts a new, already validated policy in force.
     pub fn set_policy(&mut self, policy: Policy) -> Result<()> {
+        check_roots_writable(&policy);
         *self.shared.policy.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(policy);
         self.record_policy_load()
     }
 
     /// One sweep: record lapsed holds, scan, plan, execute, report. `stop`
-    /// ends it after the current batch.
+    /// ends it after the current batch. The service status follows it.
     pub fn sweep(&mut self, now: Timestamp, stop: &AtomicBool, list: bool) -> Result<SweepOutcome> {
+        let r = self.sweep_inner(now, stop, list);
+        if !self.ready {
+            // A sweep that fails before its inventory (it cannot) still ends start-up.
+            self.ready = true;
+            service::ready(&self.status());
+        }
+        match &r {
+            Ok(o) => {
+                let alarms: Vec<String> = self.alarms.iter().map(|(k, s)| format!("{k} {s}")).collect();
+                let body = service::status_text(
+                    self.policy().zones.len(),
+                    o.at,
+                    o.recordings,
+                    &o.report,
+                    &o.usage_after.filesystems,
+                    &alarms,
+                );
+                self.set_status(body);
+            }
+            Err(e) => self.set_status(format!(
+                "last sweep {} UTC failed, nothing deleted after the error: {e:#}",
+                now.short()
+            )),
+        }
+        r
+    }
+
+    fn sweep_inner(&mut self, now: Timestamp, stop: &AtomicBool, list: bool) -> Result<SweepOutcome> {
         let started = Instant::now();
         let policy = self.policy();
         let shared = self.shared.clone();
@@ -242,6 +325,15 @@ impl Sweeper {
             log::error!(retention_event = "root-error"; "{e}; that root is skipped this sweep");
         }
         let recordings = inv.files();
+        if !self.ready {
+            self.ready = true;
+            self.status = format!(
+                "first sweep running: {}, {} recordings",
+                service::zones_text(policy.zones.len()),
+                service::human_count(recordings)
+            );
+            service::ready(&self.status());
+        }
         let holds = match shared.store.read() {
             Ok((h, _)) => h,
             Err(e) => {
@@ -279,6 +371,18 @@ impl Sweeper {
         }
         let usage = scan::usage(&policy, &inv);
         let plan = scan::plan_with_detail(&mut inv, &policy, &holds, &usage, now);
+        let planned: u64 = plan.entries.iter().map(|e| u64::from(e.count)).sum();
+        if planned > 0 && shared.audit.is_some() {
+            service::status(&service::with_reload_error(
+                &format!(
+                    "sweeping since {} UTC: {} recordings to consider | {}",
+                    now.short(),
+                    service::human_count(planned),
+                    self.status
+                ),
+                self.reload_error.as_deref(),
+            ));
+        }
         let opts = ExecOptions {
             dry_run: shared.audit.is_none(),
             batch_size: policy.daemon.batch_size,
@@ -316,6 +420,7 @@ impl Sweeper {
                 log::error!(retention_event = "audit-rotate"; "cannot rotate the audit log: {e}");
             }
         }
+        let usage_after = scan::usage(&policy, &inv);
         inv.drop_detail();
         *shared.inventory.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(inv));
         let outcome = SweepOutcome {
@@ -325,6 +430,7 @@ impl Sweeper {
             plan,
             report,
             root_errors,
+            usage_after,
         };
         self.log_summary(&outcome);
         Ok(outcome)
@@ -442,7 +548,10 @@ pub struct Options {
 pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()> {
     // Installed first: a SIGHUP during start-up must not kill the daemon.
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    service::status("loading the policy");
     let policy = Policy::load(&opts.config)?;
+    check_roots_writable(&policy);
+    service::status(&format!("scanning {}", service::zones_text(policy.zones.len())));
     let dry = opts.dry_run;
     let sweeper = tokio::task::spawn_blocking(move || Sweeper::open(policy, dry)).await??;
     let shared = sweeper.shared.clone();
@@ -455,10 +564,22 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
         log::info!("control socket {}", socket_path.display());
         Some(tokio::spawn(control::serve(listener, shared.clone())))
     };
+    let watchdog = service::watchdog_interval().map(|every| {
+        log::debug!("watchdog ping every {every:?}");
+        tokio::spawn(async move {
+            loop {
+                service::watchdog();
+                tokio::time::sleep(every).await;
+            }
+        })
+    });
     let result = sweep_loop(&opts, sweeper, &mut hup, shutdown).await;
     if let Some(s) = server {
         s.abort();
         let _ = std::fs::remove_file(&socket_path);
+    }
+    if let Some(w) = watchdog {
+        w.abort();
     }
     result
 }
@@ -491,6 +612,7 @@ async fn sweep_loop(
             r = &mut task => r?,
             _ = &mut shutdown => {
                 log::info!("shutdown requested: finishing the current deletion batch");
+                service::stopping("stopping: finishing the current deletion batch");
                 stop.store(true, Ordering::Relaxed);
                 let (s, r) = task.await?;
                 if let Err(e) = r { log::error!("{e:#}"); }
@@ -524,25 +646,14 @@ async fn sweep_loop(
                 }
                 _ = hup.recv() => {
                     let s = sweeper.as_mut().expect("present");
-                    let current = s.policy();
-                    match Policy::load(&current.source) {
-                        Ok(p) => {
-                            let digest = p.digest.clone();
-                            let (old, new) = (&current.daemon, &p.daemon);
-                            if old.state_dir != new.state_dir || old.audit_log != new.audit_log || old.control_socket != new.control_socket {
-                                log::warn!("state_dir, audit_log and control_socket changes take effect at the next restart");
-                            }
-                            match s.set_policy(p) {
-                                Ok(()) => log::info!(retention_event = "reload"; "policy reloaded (sha256 {})", &digest[..12]),
-                                Err(e) => log::error!("policy reloaded but not audited: {e:#}"),
-                            }
-                            break;
-                        }
-                        Err(e) => log::error!(retention_event = "reload-rejected"; "new policy rejected, the old one stays in force: {e}"),
+                    s.reload();
+                    if s.reload_error.is_none() {
+                        break;
                     }
                 }
                 _ = &mut shutdown => {
                     log::info!("shutdown requested");
+                    service::stopping("stopping");
                     return Ok(());
                 }
             }
@@ -582,6 +693,7 @@ pub fn dry_plan(policy: &Policy, store: &HoldStore, now: Timestamp, list: bool) 
         plan,
         report,
         root_errors,
+        usage_after: usage,
     })
 }
 
@@ -737,6 +849,32 @@ fn watch_roots(policy: &Policy, tx: tokio::sync::mpsc::Sender<()>) -> Option<not
         }
     }
     Some(w)
+}
+
+/// Logs every zone root the daemon could not delete in: not writable by its
+/// user, or on a read-only mount (under systemd: missing from the unit's
+/// `ReadWritePaths=`). Such a root is still scanned and planned; its
+/// deletions fail and are reported each sweep.
+fn check_roots_writable(policy: &Policy) {
+    use nix::unistd::{access, AccessFlags};
+    for z in &policy.zones {
+        for r in &z.roots {
+            if !r.exists() {
+                continue;
+            }
+            if let Err(e) = access(r, AccessFlags::R_OK | AccessFlags::W_OK | AccessFlags::X_OK) {
+                let hint = if e == nix::errno::Errno::EROFS {
+                    "it is on a read-only mount; under systemd add it to ReadWritePaths= (systemctl edit retentiond)"
+                } else {
+                    "grant the daemon's user write access (a group in SupplementaryGroups=, or an ACL)"
+                };
+                log::error!(
+                    retention_event = "root-unwritable", retention_zone = z.name.0.as_str();
+                    "zone {}: cannot delete in {} ({e}): {hint}", z.name, r.display()
+                );
+            }
+        }
+    }
 }
 
 /// Prints a dry run's decisions to stdout.

@@ -298,6 +298,27 @@ pub struct FsStat {
     pub avail: u64,
 }
 
+/// When running as root, gives `file` (just created in `dir`) the owner and
+/// group of `dir`. The service runs as its own user; a root `retentionctl`
+/// changing the state directory while the daemon is stopped must not leave
+/// files (the hold store, its lock, the audit log) that user cannot write.
+/// Does nothing for other users or a root-owned directory.
+pub fn adopt_dir_owner(file: &impl AsFd, dir: &Path) -> std::io::Result<()> {
+    if !nix::unistd::geteuid().is_root() {
+        return Ok(());
+    }
+    let st = nix::sys::stat::stat(dir)?;
+    if st.st_uid == 0 && st.st_gid == 0 {
+        return Ok(());
+    }
+    nix::unistd::fchown(
+        file,
+        Some(nix::unistd::Uid::from_raw(st.st_uid)),
+        Some(nix::unistd::Gid::from_raw(st.st_gid)),
+    )?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,5 +374,19 @@ mod tests {
         assert_eq!(e.len(), 2);
         assert_eq!(e[0].0, "a");
         assert!(d.usage().unwrap().total > 0);
+    }
+
+    #[test]
+    fn root_created_files_take_the_directory_owner() {
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        let t = tempfile::tempdir().unwrap();
+        let nobody = (nix::unistd::Uid::from_raw(65534), nix::unistd::Gid::from_raw(65534));
+        nix::unistd::chown(t.path(), Some(nobody.0), Some(nobody.1)).unwrap();
+        let f = std::fs::File::create(t.path().join("holds.json.tmp")).unwrap();
+        adopt_dir_owner(&f, t.path()).unwrap();
+        let st = fstat(&f).unwrap();
+        assert_eq!((st.st_uid, st.st_gid), (65534, 65534));
     }
 }

@@ -152,6 +152,7 @@ impl HoldStore {
             .write(true)
             .open(&lock_path)
             .map_err(self.io(lock_path.clone(), "cannot open the hold store lock"))?;
+        crate::fsops::adopt_dir_owner(&f, &self.dir).map_err(self.io(lock_path.clone(), "cannot chown"))?;
         Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| StoreError::Io {
             path: lock_path,
             what: "cannot lock the hold store",
@@ -214,6 +215,7 @@ impl Locked {
         text.push('\n');
         let tmp = s.dir.join(format!("{STORE_FILE}.tmp"));
         let mut f = File::create(&tmp).map_err(s.io(tmp.clone(), "cannot create"))?;
+        crate::fsops::adopt_dir_owner(&f, &s.dir).map_err(s.io(tmp.clone(), "cannot chown"))?;
         f.write_all(text.as_bytes())
             .map_err(s.io(tmp.clone(), "cannot write"))?;
         f.sync_all().map_err(s.io(tmp.clone(), "cannot fsync"))?;

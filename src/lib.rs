@@ -21,6 +21,7 @@
 //! - [`holdstore`]: the durable hold store and the lock deletion batches take.
 //! - [`audit`]: the hash-chained, write-ahead audit log.
 //! - [`daemon`]: the sweep loop, signals, and the early-sweep watcher.
+//! - [`service`]: sd_notify readiness, status text and watchdog under systemd.
 //! - [`logging`]: journal or stderr, with structured fields.
 //! - [`cli`]: the command lines of both binaries (help, man pages, completions).
 //! - [`treegen`]: synthetic Frigate-like trees (demo, tests, benchmark).
@@ -43,6 +44,7 @@ pub mod logging;
 pub mod plan;
 pub mod policy;
 pub mod scan;
+pub mod service;
 pub mod timepattern;
 pub mod treegen;
 pub mod units;

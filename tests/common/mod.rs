@@ -100,9 +100,15 @@ pub struct Daemon {
 impl Daemon {
     /// Starts `retentiond --config policy` and waits until its socket answers.
     pub fn start(policy: &Path, socket: &Path) -> Daemon {
+        Daemon::start_with_env(policy, socket, &[])
+    }
+
+    /// [`Daemon::start`] with extra environment variables.
+    pub fn start_with_env(policy: &Path, socket: &Path, env: &[(&str, &str)]) -> Daemon {
         use std::io::BufRead;
         let mut child = Command::new(env!("CARGO_BIN_EXE_retentiond"))
             .args(["--config", policy.to_str().unwrap()])
+            .envs(env.iter().copied())
             .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("retentiond starts");
