@@ -1,0 +1,116 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_retentionctl_global_optspecs
+    string join \n c/config= socket= json h/help V/version
+end
+
+function __fish_retentionctl_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_retentionctl_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_retentionctl_using_subcommand
+    set -l cmd (__fish_retentionctl_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c retentionctl -n "__fish_retentionctl_needs_command" -s c -l config -d 'The policy file' -r -F
+complete -c retentionctl -n "__fish_retentionctl_needs_command" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
+complete -c retentionctl -n "__fish_retentionctl_needs_command" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c retentionctl -n "__fish_retentionctl_needs_command" -s V -l version -d 'Print version'
+complete -c retentionctl -n "__fish_retentionctl_needs_command" -f -a "plan" -d 'Show what the next sweep would delete, and why (nothing is deleted)'
+complete -c retentionctl -n "__fish_retentionctl_needs_command" -f -a "hold" -d 'Legal holds: freeze footage so that no sweep deletes it'
+complete -c retentionctl -n "__fish_retentionctl_needs_command" -f -a "audit" -d 'The audit log'
+complete -c retentionctl -n "__fish_retentionctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand plan" -s c -l config -d 'The policy file' -r -F
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand plan" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand plan" -l summary -d 'Only the totals per zone and reason, not every file'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand plan" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand plan" -s h -l help -d 'Print help'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and not __fish_seen_subcommand_from add list show release extend help" -s c -l config -d 'The policy file' -r -F
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and not __fish_seen_subcommand_from add list show release extend help" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and not __fish_seen_subcommand_from add list show release extend help" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and not __fish_seen_subcommand_from add list show release extend help" -s h -l help -d 'Print help'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and not __fish_seen_subcommand_from add list show release extend help" -f -a "add" -d 'Place a hold over a zone (or every zone), an optional path glob and a recording-time range. Needs group operators. Prints the new hold\'s id and what it covers now'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and not __fish_seen_subcommand_from add list show release extend help" -f -a "list" -d 'List holds: active ones, or with --all also released and lapsed ones'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and not __fish_seen_subcommand_from add list show release extend help" -f -a "show" -d 'Show one hold: scope, who placed it, when and why, and the recordings and bytes it covers now'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and not __fish_seen_subcommand_from add list show release extend help" -f -a "release" -d 'Release a hold: its footage becomes ordinary again (deleted by later sweeps if past its time). Needs group supervisors'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and not __fish_seen_subcommand_from add list show release extend help" -f -a "extend" -d 'Change when a hold lapses. Needs group operators'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and not __fish_seen_subcommand_from add list show release extend help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from add" -l zone -d 'The zone whose footage to hold (see the policy\'s [[zone]] names)' -r
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from add" -l match -d 'Only paths (relative to the zone root) matching this glob, e.g. \'*/cam07/*\'; \'*\' also matches \'/\'' -r
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from add" -l from -d 'Start of the recording-time range (inclusive)' -r
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from add" -l to -d 'End of the recording-time range (inclusive)' -r
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from add" -l last -d 'The range ending now, e.g. "2h", "3d"' -r
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from add" -l case -d 'Case reference (police report number, complaint id)' -r
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from add" -l reason -d 'Why the footage is held (recorded in the audit log)' -r
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from add" -l expires -d 'When the hold lapses by itself' -r
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from add" -l for -d 'Lapse this long from now ("90d", "12w")' -r
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from add" -s c -l config -d 'The policy file' -r -F
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from add" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from add" -l all-zones -d 'Hold the range in every zone'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from add" -l indefinite -d 'Never lapse: only a release ends it'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from add" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from list" -s c -l config -d 'The policy file' -r -F
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from list" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from list" -l all -d 'Include released and lapsed holds'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from list" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from show" -s c -l config -d 'The policy file' -r -F
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from show" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from show" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from release" -l reason -d 'Why it is released (recorded in the audit log)' -r
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from release" -s c -l config -d 'The policy file' -r -F
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from release" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from release" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from release" -s h -l help -d 'Print help'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from extend" -l expires -d 'The new expiry time' -r
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from extend" -l for -d 'The new expiry, counted from now ("90d", "12w")' -r
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from extend" -l reason -d 'Why (recorded in the audit log)' -r
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from extend" -s c -l config -d 'The policy file' -r -F
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from extend" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from extend" -l indefinite -d 'Never lapse: only a release ends it'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from extend" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from extend" -s h -l help -d 'Print help'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from help" -f -a "add" -d 'Place a hold over a zone (or every zone), an optional path glob and a recording-time range. Needs group operators. Prints the new hold\'s id and what it covers now'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from help" -f -a "list" -d 'List holds: active ones, or with --all also released and lapsed ones'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one hold: scope, who placed it, when and why, and the recordings and bytes it covers now'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from help" -f -a "release" -d 'Release a hold: its footage becomes ordinary again (deleted by later sweeps if past its time). Needs group supervisors'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from help" -f -a "extend" -d 'Change when a hold lapses. Needs group operators'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -s c -l config -d 'The policy file' -r -F
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -s h -l help -d 'Print help'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -f -a "verify" -d 'Check the hash chain across all rotated files and the head anchor; report the first broken record'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from verify" -l log -d 'The live audit log file (default: the policy\'s daemon.audit_log)' -r -F
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from verify" -s c -l config -d 'The policy file' -r -F
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from verify" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from verify" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Check the hash chain across all rotated files and the head anchor; report the first broken record'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand help; and not __fish_seen_subcommand_from plan hold audit help" -f -a "plan" -d 'Show what the next sweep would delete, and why (nothing is deleted)'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand help; and not __fish_seen_subcommand_from plan hold audit help" -f -a "hold" -d 'Legal holds: freeze footage so that no sweep deletes it'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand help; and not __fish_seen_subcommand_from plan hold audit help" -f -a "audit" -d 'The audit log'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand help; and not __fish_seen_subcommand_from plan hold audit help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand help; and __fish_seen_subcommand_from hold" -f -a "add" -d 'Place a hold over a zone (or every zone), an optional path glob and a recording-time range. Needs group operators. Prints the new hold\'s id and what it covers now'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand help; and __fish_seen_subcommand_from hold" -f -a "list" -d 'List holds: active ones, or with --all also released and lapsed ones'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand help; and __fish_seen_subcommand_from hold" -f -a "show" -d 'Show one hold: scope, who placed it, when and why, and the recordings and bytes it covers now'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand help; and __fish_seen_subcommand_from hold" -f -a "release" -d 'Release a hold: its footage becomes ordinary again (deleted by later sweeps if past its time). Needs group supervisors'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand help; and __fish_seen_subcommand_from hold" -f -a "extend" -d 'Change when a hold lapses. Needs group operators'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "verify" -d 'Check the hash chain across all rotated files and the head anchor; report the first broken record'
