@@ -90,9 +90,56 @@ pub enum CtlCommand {
     /// Legal holds: freeze footage so that no sweep deletes it.
     #[command(subcommand)]
     Hold(HoldCommand),
-    /// The audit log.
+    /// The audit log: query it, verify its chain.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Per zone: recordings, size, oldest and newest, retention achieved
+    /// against min/max, held footage; per filesystem: usage against the
+    /// watermarks, alarms, how many days of footage fit; the last sweep.
+    Status,
+    /// List the recordings of a zone in a time range (path, time, size,
+    /// held by), for a data-subject access request or an investigation.
+    /// The request is audited with your user and --reason.
+    #[command(after_help = "Example: retentionctl find --zone cctv --match '*/cam07/*' \\\n  \
+--from '2026-11-03 08:00' --to '2026-11-03 09:00' --reason 'access request DSAR-2026-031'")]
+    Find(RangeArgs),
+    /// Delete the recordings of a zone in a time range ahead of their time
+    /// (a right-to-erasure request, footage recorded by mistake). Needs group
+    /// supervisors. Refused, listing the holds, if any recording in range is
+    /// held; each deletion is audited with reason `erasure`, your user and
+    /// --reason.
+    Erase(RangeArgs),
+    /// Why a recording is still here or when it will go (zone, age against
+    /// floor and ceiling, holds, capacity queue, the next sweep); for a path
+    /// that is gone, the audit record that removed it.
+    Explain {
+        /// The recording's absolute path.
+        path: PathBuf,
+    },
+}
+
+/// The range of `find` and `erase`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("range").required(true).args(["from", "last"])))]
+pub struct RangeArgs {
+    /// The zone (see the policy's [[zone]] names).
+    #[arg(long)]
+    pub zone: String,
+    /// Only paths (relative to the zone root) matching this glob, e.g. '*/cam07/*'; '*' also matches '/'.
+    #[arg(long = "match", value_name = "GLOB")]
+    pub glob: Option<String>,
+    /// Start of the recording-time range (inclusive).
+    #[arg(long, value_name = "TIME", value_parser = parse_time, requires = "to")]
+    pub from: Option<Timestamp>,
+    /// End of the recording-time range (inclusive).
+    #[arg(long, value_name = "TIME", value_parser = parse_time, requires = "from")]
+    pub to: Option<Timestamp>,
+    /// The range ending now, e.g. "2h", "3d".
+    #[arg(long, value_name = "DURATION", value_parser = parse_age, conflicts_with_all = ["from", "to"])]
+    pub last: Option<Age>,
+    /// Why (recorded in the audit log; required).
+    #[arg(long)]
+    pub reason: String,
 }
 
 /// `retentionctl hold …`.
@@ -222,6 +269,40 @@ pub fn parse_time(s: &str) -> Result<Timestamp, String> {
     ))
 }
 
+/// `retentionctl audit show`.
+#[derive(Debug, Args)]
+pub struct AuditShowArgs {
+    /// Records since this long ago ("24h", "7d") or this time.
+    #[arg(long, value_name = "DURATION|TIME", value_parser = parse_since)]
+    pub since: Option<Timestamp>,
+    /// Records before this time.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub until: Option<Timestamp>,
+    /// Only records of this zone.
+    #[arg(long)]
+    pub zone: Option<String>,
+    /// Only deletions for this reason (max-age, capacity, erasure, ...).
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Only this action (delete, hold-add, erase-request, find, policy-load, alarm, ...).
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Only records whose path matches this glob ('*' also matches '/').
+    #[arg(long, value_name = "GLOB")]
+    pub path: Option<String>,
+    /// At most this many records, the newest (default and maximum 1000).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+}
+
+/// Parses `--since`: a duration back from now ("24h") or a time.
+pub fn parse_since(s: &str) -> Result<Timestamp, String> {
+    match Age::parse(s) {
+        Ok(a) => Ok(Timestamp::now().minus(a)),
+        Err(_) => parse_time(s).map_err(|_| format!("{s:?} is neither a duration (\"24h\", \"7d\") nor a time")),
+    }
+}
+
 /// Parses a duration argument ("2h", "90d", "12w").
 pub fn parse_age(s: &str) -> Result<Age, String> {
     Age::parse(s)
@@ -238,6 +319,10 @@ pub struct PlanArgs {
 /// `retentionctl audit …`.
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
+    /// Show audit records (every rotated file), newest last; all filters
+    /// given must match. Example: why is cam07 footage from 3 November gone?
+    /// retentionctl audit show --action delete --path '*/2026-11-03/*/cam07/*'
+    Show(AuditShowArgs),
     /// Check the hash chain across all rotated files and the head anchor; report the first broken record.
     Verify {
         /// The live audit log file (default: the policy's daemon.audit_log).

@@ -21,6 +21,8 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
+use crate::access::RangeRequest;
+use crate::auditq::Query;
 use crate::daemon::Shared;
 use crate::holdops::{self, AddRequest, Caller, OpError, Role};
 use crate::units::Timestamp;
@@ -76,6 +78,29 @@ pub enum Request {
         #[serde(default)]
         summary: bool,
     },
+    /// Zones, filesystems, the last sweep (viewers).
+    Status {},
+    /// The recordings in a range, audited (viewers).
+    Find {
+        /// The range and why.
+        range: RangeRequest,
+    },
+    /// Delete a range ahead of its time (supervisors).
+    Erase {
+        /// The range and why.
+        range: RangeRequest,
+    },
+    /// Why a recording is kept or due, or what removed it (viewers).
+    Explain {
+        /// The path (as the audit log encodes paths: a string, or bytes
+        /// for a name that is not UTF-8).
+        path: Value,
+    },
+    /// Query the audit log (viewers).
+    AuditShow {
+        /// The filters.
+        query: Query,
+    },
 }
 
 impl Request {
@@ -89,6 +114,11 @@ impl Request {
             Request::HoldRelease { .. } => (Role::Supervisor, "hold release"),
             Request::HoldExtend { .. } => (Role::Operator, "hold extend"),
             Request::Plan { .. } => (Role::Viewer, "plan"),
+            Request::Status {} => (Role::Viewer, "status"),
+            Request::Find { .. } => (Role::Viewer, "find"),
+            Request::Erase { .. } => (Role::Supervisor, "erase"),
+            Request::Explain { .. } => (Role::Viewer, "explain"),
+            Request::AuditShow { .. } => (Role::Viewer, "audit show"),
         }
     }
 }
@@ -126,6 +156,30 @@ pub fn handle(shared: &Shared, caller: &Caller, req: &Request) -> Value {
         Request::Plan { summary } => crate::daemon::dry_plan(&policy, &shared.store, now, !*summary)
             .map(|o| crate::daemon::plan_json(&o, *summary))
             .map_err(|e| OpError::Failed(format!("{e:#}"))),
+        Request::Status {} => status(
+            &policy,
+            &shared.store,
+            inv.as_deref(),
+            shared.last_sweep().as_ref(),
+            now,
+        ),
+        Request::Explain { path } => match crate::audit::path_from_value(path) {
+            Some(p) => crate::explain::explain(&policy, &shared.store, inv.as_deref(), Path::new(&p), now),
+            None => Err(OpError::BadRequest("path: not a path".into())),
+        },
+        Request::AuditShow { query } => {
+            crate::auditq::show(&policy.daemon.audit_log, query).map_err(OpError::BadRequest)
+        }
+        Request::Find { range } | Request::Erase { range } => {
+            let Some(audit) = &shared.audit else {
+                return reply_err("failed", "the daemon runs in dry-run mode: it writes no audit log");
+            };
+            if matches!(req, Request::Find { .. }) {
+                crate::access::find(&policy, &shared.store, audit, caller, range, now)
+            } else {
+                crate::access::erase(&policy, &shared.store, audit, caller, range, now)
+            }
+        }
         Request::HoldAdd { .. } | Request::HoldRelease { .. } | Request::HoldExtend { .. } => {
             let Some(audit) = &shared.audit else {
                 return reply_err(
@@ -153,6 +207,27 @@ pub fn handle(shared: &Shared, caller: &Caller, req: &Request) -> Value {
         Ok(v) => reply_ok(v),
         Err(e) => reply_err(e.kind(), &e.to_string()),
     }
+}
+
+/// `status`, from the daemon's inventory (or a fresh scan without one).
+pub fn status(
+    policy: &crate::policy::Policy,
+    store: &crate::holdstore::HoldStore,
+    inv: Option<&crate::inventory::Inventory>,
+    last: Option<&crate::daemon::LastSweep>,
+    now: Timestamp,
+) -> Result<Value, OpError> {
+    let scanned;
+    let inv = match inv {
+        Some(i) => i,
+        None => {
+            scanned = crate::scan::scan(policy);
+            &scanned
+        }
+    };
+    let (holds, _) = store.read()?;
+    let usage = crate::scan::usage(policy, inv);
+    Ok(crate::status::status(policy, inv, &usage, &holds, last, now))
 }
 
 /// Binds the socket: creates its directory if needed, replaces a stale

@@ -14,7 +14,7 @@
 //!   records cite.
 //! - `run` takes its shutdown trigger as an argument so tests can stop it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -90,9 +90,27 @@ pub struct SweepOutcome {
     pub usage_after: Usage,
 }
 
+/// The last sweep, as `retentionctl status` shows it.
+#[derive(Debug, Clone, Default)]
+pub struct LastSweep {
+    /// When it started.
+    pub at: Timestamp,
+    /// How long it took.
+    pub took: Duration,
+    /// Deleted per (zone, reason): files and bytes.
+    pub by_reason: Vec<(String, &'static str, u64, Bytes)>,
+    /// It stopped early (shutdown).
+    pub interrupted: bool,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+    /// Alarms raised after it: kind, subject, why.
+    pub alarms: Vec<(String, String, String)>,
+}
+
 /// What the sweep loop and the control socket share.
 pub struct Shared {
     policy: RwLock<Arc<Policy>>,
+    last: Mutex<Option<LastSweep>>,
     /// The audit log (None in dry-run mode: nothing is written).
     pub audit: Option<Mutex<AuditLog>>,
     /// The hold store.
@@ -104,6 +122,11 @@ impl Shared {
     /// The policy in force.
     pub fn policy(&self) -> Arc<Policy> {
         self.policy.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The last sweep, if one ran.
+    pub fn last_sweep(&self) -> Option<LastSweep> {
+        self.last.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// The inventory of the last sweep (summaries only), if any.
@@ -151,6 +174,8 @@ pub struct Sweeper {
     pub shared: Arc<Shared>,
     /// Alarms raised and not yet cleared, by (kind, subject).
     alarms: BTreeSet<(String, String)>,
+    /// Why each raised alarm was raised (its latest text).
+    alarm_texts: BTreeMap<(String, String), String>,
     /// `READY=1` has been sent (after the first inventory).
     ready: bool,
     /// What the last sweep did, for the service status.
@@ -182,11 +207,13 @@ impl Sweeper {
         let s = Sweeper {
             shared: Arc::new(Shared {
                 policy: RwLock::new(Arc::new(policy)),
+                last: Mutex::new(None),
                 audit,
                 store,
                 inventory: Mutex::new(None),
             }),
             alarms: BTreeSet::new(),
+            alarm_texts: BTreeMap::new(),
             ready: false,
             status: String::new(),
             reload_error: None,
@@ -282,6 +309,39 @@ impl Sweeper {
             self.ready = true;
             service::ready(&self.status());
         }
+        let alarms: Vec<(String, String, String)> = self
+            .alarms
+            .iter()
+            .map(|k| {
+                (
+                    k.0.clone(),
+                    k.1.clone(),
+                    self.alarm_texts.get(k).cloned().unwrap_or_default(),
+                )
+            })
+            .collect();
+        let last = match &r {
+            Ok(o) => LastSweep {
+                at: o.at,
+                took: o.took,
+                by_reason: o
+                    .report
+                    .by_reason
+                    .iter()
+                    .map(|((z, c), (n, b))| (z.clone(), *c, *n, *b))
+                    .collect(),
+                interrupted: o.report.interrupted,
+                error: None,
+                alarms,
+            },
+            Err(e) => LastSweep {
+                at: now,
+                error: Some(format!("{e:#}")),
+                alarms,
+                ..Default::default()
+            },
+        };
+        *self.shared.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(last);
         match &r {
             Ok(o) => {
                 let alarms: Vec<String> = self.alarms.iter().map(|(k, s)| format!("{k} {s}")).collect();
@@ -420,6 +480,13 @@ impl Sweeper {
                 log::error!(retention_event = "audit-rotate"; "cannot rotate the audit log: {e}");
             }
         }
+        if report.deleted() > 0 || report.vanished > 0 {
+            let mut touched: Vec<_> = plan.entries.iter().map(|e| e.dir).collect();
+            touched.dedup();
+            for d in touched {
+                scan::resummarize(&mut inv, &policy, d);
+            }
+        }
         let usage_after = scan::usage(&policy, &inv);
         inv.drop_detail();
         *shared.inventory.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(inv));
@@ -477,6 +544,20 @@ impl Sweeper {
                 }
             }
         }
+        self.alarm_texts = now_raised
+            .iter()
+            .map(|(k, s, t)| {
+                let text = if t == "still raised" {
+                    self.alarm_texts
+                        .get(&(k.clone(), s.clone()))
+                        .cloned()
+                        .unwrap_or_default()
+                } else {
+                    t.clone()
+                };
+                ((k.clone(), s.clone()), text)
+            })
+            .collect();
         self.alarms = current;
     }
 

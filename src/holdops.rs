@@ -123,18 +123,22 @@ pub enum OpError {
     /// No such hold.
     #[error("no hold {0}")]
     NotFound(u64),
+    /// Valid, but refused as it stands (an erasure over held footage).
+    #[error("{0}")]
+    Refused(String),
     /// The store or the audit log failed.
     #[error("{0}")]
     Failed(String),
 }
 
 impl OpError {
-    /// A short code for scripts: denied, bad-request, not-found, failed.
+    /// A short code for scripts: denied, bad-request, not-found, refused, failed.
     pub fn kind(&self) -> &'static str {
         match self {
             OpError::Denied { .. } => "denied",
             OpError::BadRequest(_) => "bad-request",
             OpError::NotFound(_) => "not-found",
+            OpError::Refused(_) => "refused",
             OpError::Failed(_) => "failed",
         }
     }
@@ -191,7 +195,7 @@ pub struct Ctx<'a> {
     pub inventory: Option<&'a Inventory>,
 }
 
-fn text_field(name: &str, v: &str, required: bool) -> Result<(), OpError> {
+pub(crate) fn text_field(name: &str, v: &str, required: bool) -> Result<(), OpError> {
     if required && v.trim().is_empty() {
         return Err(OpError::BadRequest(format!("{name}: must not be empty")));
     }

@@ -133,17 +133,7 @@ impl Hold {
 
     /// Compiles the glob after deserialisation.
     pub fn compile(&mut self) -> Result<(), String> {
-        self.matcher = match &self.glob {
-            None => None,
-            Some(g) => Some(
-                GlobBuilder::new(g)
-                    .literal_separator(false)
-                    .backslash_escape(true)
-                    .build()
-                    .map_err(|e| format!("bad --match glob {g:?}: {e}"))?
-                    .compile_matcher(),
-            ),
-        };
+        self.matcher = self.glob.as_deref().map(compile_glob).transpose()?;
         Ok(())
     }
 
@@ -154,14 +144,15 @@ impl Hold {
 
     /// Whether the hold's scope covers a recording (whatever its state).
     pub fn covers(&self, zone: &ZoneName, rel: &[u8], time: Timestamp) -> bool {
-        use std::os::unix::ffi::OsStrExt;
-        if self.zone.as_ref().is_some_and(|z| z != zone) || time < self.from || time > self.to {
-            return false;
-        }
-        match &self.matcher {
-            None => self.glob.is_none(),
-            Some(m) => m.is_match(std::path::Path::new(std::ffi::OsStr::from_bytes(rel))),
-        }
+        scope_covers(
+            self.zone.as_ref(),
+            self.glob.is_some(),
+            self.matcher.as_ref(),
+            (self.from, self.to),
+            zone,
+            rel,
+            time,
+        )
     }
 
     /// Conservatively, whether the hold might cover any recording of a
@@ -212,6 +203,93 @@ impl HoldSet {
     /// Whether any active hold might cover a directory's recordings.
     pub fn may_cover_range(&self, zone: &ZoneName, oldest: Timestamp, newest: Timestamp, now: Timestamp) -> bool {
         self.active(now).any(|h| h.may_cover_range(zone, oldest, newest))
+    }
+}
+
+/// Compiles a `--match` glob: relative to the zone root, `*` also matches `/`.
+fn compile_glob(g: &str) -> Result<GlobMatcher, String> {
+    Ok(GlobBuilder::new(g)
+        .literal_separator(false)
+        .backslash_escape(true)
+        .build()
+        .map_err(|e| format!("bad --match glob {g:?}: {e}"))?
+        .compile_matcher())
+}
+
+/// The one rule of what a scope covers, for holds and for [`Scope`].
+fn scope_covers(
+    scope_zone: Option<&ZoneName>,
+    has_glob: bool,
+    matcher: Option<&GlobMatcher>,
+    (from, to): (Timestamp, Timestamp),
+    zone: &ZoneName,
+    rel: &[u8],
+    time: Timestamp,
+) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    if scope_zone.is_some_and(|z| z != zone) || time < from || time > to {
+        return false;
+    }
+    match matcher {
+        None => !has_glob,
+        Some(m) => m.is_match(std::path::Path::new(std::ffi::OsStr::from_bytes(rel))),
+    }
+}
+
+/// What a `find` or an `erase` request covers: one zone, an optional path
+/// glob and a recording-time range, with the same meaning as a hold's scope.
+#[derive(Clone, Debug)]
+pub struct Scope {
+    /// The zone.
+    pub zone: ZoneName,
+    /// Path glob relative to the zone root; None for every file.
+    pub glob: Option<String>,
+    /// Earliest recording time (inclusive).
+    pub from: Timestamp,
+    /// Latest recording time (inclusive).
+    pub to: Timestamp,
+    matcher: Option<GlobMatcher>,
+}
+
+impl Scope {
+    /// A scope; the error names a bad glob or an empty range.
+    pub fn new(zone: ZoneName, glob: Option<String>, from: Timestamp, to: Timestamp) -> Result<Scope, String> {
+        if from > to {
+            return Err(format!("--from {} is after --to {}", from.rfc3339(), to.rfc3339()));
+        }
+        let matcher = glob.as_deref().map(compile_glob).transpose()?;
+        Ok(Scope {
+            zone,
+            glob,
+            from,
+            to,
+            matcher,
+        })
+    }
+
+    /// Whether it covers the recording `rel` (relative to its zone root) recorded at `time`.
+    pub fn covers(&self, zone: &ZoneName, rel: &[u8], time: Timestamp) -> bool {
+        scope_covers(
+            Some(&self.zone),
+            self.glob.is_some(),
+            self.matcher.as_ref(),
+            (self.from, self.to),
+            zone,
+            rel,
+            time,
+        )
+    }
+
+    /// Conservatively, whether it might cover a recording of a directory
+    /// whose recordings span `[oldest, newest]`.
+    pub fn may_cover_range(&self, zone: &ZoneName, oldest: Timestamp, newest: Timestamp) -> bool {
+        &self.zone == zone && oldest <= self.to && newest >= self.from
+    }
+}
+
+impl PartialEq for Scope {
+    fn eq(&self, o: &Scope) -> bool {
+        (&self.zone, &self.glob, self.from, self.to) == (&o.zone, &o.glob, o.from, o.to)
     }
 }
 

@@ -18,10 +18,14 @@
 //! - [`fsops`]: fd-relative, symlink-proof directory walking and unlinking.
 //! - [`scan`]: builds the inventory and measures filesystem usage.
 //! - [`execute`]: carries out a plan: audit first, then unlink, defensively.
+//! - [`access`]: find and erase recordings by range, audited.
 //! - [`holdstore`]: the durable hold store and the lock deletion batches take.
 //! - [`audit`]: the hash-chained, write-ahead audit log.
+//! - [`auditq`]: audit log queries (`audit show`, the records about a path).
+//! - [`explain`]: why a recording is kept or due, or what removed it.
 //! - [`daemon`]: the sweep loop, signals, and the early-sweep watcher.
 //! - [`service`]: sd_notify readiness, status text and watchdog under systemd.
+//! - [`status`]: `retentionctl status` from the inventory, holds and last sweep.
 //! - [`logging`]: journal or stderr, with structured fields.
 //! - [`cli`]: the command lines of both binaries (help, man pages, completions).
 //! - [`treegen`]: synthetic Frigate-like trees (demo, tests, benchmark).
@@ -29,12 +33,15 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod audit;
+pub mod auditq;
 pub mod cli;
 pub mod control;
 pub mod daemon;
 pub mod demo;
 pub mod execute;
+pub mod explain;
 pub mod fsops;
 pub mod holdops;
 pub mod holds;
@@ -45,6 +52,7 @@ pub mod plan;
 pub mod policy;
 pub mod scan;
 pub mod service;
+pub mod status;
 pub mod timepattern;
 pub mod treegen;
 pub mod units;

@@ -35,7 +35,7 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
-use crate::holds::{HoldId, HoldSet};
+use crate::holds::{HoldId, HoldSet, Scope};
 use crate::inventory::{DirRef, Inventory};
 use crate::policy::{Policy, Watermarks, WhenFull, Zone};
 use crate::units::{Age, Bytes, Timestamp, ZoneId};
@@ -101,6 +101,9 @@ pub enum Cause {
         /// Below the floor, allowed by `when_full = "override-floor"`.
         override_floor: bool,
     },
+    /// A supervisor's erasure request ([`Plan::erasure`]): ahead of time,
+    /// whatever the floor, never what is held.
+    Erasure,
 }
 
 impl Cause {
@@ -116,16 +119,18 @@ impl Cause {
             Cause::Capacity {
                 override_floor: true, ..
             } => "capacity-override-floor",
+            Cause::Erasure => "erasure",
         }
     }
 
     /// Every reason code, for documentation and summaries.
-    pub const CODES: [&'static str; 5] = [
+    pub const CODES: [&'static str; 6] = [
         "max-age",
         "quota",
         "quota-override-floor",
         "capacity",
         "capacity-override-floor",
+        "erasure",
     ];
 }
 
@@ -234,6 +239,17 @@ pub struct Plan {
     pub alarms: Vec<Alarm>,
     /// Held past max_age.
     pub held_past_max: Vec<HeldPastMax>,
+    /// For an erasure plan ([`erasure_plan`]): what was asked for, by whom.
+    pub erasure: Option<Erasure>,
+}
+
+/// An erasure request: what it covers and the sentence its records carry.
+#[derive(Clone, Debug)]
+pub struct Erasure {
+    /// What to erase.
+    pub scope: Scope,
+    /// "erasure requested by alice (uid 1001): <their reason>".
+    pub text: String,
 }
 
 /// The planner needs per-file detail of these directories first.
@@ -323,16 +339,7 @@ pub fn plan(
     usage: &Usage,
     now: Timestamp,
 ) -> Result<Plan, NeedDetail> {
-    let settle = policy.daemon.settle_time;
-    let zones: Vec<ZonePlan> = policy
-        .zones
-        .iter()
-        .map(|z| ZonePlan {
-            expire_before: now.minus(z.max_age),
-            floor_before: now.minus(z.min_age),
-            settled_by: now.minus(settle).0,
-        })
-        .collect();
+    let zones = zone_plans(policy, now);
     let mut need_detail: Vec<DirRef> = Vec::new();
     let mut entries: Vec<Entry> = Vec::new();
     let mut items: Vec<Item> = Vec::new();
@@ -704,7 +711,59 @@ pub fn plan(
         filesystems,
         alarms,
         held_past_max,
+        erasure: None,
     })
+}
+
+fn zone_plans(policy: &Policy, now: Timestamp) -> Vec<ZonePlan> {
+    let settle = policy.daemon.settle_time;
+    policy
+        .zones
+        .iter()
+        .map(|z| ZonePlan {
+            expire_before: now.minus(z.max_age),
+            floor_before: now.minus(z.min_age),
+            settled_by: now.minus(settle).0,
+        })
+        .collect()
+}
+
+/// The plan of an erasure: every directory of the scope's zone whose
+/// recordings may fall in it, oldest first, each read in full at execution
+/// time and decided file by file ([`Plan::verdict`]: in scope, not held,
+/// not still being written). Pure.
+pub fn erasure_plan(inv: &Inventory, policy: &Policy, erasure: Erasure, now: Timestamp) -> Plan {
+    let mut entries: Vec<(Timestamp, Vec<u8>, Entry)> = Vec::new();
+    for d in inv.dirs() {
+        let zone = &policy.zones[d.zone.0 as usize];
+        let node = inv.dir(d);
+        if node.files == 0 || !erasure.scope.may_cover_range(&zone.name, node.oldest, node.newest) {
+            continue;
+        }
+        entries.push((
+            node.oldest,
+            inv.root(d).rel_path(d.dir),
+            Entry {
+                dir: d,
+                cause: Cause::Erasure,
+                files: Files::All,
+                count: node.files,
+                bytes: node.bytes,
+                newest: node.newest,
+            },
+        ));
+    }
+    entries.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    Plan {
+        now,
+        policy_digest: policy.digest.clone(),
+        zones: zone_plans(policy, now),
+        entries: entries.into_iter().map(|e| e.2).collect(),
+        filesystems: Vec::new(),
+        alarms: Vec::new(),
+        held_past_max: Vec::new(),
+        erasure: Some(erasure),
+    }
 }
 
 /// Takes candidates in order until `need` bytes are freed. Returns the bytes
@@ -820,6 +879,16 @@ impl Plan {
                     .unwrap_or_default();
                 return Verdict::Keep(format!("held by {label}"));
             }
+            (_, Cause::Erasure) => {
+                return match &self.erasure {
+                    Some(er) if er.scope.covers(&zone.name, rel, time) => Verdict::Delete(Reason {
+                        code: Cause::Erasure.code(),
+                        text: format!("{}: recorded {}", er.text, time.short()),
+                        former_hold: None,
+                    }),
+                    _ => Verdict::Keep("outside the erasure request".into()),
+                };
+            }
             (Class::Expired, _) => true,
             (Class::Eligible, Cause::Quota { .. } | Cause::Capacity { .. }) => time <= entry.newest,
             (
@@ -886,6 +955,10 @@ impl Plan {
                     format!("{base}, never younger than the floor {}: {rec}", zone.min_age)
                 }
             }
+            Cause::Erasure => match &self.erasure {
+                Some(er) => format!("{}: {rec}", er.text),
+                None => format!("erasure: {rec}"),
+            },
         };
         Reason {
             code: cause.code(),

@@ -30,7 +30,7 @@ use crate::holds::HoldSet;
 use crate::inventory::{DirRef, FileRec, Inventory, RootInventory, ScanStats, ZoneInventory};
 use crate::plan::{plan, FsUsage, NeedDetail, Plan, Usage};
 use crate::policy::{Policy, TimeSource, Zone};
-use crate::units::{Bytes, Timestamp};
+use crate::units::{Bytes, Timestamp, ZoneId};
 
 /// Deepest directory level walked below a root (a bound on open descriptors).
 pub const MAX_DEPTH: usize = 64;
@@ -215,6 +215,23 @@ pub fn scan(policy: &Policy) -> Inventory {
     }
 }
 
+/// Walks the roots of one zone; the other zones are left empty.
+pub fn scan_zone(policy: &Policy, zone: ZoneId) -> Inventory {
+    Inventory {
+        zones: policy
+            .zones
+            .iter()
+            .map(|z| ZoneInventory {
+                roots: if z.id == zone {
+                    z.roots.iter().map(|r| scan_root(z, r)).collect()
+                } else {
+                    Vec::new()
+                },
+            })
+            .collect(),
+    }
+}
+
 /// Opens a directory of the inventory safely, checking it is still the
 /// directory that was scanned (same inode, on the root's filesystem).
 pub fn open_dir(inv: &Inventory, d: DirRef) -> Result<DirHandle, OpenError> {
@@ -262,6 +279,26 @@ pub fn read_detail(inv: &Inventory, policy: &Policy, d: DirRef) -> Result<Vec<Fi
 pub fn load_detail(inv: &mut Inventory, policy: &Policy, d: DirRef) {
     let files = read_detail(inv, policy, d).unwrap_or_default();
     inv.root_mut(d).set_detail(d.dir, files);
+}
+
+/// Re-reads the summary of one directory after deletions in it (a
+/// directory that is gone, or no longer the scanned one, counts as empty),
+/// so the inventory the status and the holds' coverage use stays true
+/// without a new walk of the tree.
+pub fn resummarize(inv: &mut Inventory, policy: &Policy, d: DirRef) {
+    let files = read_detail(inv, policy, d).unwrap_or_default();
+    let node = inv
+        .root_mut(d)
+        .dirs
+        .get_mut(d.dir as usize)
+        .expect("a scanned directory");
+    node.files = files.len() as u32;
+    node.bytes = files.iter().map(|f| f.stat.frees()).sum();
+    if let (Some(o), Some(n)) = (files.iter().map(|f| f.time).min(), files.iter().map(|f| f.time).max()) {
+        node.oldest = o;
+        node.newest = n;
+    }
+    node.newest_mtime = files.iter().map(|f| f.stat.mtime).max().unwrap_or(node.newest_mtime);
 }
 
 /// Plans, loading detail wherever the planner asks for it.

@@ -270,6 +270,19 @@ impl Watermark {
             Watermark::Free(want) => want.saturating_sub(avail),
         }
     }
+
+    /// Bytes that can still be written before this watermark is crossed
+    /// (0 when it already is).
+    pub fn room(self, used: Bytes, avail: Bytes) -> Bytes {
+        match self {
+            Watermark::Percent(p) => {
+                let cap = (used.0 as u128) + (avail.0 as u128);
+                let allowed = (cap as f64 * p / 100.0).floor() as u128;
+                Bytes(allowed.saturating_sub(used.0 as u128) as u64)
+            }
+            Watermark::Free(want) => avail.saturating_sub(want),
+        }
+    }
 }
 
 impl Watermark {

@@ -155,6 +155,8 @@ fn daemon_page_lists_every_reason_alarm_and_action() {
         "hold-extend",
         "hold-release",
         "hold-lapse",
+        "erase-request",
+        "find",
     ];
     let missing: Vec<_> = retentiond::plan::Cause::CODES
         .iter()

@@ -3,10 +3,9 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Once;
 
 use common::*;
 use retentiond::treegen::{frigate, TreeSpec};
@@ -368,40 +367,6 @@ fn a_corrupt_store_stops_all_deletion_and_is_reported() {
     std::fs::remove_file(e.state.join("holds.json")).unwrap();
     assert!(e.once().status.success());
     assert!(files(&e.root).len() < before.len());
-}
-
-static USERS: Once = Once::new();
-
-/// Test users and groups (root only): viewer, operator, supervisor, nobody.
-fn users() -> Option<BTreeMap<&'static str, u32>> {
-    if !nix::unistd::getuid().is_root() {
-        eprintln!("skipped: role tests need root to create test users");
-        return None;
-    }
-    USERS.call_once(|| {
-        for g in ["rdtest-viewers", "rdtest-operators", "rdtest-supervisors"] {
-            let _ = Command::new("groupadd").arg("-f").arg(g).status();
-        }
-        for (u, g) in [
-            ("rdtest-viewer", "rdtest-viewers"),
-            ("rdtest-operator", "rdtest-operators"),
-            ("rdtest-super", "rdtest-supervisors"),
-            ("rdtest-nobody", ""),
-        ] {
-            let _ = Command::new("useradd")
-                .args(["-U", "-M", "-s", "/usr/sbin/nologin", u])
-                .output();
-            if !g.is_empty() {
-                let _ = Command::new("usermod").args(["-a", "-G", g, u]).status();
-            }
-        }
-    });
-    let mut m = BTreeMap::new();
-    for u in ["rdtest-viewer", "rdtest-operator", "rdtest-super", "rdtest-nobody"] {
-        let user = nix::unistd::User::from_name(u).ok().flatten()?;
-        m.insert(u, user.uid.as_raw());
-    }
-    Some(m)
 }
 
 #[test]

@@ -31,7 +31,11 @@ complete -c retentionctl -n "__fish_retentionctl_needs_command" -s h -l help -d 
 complete -c retentionctl -n "__fish_retentionctl_needs_command" -s V -l version -d 'Print version'
 complete -c retentionctl -n "__fish_retentionctl_needs_command" -f -a "plan" -d 'Show what the next sweep would delete, and why (nothing is deleted)'
 complete -c retentionctl -n "__fish_retentionctl_needs_command" -f -a "hold" -d 'Legal holds: freeze footage so that no sweep deletes it'
-complete -c retentionctl -n "__fish_retentionctl_needs_command" -f -a "audit" -d 'The audit log'
+complete -c retentionctl -n "__fish_retentionctl_needs_command" -f -a "audit" -d 'The audit log: query it, verify its chain'
+complete -c retentionctl -n "__fish_retentionctl_needs_command" -f -a "status" -d 'Per zone: recordings, size, oldest and newest, retention achieved against min/max, held footage; per filesystem: usage against the watermarks, alarms, how many days of footage fit; the last sweep'
+complete -c retentionctl -n "__fish_retentionctl_needs_command" -f -a "find" -d 'List the recordings of a zone in a time range (path, time, size, held by), for a data-subject access request or an investigation. The request is audited with your user and --reason'
+complete -c retentionctl -n "__fish_retentionctl_needs_command" -f -a "erase" -d 'Delete the recordings of a zone in a time range ahead of their time (a right-to-erasure request, footage recorded by mistake). Needs group supervisors. Refused, listing the holds, if any recording in range is held; each deletion is audited with reason `erasure`, your user and --reason'
+complete -c retentionctl -n "__fish_retentionctl_needs_command" -f -a "explain" -d 'Why a recording is still here or when it will go (zone, age against floor and ceiling, holds, capacity queue, the next sweep); for a path that is gone, the audit record that removed it'
 complete -c retentionctl -n "__fish_retentionctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand plan" -s c -l config -d 'The policy file' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand plan" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
@@ -91,26 +95,72 @@ complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fi
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from help" -f -a "release" -d 'Release a hold: its footage becomes ordinary again (deleted by later sweeps if past its time). Needs group supervisors'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from help" -f -a "extend" -d 'Change when a hold lapses. Needs group operators'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -s c -l config -d 'The policy file' -r -F
-complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
-complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -l json -d 'Print machine-readable JSON instead of text'
-complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -s h -l help -d 'Print help'
-complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -f -a "verify" -d 'Check the hash chain across all rotated files and the head anchor; report the first broken record'
-complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -s c -l config -d 'The policy file' -r -F
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -s h -l help -d 'Print help'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -f -a "show" -d 'Show audit records (every rotated file), newest last; all filters given must match. Example: why is cam07 footage from 3 November gone? retentionctl audit show --action delete --path \'*/2026-11-03/*/cam07/*\''
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -f -a "verify" -d 'Check the hash chain across all rotated files and the head anchor; report the first broken record'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from show" -l since -d 'Records since this long ago ("24h", "7d") or this time' -r
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from show" -l until -d 'Records before this time' -r
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from show" -l zone -d 'Only records of this zone' -r
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from show" -l reason -d 'Only deletions for this reason (max-age, capacity, erasure, ...)' -r
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from show" -l action -d 'Only this action (delete, hold-add, erase-request, find, policy-load, alarm, ...)' -r
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from show" -l path -d 'Only records whose path matches this glob (\'*\' also matches \'/\')' -r
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from show" -l limit -d 'At most this many records, the newest (default and maximum 1000)' -r
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from show" -s c -l config -d 'The policy file' -r -F
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from show" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from show" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from verify" -l log -d 'The live audit log file (default: the policy\'s daemon.audit_log)' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from verify" -s c -l config -d 'The policy file' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from verify" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from verify" -l json -d 'Print machine-readable JSON instead of text'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show audit records (every rotated file), newest last; all filters given must match. Example: why is cam07 footage from 3 November gone? retentionctl audit show --action delete --path \'*/2026-11-03/*/cam07/*\''
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Check the hash chain across all rotated files and the head anchor; report the first broken record'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c retentionctl -n "__fish_retentionctl_using_subcommand help; and not __fish_seen_subcommand_from plan hold audit help" -f -a "plan" -d 'Show what the next sweep would delete, and why (nothing is deleted)'
-complete -c retentionctl -n "__fish_retentionctl_using_subcommand help; and not __fish_seen_subcommand_from plan hold audit help" -f -a "hold" -d 'Legal holds: freeze footage so that no sweep deletes it'
-complete -c retentionctl -n "__fish_retentionctl_using_subcommand help; and not __fish_seen_subcommand_from plan hold audit help" -f -a "audit" -d 'The audit log'
-complete -c retentionctl -n "__fish_retentionctl_using_subcommand help; and not __fish_seen_subcommand_from plan hold audit help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand status" -s c -l config -d 'The policy file' -r -F
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand status" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand status" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand status" -s h -l help -d 'Print help'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand find" -l zone -d 'The zone (see the policy\'s [[zone]] names)' -r
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand find" -l match -d 'Only paths (relative to the zone root) matching this glob, e.g. \'*/cam07/*\'; \'*\' also matches \'/\'' -r
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand find" -l from -d 'Start of the recording-time range (inclusive)' -r
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand find" -l to -d 'End of the recording-time range (inclusive)' -r
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand find" -l last -d 'The range ending now, e.g. "2h", "3d"' -r
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand find" -l reason -d 'Why (recorded in the audit log; required)' -r
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand find" -s c -l config -d 'The policy file' -r -F
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand find" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand find" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand find" -s h -l help -d 'Print help'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand erase" -l zone -d 'The zone (see the policy\'s [[zone]] names)' -r
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand erase" -l match -d 'Only paths (relative to the zone root) matching this glob, e.g. \'*/cam07/*\'; \'*\' also matches \'/\'' -r
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand erase" -l from -d 'Start of the recording-time range (inclusive)' -r
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand erase" -l to -d 'End of the recording-time range (inclusive)' -r
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand erase" -l last -d 'The range ending now, e.g. "2h", "3d"' -r
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand erase" -l reason -d 'Why (recorded in the audit log; required)' -r
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand erase" -s c -l config -d 'The policy file' -r -F
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand erase" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand erase" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand erase" -s h -l help -d 'Print help'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand explain" -s c -l config -d 'The policy file' -r -F
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand explain" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand explain" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand explain" -s h -l help -d 'Print help'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand help; and not __fish_seen_subcommand_from plan hold audit status find erase explain help" -f -a "plan" -d 'Show what the next sweep would delete, and why (nothing is deleted)'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand help; and not __fish_seen_subcommand_from plan hold audit status find erase explain help" -f -a "hold" -d 'Legal holds: freeze footage so that no sweep deletes it'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand help; and not __fish_seen_subcommand_from plan hold audit status find erase explain help" -f -a "audit" -d 'The audit log: query it, verify its chain'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand help; and not __fish_seen_subcommand_from plan hold audit status find erase explain help" -f -a "status" -d 'Per zone: recordings, size, oldest and newest, retention achieved against min/max, held footage; per filesystem: usage against the watermarks, alarms, how many days of footage fit; the last sweep'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand help; and not __fish_seen_subcommand_from plan hold audit status find erase explain help" -f -a "find" -d 'List the recordings of a zone in a time range (path, time, size, held by), for a data-subject access request or an investigation. The request is audited with your user and --reason'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand help; and not __fish_seen_subcommand_from plan hold audit status find erase explain help" -f -a "erase" -d 'Delete the recordings of a zone in a time range ahead of their time (a right-to-erasure request, footage recorded by mistake). Needs group supervisors. Refused, listing the holds, if any recording in range is held; each deletion is audited with reason `erasure`, your user and --reason'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand help; and not __fish_seen_subcommand_from plan hold audit status find erase explain help" -f -a "explain" -d 'Why a recording is still here or when it will go (zone, age against floor and ceiling, holds, capacity queue, the next sweep); for a path that is gone, the audit record that removed it'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand help; and not __fish_seen_subcommand_from plan hold audit status find erase explain help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand help; and __fish_seen_subcommand_from hold" -f -a "add" -d 'Place a hold over a zone (or every zone), an optional path glob and a recording-time range. Needs group operators. Prints the new hold\'s id and what it covers now'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand help; and __fish_seen_subcommand_from hold" -f -a "list" -d 'List holds: active ones, or with --all also released and lapsed ones'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand help; and __fish_seen_subcommand_from hold" -f -a "show" -d 'Show one hold: scope, who placed it, when and why, and the recordings and bytes it covers now'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand help; and __fish_seen_subcommand_from hold" -f -a "release" -d 'Release a hold: its footage becomes ordinary again (deleted by later sweeps if past its time). Needs group supervisors'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand help; and __fish_seen_subcommand_from hold" -f -a "extend" -d 'Change when a hold lapses. Needs group operators'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "show" -d 'Show audit records (every rotated file), newest last; all filters given must match. Example: why is cam07 footage from 3 November gone? retentionctl audit show --action delete --path \'*/2026-11-03/*/cam07/*\''
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "verify" -d 'Check the hash chain across all rotated files and the head anchor; report the first broken record'

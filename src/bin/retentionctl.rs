@@ -11,14 +11,16 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::Parser;
 use log::LevelFilter;
-use retentiond::cli::{AuditCommand, CtlArgs, CtlCommand, HoldAddArgs, HoldCommand, EXIT_FAILURE};
+use retentiond::access::{self, RangeRequest};
+use retentiond::auditq::{self, Query};
+use retentiond::cli::{AuditCommand, CtlArgs, CtlCommand, HoldAddArgs, HoldCommand, RangeArgs, EXIT_FAILURE};
 use retentiond::control::{self, ClientError, Request};
 use retentiond::daemon::{self, StateLock};
 use retentiond::holdops::{self, AddRequest, Caller, Ctx, OpError};
 use retentiond::holdstore::HoldStore;
 use retentiond::policy::{Policy, DEFAULT_SOCKET};
 use retentiond::units::{Bytes, Timestamp};
-use retentiond::{audit, logging};
+use retentiond::{audit, explain, logging, status};
 use serde_json::{json, Value};
 
 /// How long to wait for the daemon (counting a large hold's coverage takes a while).
@@ -40,6 +42,34 @@ fn run(args: &CtlArgs) -> anyhow::Result<ExitCode> {
     let now = Timestamp::now();
     let req = match &args.command {
         CtlCommand::Audit(AuditCommand::Verify { log }) => return audit_verify(args, log.as_deref()),
+        CtlCommand::Audit(AuditCommand::Show(a)) => Request::AuditShow {
+            query: Query {
+                since: a.since,
+                until: a.until,
+                zone: a.zone.clone(),
+                reason: a.reason.clone(),
+                action: a.action.clone(),
+                path: a.path.clone(),
+                limit: a.limit,
+            },
+        },
+        CtlCommand::Status => Request::Status {},
+        CtlCommand::Find(r) => Request::Find {
+            range: range_request(r, now),
+        },
+        CtlCommand::Erase(r) => Request::Erase {
+            range: range_request(r, now),
+        },
+        CtlCommand::Explain { path } => {
+            let abs = if path.is_absolute() {
+                path.clone()
+            } else {
+                std::env::current_dir()?.join(path)
+            };
+            Request::Explain {
+                path: audit::path_value(abs.as_os_str()),
+            }
+        }
         CtlCommand::Plan(p) => Request::Plan { summary: p.summary },
         CtlCommand::Hold(h) => match h {
             HoldCommand::Add(a) => Request::HoldAdd {
@@ -93,6 +123,21 @@ fn run(args: &CtlArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn range_request(a: &RangeArgs, now: Timestamp) -> RangeRequest {
+    let (from, to) = match (a.from, a.to, a.last) {
+        (Some(f), Some(t), _) => (f, t),
+        (_, _, Some(l)) => (now.minus(l), now),
+        _ => unreachable!("clap requires --from/--to or --last"),
+    };
+    RangeRequest {
+        zone: a.zone.clone(),
+        glob: a.glob.clone(),
+        from,
+        to,
+        reason: a.reason.clone(),
+    }
+}
+
 fn add_request(a: &HoldAddArgs, now: Timestamp) -> AddRequest {
     let (from, to) = match (a.from, a.to, a.last) {
         (Some(f), Some(t), _) => (f, t),
@@ -124,11 +169,21 @@ fn offline(policy: Policy, socket: &Path, req: &Request, now: Timestamp) -> anyh
         }
         Request::HoldList { all } => op(holdops::list(&store, *all, now)),
         Request::HoldShow { id } => op(holdops::show(&policy, &store, None, *id, now)),
-        Request::HoldAdd { .. } | Request::HoldRelease { .. } | Request::HoldExtend { .. } => {
+        Request::Status {} => op(control::status(&policy, &store, None, None, now)),
+        Request::Explain { path } => match audit::path_from_value(path) {
+            Some(p) => op(explain::explain(&policy, &store, None, Path::new(&p), now)),
+            None => bail!("not a path"),
+        },
+        Request::AuditShow { query } => auditq::show(&policy.daemon.audit_log, query).map_err(|e| anyhow::anyhow!(e)),
+        Request::HoldAdd { .. }
+        | Request::HoldRelease { .. }
+        | Request::HoldExtend { .. }
+        | Request::Find { .. }
+        | Request::Erase { .. } => {
             let caller = Caller::current();
             if caller.uid != 0 {
                 bail!(
-                    "retentiond is not running (no listener on {}); without it only root can change holds",
+                    "retentiond is not running (no listener on {}); without it only root can change holds, find or erase",
                     socket.display()
                 );
             }
@@ -147,9 +202,13 @@ fn offline(policy: Policy, socket: &Path, req: &Request, now: Timestamp) -> anyh
                 Request::HoldExtend { id, expires, reason } => {
                     holdops::extend(&ctx, &caller, *id, *expires, reason, now)
                 }
+                Request::Find { range } => access::find(&policy, &store, &audit, &caller, range, now),
+                Request::Erase { range } => access::erase(&policy, &store, &audit, &caller, range, now),
                 _ => unreachable!("matched above"),
             })?;
-            eprintln!("retentionctl: retentiond is not running; the change is in the hold store and the daemon reads it before its first sweep");
+            if !matches!(req, Request::Find { .. } | Request::Erase { .. }) {
+                eprintln!("retentionctl: retentiond is not running; the change is in the hold store and the daemon reads it before its first sweep");
+            }
             Ok(v)
         }
     }
@@ -192,7 +251,105 @@ fn render(req: &Request, v: &Value) -> String {
         Request::HoldExtend { id, .. } => format!("hold {id} {}\n", expiry(v)),
         Request::HoldShow { .. } => show_text(v),
         Request::HoldList { .. } => list_text(v),
+        Request::Status {} => status::text(v),
+        Request::Find { .. } => find_text(v),
+        Request::Erase { .. } => format!(
+            "erased {} of {} recordings in range ({}) from zone {}{}{}\n",
+            v["deleted"],
+            v["in_range"],
+            Bytes(v["bytes"].as_u64().unwrap_or(0)),
+            s(&v["zone"]),
+            match v["kept"].as_u64().unwrap_or(0) + v["vanished"].as_u64().unwrap_or(0) {
+                0 => String::new(),
+                n => format!("; {n} kept or already gone (being written, held meanwhile, or deleted by someone else)"),
+            },
+            match v["failed"].as_array().map_or(0, |a| a.len()) {
+                0 => String::new(),
+                n => format!("; {n} could not be deleted (see --json)"),
+            }
+        ),
+        Request::Explain { .. } => {
+            let mut o = format!("{} (zone {})\n", s(&v["path"]), s(&v["zone"]));
+            for l in v["explanation"].as_array().into_iter().flatten() {
+                o += &format!("  {}\n", s(l));
+            }
+            o
+        }
+        Request::AuditShow { .. } => audit_text(v),
     }
+}
+
+fn path_text(v: &Value) -> String {
+    audit::path_from_value(v)
+        .map(|p| PathBuf::from(p).display().to_string())
+        .unwrap_or_default()
+}
+
+fn find_text(v: &Value) -> String {
+    let mut o = format!(
+        "{:<20}  {:>10}  {:<22}  {}\n",
+        "RECORDED (UTC)", "SIZE", "HELD BY", "PATH"
+    );
+    for f in v["files"].as_array().into_iter().flatten() {
+        let held: Vec<&str> = f["held_by"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        o += &format!(
+            "{:<20}  {:>10}  {:<22}  {}\n",
+            s(&f["time"]).replace('T', " ").trim_end_matches('Z'),
+            Bytes(f["size"].as_u64().unwrap_or(0)).to_string(),
+            if held.is_empty() {
+                "-".to_string()
+            } else {
+                held.join(", ")
+            },
+            path_text(&f["path"])
+        );
+    }
+    o += &format!(
+        "{} recordings, {}\n",
+        v["count"],
+        Bytes(v["bytes"].as_u64().unwrap_or(0))
+    );
+    o
+}
+
+fn audit_text(v: &Value) -> String {
+    let mut o = String::new();
+    for r in v["records"].as_array().into_iter().flatten() {
+        let mut line = format!("#{} {} {}", r["seq"], s(&r["ts"]), s(&r["action"]));
+        if let Some(m) = r.as_object() {
+            for (k, x) in m {
+                if matches!(k.as_str(), "seq" | "ts" | "action" | "prev" | "file" | "line") {
+                    continue;
+                }
+                let val = match k.as_str() {
+                    "path" => path_text(x),
+                    _ => match x {
+                        Value::String(t) => t.clone(),
+                        other => other.to_string(),
+                    },
+                };
+                line += &format!(" {k}={}", if val.contains(' ') { format!("{val:?}") } else { val });
+            }
+        }
+        o += &line;
+        o.push('\n');
+    }
+    o += &format!(
+        "{} of {} records matched{}\n",
+        v["matched"],
+        v["scanned"],
+        if v["truncated"] == true {
+            "; showing the newest (raise --limit, at most 1000, or narrow the filters)"
+        } else {
+            ""
+        }
+    );
+    o
 }
 
 fn scope_text(v: &Value) -> String {

@@ -1,9 +1,10 @@
 //! Helpers shared by the integration tests: real trees, real binaries.
 #![allow(dead_code)]
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Once;
 
 use serde_json::Value;
 
@@ -191,4 +192,50 @@ pub fn path_time(root: &Path, p: &Path) -> i64 {
 /// RFC 3339 (UTC) form of a Unix time, as the CLI accepts it.
 pub fn rfc3339(t: i64) -> String {
     chrono::DateTime::from_timestamp(t, 0).unwrap().to_rfc3339()
+}
+
+static USERS: Once = Once::new();
+
+/// Test users and groups (root only): viewer, operator, supervisor, nobody.
+pub fn users() -> Option<BTreeMap<&'static str, u32>> {
+    if !nix::unistd::getuid().is_root() {
+        eprintln!("skipped: role tests need root to create test users");
+        return None;
+    }
+    USERS.call_once(|| {
+        for g in ["rdtest-viewers", "rdtest-operators", "rdtest-supervisors"] {
+            let _ = Command::new("groupadd").arg("-f").arg(g).status();
+        }
+        for (u, g) in [
+            ("rdtest-viewer", "rdtest-viewers"),
+            ("rdtest-operator", "rdtest-operators"),
+            ("rdtest-super", "rdtest-supervisors"),
+            ("rdtest-nobody", ""),
+        ] {
+            let _ = Command::new("useradd")
+                .args(["-U", "-M", "-s", "/usr/sbin/nologin", u])
+                .output();
+            if !g.is_empty() {
+                let _ = Command::new("usermod").args(["-a", "-G", g, u]).status();
+            }
+        }
+    });
+    let mut m = BTreeMap::new();
+    for u in ["rdtest-viewer", "rdtest-operator", "rdtest-super", "rdtest-nobody"] {
+        let user = nix::unistd::User::from_name(u).ok().flatten()?;
+        m.insert(u, user.uid.as_raw());
+    }
+    Some(m)
+}
+
+/// Runs `retentionctl` as `uid` (its own group) against `socket`.
+pub fn retentionctl_as(uid: u32, socket: &Path, args: &[&str]) -> Output {
+    use std::os::unix::process::CommandExt;
+    Command::new(env!("CARGO_BIN_EXE_retentionctl"))
+        .args(["--socket", socket.to_str().unwrap()])
+        .args(args)
+        .uid(uid)
+        .gid(uid)
+        .output()
+        .unwrap()
 }

@@ -1,0 +1,439 @@
+//! Operator and auditor tools against a running daemon on a real tree:
+//! status, find, erase, explain, audit show, with their roles.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Output;
+
+use common::*;
+use retentiond::treegen::{frigate, TreeSpec};
+use serde_json::Value;
+
+const DAY: i64 = 86_400;
+
+struct Env {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    state: PathBuf,
+    socket: PathBuf,
+    policy: PathBuf,
+    end: i64,
+}
+
+/// Zone `cctv` (Frigate layout, min 14d, max 28d) with 3 cameras x 31 days
+/// of 10-minute segments, in a directory other users may enter.
+fn env(roles: &str) -> Env {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (root, state, socket) = (dir.join("cctv"), dir.join("state"), dir.join("run/control.sock"));
+    let policy = dir.join("policy.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "[daemon]\nstate_dir = \"{}\"\ncontrol_socket = \"{}\"\nsweep_interval = \"1h\"\n{roles}\n\
+             [[zone]]\nname = \"cctv\"\npaths = [\"{}\"]\ntime = \"%Y-%m-%d/%H/*/%M.%S.mp4\"\nmin_age = \"14d\"\nmax_age = \"28d\"\n",
+            state.display(),
+            socket.display(),
+            root.display()
+        ),
+    )
+    .unwrap();
+    let end = now();
+    frigate(
+        &root,
+        &TreeSpec {
+            cams: 3,
+            days: 31.0,
+            segment: 600,
+            size: 100,
+            end,
+        },
+    )
+    .unwrap();
+    Env {
+        _tmp: tmp,
+        root,
+        state,
+        socket,
+        policy,
+        end,
+    }
+}
+
+impl Env {
+    fn ctl(&self, args: &[&str]) -> Output {
+        let mut a = vec!["--config", self.policy.to_str().unwrap()];
+        a.extend_from_slice(args);
+        retentionctl(&a)
+    }
+
+    fn audit(&self) -> Vec<Value> {
+        audit_records(&self.state.join("audit.jsonl"))
+    }
+
+    /// Files on disk whose recording time is in [from, to] and whose path matches `cam`.
+    fn on_disk(&self, from: i64, to: i64, cam: &str) -> Vec<PathBuf> {
+        files(&self.root)
+            .into_iter()
+            .filter(|p| {
+                let t = path_time(&self.root, p);
+                t >= from && t <= to && p.to_str().unwrap().contains(cam)
+            })
+            .collect()
+    }
+}
+
+fn json(o: &Output) -> Value {
+    assert!(o.status.success(), "{}", text(o));
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)))
+}
+
+fn start(e: &Env) -> Daemon {
+    let d = Daemon::start(&e.policy, &e.socket);
+    d.wait_for("sweep at", 1, 60);
+    d
+}
+
+#[test]
+fn status_shows_zones_filesystems_and_the_last_sweep() {
+    let e = env("");
+    let d = start(&e);
+    let st = json(&e.ctl(&["--json", "status"]));
+    let on_disk = files(&e.root);
+    let z = &st["zones"][0];
+    assert_eq!(z["name"], "cctv");
+    assert_eq!(z["recordings"], on_disk.len() as u64, "{st:#}");
+    assert_eq!(z["retention_state"], "within", "{st:#}");
+    let ret = z["retention_secs"].as_i64().unwrap();
+    assert!((27 * DAY..=28 * DAY).contains(&ret), "retention {ret}");
+    let oldest_on_disk = on_disk.iter().map(|p| path_time(&e.root, p)).min().unwrap();
+    assert_eq!(z["oldest"], rfc3339(oldest_on_disk).replace("+00:00", "Z"));
+    let deleted = deletions(&e.state.join("audit.jsonl")).len() as u64;
+    assert!(deleted > 0);
+    assert_eq!(st["last_sweep"]["deleted"], deleted, "{st:#}");
+    assert_eq!(st["last_sweep"]["by_reason"][0]["reason"], "max-age");
+    let fs = &st["filesystems"][0];
+    // 3 cameras x 144 segments x 4 KiB blocks a day.
+    assert!(fs["recorded_last_24h"].as_u64().unwrap() > 0, "{fs:#}");
+    assert!(fs["days_fit"].as_f64().unwrap() > 28.0, "{fs:#}");
+
+    let t = e.ctl(&["status"]);
+    let out = String::from_utf8_lossy(&t.stdout);
+    assert!(t.status.success(), "{}", text(&t));
+    assert!(out.starts_with("ZONE "), "{out}");
+    assert!(
+        out.contains("cctv") && out.contains("14d..28d") && out.contains("last sweep: "),
+        "{out}"
+    );
+    assert!(out.contains("FITS") && out.contains(" days"), "{out}");
+    drop(d);
+}
+
+#[test]
+fn find_lists_a_range_with_its_holds_and_is_audited() {
+    let e = env("");
+    let d = start(&e);
+    let from = (e.end - 3 * DAY) / 3600 * 3600;
+    let to = from + 2 * 3600 - 1;
+    let hold = json(&e.ctl(&[
+        "--json",
+        "hold",
+        "add",
+        "--zone",
+        "cctv",
+        "--match",
+        "*/cam01/*",
+        "--from",
+        &rfc3339(from),
+        "--to",
+        &rfc3339(from + 3599),
+        "--case",
+        "C-1",
+        "--reason",
+        "incident",
+        "--for",
+        "30d",
+    ]));
+    let found = json(&e.ctl(&[
+        "--json",
+        "find",
+        "--zone",
+        "cctv",
+        "--match",
+        "*/cam01/*",
+        "--from",
+        &rfc3339(from),
+        "--to",
+        &rfc3339(to),
+        "--reason",
+        "access request DSAR-7",
+    ]));
+    let want = e.on_disk(from, to, "/cam01/");
+    assert_eq!(want.len(), 12);
+    let got: Vec<PathBuf> = found["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| PathBuf::from(f["path"].as_str().unwrap()))
+        .collect();
+    let mut sorted = want.clone();
+    sorted.sort_by_key(|p| path_time(&e.root, p));
+    assert_eq!(got, sorted);
+    let held: Vec<bool> = found["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["held_by"][0].as_str().is_some())
+        .collect();
+    assert_eq!(held.iter().filter(|h| **h).count(), 6, "the first hour is held");
+    assert_eq!(
+        found["files"][0]["held_by"][0],
+        format!("hold {} (case C-1)", hold["id"]).as_str()
+    );
+    let rec = e
+        .audit()
+        .into_iter()
+        .rfind(|r| r["action"] == "find")
+        .expect("find audited");
+    assert_eq!(rec["by"], "root");
+    assert_eq!(rec["reason"], "access request DSAR-7");
+    assert_eq!(rec["files"], 12);
+    assert_eq!(rec["match"], "*/cam01/*");
+
+    // --reason is required, a bad zone is named.
+    let o = e.ctl(&["find", "--zone", "cctv", "--last", "1h"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = e.ctl(&["find", "--zone", "lobby", "--last", "1h", "--reason", "x"]);
+    assert!(
+        !o.status.success() && text(&o).contains("no zone \"lobby\""),
+        "{}",
+        text(&o)
+    );
+    drop(d);
+}
+
+#[test]
+fn erase_refuses_held_ranges_and_records_each_deletion() {
+    let e = env("");
+    let d = start(&e);
+    let from = (e.end - 5 * DAY) / 3600 * 3600;
+    let to = from + 3599;
+    json(&e.ctl(&[
+        "--json",
+        "hold",
+        "add",
+        "--zone",
+        "cctv",
+        "--match",
+        "*/cam02/*",
+        "--from",
+        &rfc3339(from),
+        "--to",
+        &rfc3339(to),
+        "--case",
+        "C-9",
+        "--reason",
+        "held",
+        "--indefinite",
+    ]));
+    let before = files(&e.root).len();
+    let o = e.ctl(&[
+        "erase",
+        "--zone",
+        "cctv",
+        "--from",
+        &rfc3339(from),
+        "--to",
+        &rfc3339(to),
+        "--reason",
+        "recorded by mistake",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let msg = text(&o);
+    assert!(
+        msg.contains("nothing erased: 6 of the 18 recordings in range are held")
+            && msg.contains("hold 1 (case C-9): 6 recordings"),
+        "{msg}"
+    );
+    assert_eq!(files(&e.root).len(), before, "a refused erasure deletes nothing");
+
+    // Without the held camera: erased, each file recorded with the request.
+    let victims = e.on_disk(from, to, "/cam00/");
+    assert_eq!(victims.len(), 6);
+    let out = json(&e.ctl(&[
+        "--json",
+        "erase",
+        "--zone",
+        "cctv",
+        "--match",
+        "*/cam00/*",
+        "--from",
+        &rfc3339(from),
+        "--to",
+        &rfc3339(to),
+        "--reason",
+        "right to erasure, request E-42",
+    ]));
+    assert_eq!(out["deleted"], 6, "{out:#}");
+    assert!(victims.iter().all(|p| !p.exists()));
+    assert_eq!(files(&e.root).len(), before - 6);
+    let recs = e.audit();
+    let req = recs.iter().rfind(|r| r["action"] == "erase-request").unwrap();
+    assert_eq!((req["by"].as_str(), req["files"].as_u64()), (Some("root"), Some(6)));
+    let erased: Vec<&Value> = recs
+        .iter()
+        .filter(|r| r["action"] == "delete" && r["reason"] == "erasure")
+        .collect();
+    assert_eq!(erased.len(), 6);
+    for r in &erased {
+        assert!(
+            r["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("erasure requested by root (uid 0): right to erasure, request E-42"),
+            "{r}"
+        );
+        assert!(r["seq"].as_u64() > req["seq"].as_u64());
+    }
+    let v = retentiond::audit::verify(&e.state.join("audit.jsonl")).unwrap();
+    assert!(v.ok(), "{v}");
+    drop(d);
+}
+
+#[test]
+fn explain_says_why_a_file_is_kept_due_or_gone() {
+    let e = env("");
+    let d = start(&e);
+    let all = files(&e.root);
+    let young = all.iter().find(|p| e.end - path_time(&e.root, p) < 2 * DAY).unwrap();
+    let mid = all
+        .iter()
+        .find(|p| (20 * DAY..21 * DAY).contains(&(e.end - path_time(&e.root, p))))
+        .unwrap();
+    let out = json(&e.ctl(&["--json", "explain", young.to_str().unwrap()]));
+    assert_eq!(out["state"], "kept", "{out:#}");
+    let lines = out["explanation"].to_string();
+    assert!(lines.contains("younger than the floor (min_age 14d)"), "{lines}");
+    assert!(lines.contains("the next sweep keeps it"), "{lines}");
+    let out = json(&e.ctl(&["--json", "explain", mid.to_str().unwrap()]));
+    let lines = out["explanation"].to_string();
+    assert!(
+        lines.contains("past the floor (min_age 14d), before the ceiling (max_age 28d)"),
+        "{lines}"
+    );
+    assert!(lines.contains("capacity queue: "), "{lines}");
+    // Gone: the record that removed it.
+    let (gone, _) = deletions(&e.state.join("audit.jsonl")).into_iter().next().unwrap();
+    let t = e.ctl(&["explain", gone.to_str().unwrap()]);
+    let txt = String::from_utf8_lossy(&t.stdout);
+    assert!(t.status.success(), "{}", text(&t));
+    assert!(
+        txt.contains("deleted: record ") && txt.contains("reason max-age: older than max_age 28d"),
+        "{txt}"
+    );
+    // Outside every zone.
+    let o = e.ctl(&["explain", "/etc/passwd"]);
+    assert!(
+        !o.status.success() && text(&o).contains("is in no zone"),
+        "{}",
+        text(&o)
+    );
+    drop(d);
+}
+
+#[test]
+fn audit_show_answers_why_footage_is_gone() {
+    let e = env("");
+    let d = start(&e);
+    let (gone, _) = deletions(&e.state.join("audit.jsonl")).into_iter().next().unwrap();
+    let rel = gone.strip_prefix(&e.root).unwrap().to_str().unwrap().to_string();
+    let day_cam: Vec<&str> = rel.split('/').collect();
+    let glob = format!("*/{}/*/{}/*", day_cam[0], day_cam[2]);
+    let out = json(&e.ctl(&["--json", "audit", "show", "--action", "delete", "--path", &glob]));
+    let recs = out["records"].as_array().unwrap();
+    let want = deletions(&e.state.join("audit.jsonl"))
+        .into_iter()
+        .filter(|(p, _)| {
+            let r = p.strip_prefix(&e.root).unwrap().to_str().unwrap().to_string();
+            r.starts_with(day_cam[0]) && r.contains(&format!("/{}/", day_cam[2]))
+        })
+        .count();
+    assert_eq!(recs.len(), want, "{out:#}");
+    assert!(recs
+        .iter()
+        .all(|r| r["action"] == "delete" && r["reason"] == "max-age" && r["zone"] == "cctv"));
+    let out = json(&e.ctl(&["--json", "audit", "show", "--action", "policy-load", "--since", "1h"]));
+    assert_eq!(out["matched"], 1, "{out:#}");
+    let out = json(&e.ctl(&["--json", "audit", "show", "--reason", "capacity"]));
+    assert_eq!(out["matched"], 0);
+    let out = json(&e.ctl(&["--json", "audit", "show", "--action", "delete", "--limit", "5"]));
+    assert_eq!(out["records"].as_array().unwrap().len(), 5);
+    assert_eq!(out["truncated"], true);
+    let t = e.ctl(&["audit", "show", "--action", "policy-load"]);
+    let txt = String::from_utf8_lossy(&t.stdout);
+    assert!(
+        txt.starts_with("#1 ") && txt.contains(" policy-load ") && txt.contains("1 of "),
+        "{txt}"
+    );
+    drop(d);
+}
+
+#[test]
+fn roles_gate_the_operator_tools() {
+    let Some(users) = users() else { return };
+    let roles = "[roles]\nviewers = \"rdtest-viewers\"\noperators = \"rdtest-operators\"\nsupervisors = \"rdtest-supervisors\"\n";
+    let e = env(roles);
+    let d = start(&e);
+    let (viewer, operator, sup, nobody) = (
+        users["rdtest-viewer"],
+        users["rdtest-operator"],
+        users["rdtest-super"],
+        users["rdtest-nobody"],
+    );
+    let as_ = |uid: u32, args: &[&str]| retentionctl_as(uid, &e.socket, args);
+    let denied = |o: Output, what: &str, group: &str| {
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        let want = format!("permission denied: {what} needs group {group}");
+        assert!(text(&o).contains(&want), "want {want:?} in {}", text(&o));
+    };
+    let any = files(&e.root).into_iter().next().unwrap();
+    let range = ["--zone", "cctv", "--last", "2h", "--reason", "test"];
+    let cmd = |c: &'static str| -> Vec<&str> {
+        let mut v = vec![c];
+        v.extend_from_slice(&range);
+        v
+    };
+    // Nobody: nothing.
+    denied(as_(nobody, &["status"]), "status", "rdtest-viewers");
+    denied(as_(nobody, &cmd("find")), "find", "rdtest-viewers");
+    denied(
+        as_(nobody, &["explain", any.to_str().unwrap()]),
+        "explain",
+        "rdtest-viewers",
+    );
+    denied(as_(nobody, &["audit", "show"]), "audit show", "rdtest-viewers");
+    // Viewers: status, find, explain, audit show; not erase.
+    for args in [
+        vec!["status"],
+        cmd("find"),
+        vec!["explain", any.to_str().unwrap()],
+        vec!["audit", "show", "--limit", "3"],
+    ] {
+        let o = as_(viewer, &args);
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+    }
+    denied(as_(viewer, &cmd("erase")), "erase", "rdtest-supervisors");
+    denied(as_(operator, &cmd("erase")), "erase", "rdtest-supervisors");
+    let before = files(&e.root).len();
+    let o = as_(sup, &cmd("erase"));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(files(&e.root).len() < before);
+    let finds = e.audit().into_iter().filter(|r| r["action"] == "find").count();
+    assert_eq!(finds, 1, "only the viewer's find ran and was audited");
+    let req = e.audit().into_iter().rfind(|r| r["action"] == "erase-request").unwrap();
+    assert_eq!(req["by"], "rdtest-super");
+    drop(d);
+}
