@@ -116,6 +116,45 @@ pub enum CtlCommand {
         /// The recording's absolute path.
         path: PathBuf,
     },
+    /// Copy a hold's recordings to separate media (a mounted USB disk) with
+    /// a manifest (SHA-256 per file, the hold, who, when, why) and its
+    /// digest, verified by re-reading the copy; audited. Needs group
+    /// supervisors. `export verify DIR` checks a handed-over copy.
+    #[command(args_conflicts_with_subcommands = true)]
+    #[command(
+        after_help = "Example: retentionctl export --hold 7 --to /media/usb0/POL-2026-1142 \\\n  \
+--reason 'handed to the police, officer 4711'\n         retentionctl export verify /media/usb0/POL-2026-1142"
+    )]
+    Export(ExportArgs),
+}
+
+/// `retentionctl export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Check a copy instead.
+    #[command(subcommand)]
+    pub verify: Option<ExportCommand>,
+    /// The hold whose recordings to export.
+    #[arg(long, value_name = "ID")]
+    pub hold: Option<u64>,
+    /// An existing, empty directory on the export medium.
+    #[arg(long, value_name = "DIR")]
+    pub to: Option<PathBuf>,
+    /// Why (recorded in the audit log and the manifest; required).
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+/// `retentionctl export verify`.
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Check an export directory against its manifest (every file's
+    /// SHA-256, the manifest's own digest, files not listed), and, when the
+    /// daemon can be asked, that the audit log recorded that manifest.
+    Verify {
+        /// The export directory.
+        dir: PathBuf,
+    },
 }
 
 /// The range of `find` and `erase`.

@@ -12,6 +12,7 @@
 //! - Authorisation happens before any work: a caller without the role
 //!   changes nothing.
 
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +25,7 @@ use tokio::net::{UnixListener, UnixStream};
 use crate::access::RangeRequest;
 use crate::auditq::Query;
 use crate::daemon::Shared;
+use crate::export::{DoneRequest, OpenRequest};
 use crate::holdops::{self, AddRequest, Caller, OpError, Role};
 use crate::units::Timestamp;
 
@@ -101,6 +103,17 @@ pub enum Request {
         /// The filters.
         query: Query,
     },
+    /// Open a hold's recordings for export (supervisors); the reply is
+    /// followed by the open files (`SCM_RIGHTS`).
+    ExportOpen {
+        /// Which hold, where to, why.
+        export: OpenRequest,
+    },
+    /// Record a finished export's manifest digest (supervisors).
+    ExportDone {
+        /// What was written.
+        done: DoneRequest,
+    },
 }
 
 impl Request {
@@ -119,6 +132,7 @@ impl Request {
             Request::Erase { .. } => (Role::Supervisor, "erase"),
             Request::Explain { .. } => (Role::Viewer, "explain"),
             Request::AuditShow { .. } => (Role::Viewer, "audit show"),
+            Request::ExportOpen { .. } | Request::ExportDone { .. } => (Role::Supervisor, "export"),
         }
     }
 }
@@ -141,43 +155,65 @@ fn reply_err(kind: &str, msg: &str) -> Value {
 
 /// Carries out one authorised-or-not request for `caller` (blocking).
 pub fn handle(shared: &Shared, caller: &Caller, req: &Request) -> Value {
+    handle_with_fds(shared, caller, req).0
+}
+
+/// [`handle`], with the files an `export-open` reply passes along.
+pub fn handle_with_fds(shared: &Shared, caller: &Caller, req: &Request) -> (Value, Vec<OwnedFd>) {
     let policy = shared.policy();
     let (need, what) = req.needs();
     if let Err(e) = holdops::authorize(caller, &policy, need, what) {
         log::warn!(retention_event = "denied", retention_user = caller.user.as_str(); "{what} by {} (uid {}) refused: {e}", caller.user, caller.uid);
-        return reply_err(e.kind(), &e.to_string());
+        return (reply_err(e.kind(), &e.to_string()), Vec::new());
     }
+    if let Request::ExportOpen { export } = req {
+        let Some(audit) = &shared.audit else {
+            return (
+                reply_err("failed", "the daemon runs in dry-run mode: it writes no audit log"),
+                Vec::new(),
+            );
+        };
+        return match crate::export::open(&policy, &shared.store, audit, caller, export, Timestamp::now()) {
+            Ok((v, fds)) => (reply_ok(v), fds),
+            Err(e) => (reply_err(e.kind(), &e.to_string()), Vec::new()),
+        };
+    }
+    (handle_authorized(shared, caller, req, &policy), Vec::new())
+}
+
+fn handle_authorized(shared: &Shared, caller: &Caller, req: &Request, policy: &crate::policy::Policy) -> Value {
     let now = Timestamp::now();
     let inv = shared.inventory();
     let result: Result<Value, OpError> = match req {
         Request::Ping {} => Ok(json!({"pid": std::process::id(), "policy": policy.digest})),
         Request::HoldList { all } => holdops::list(&shared.store, *all, now),
-        Request::HoldShow { id } => holdops::show(&policy, &shared.store, inv.as_deref(), *id, now),
-        Request::Plan { summary } => crate::daemon::dry_plan(&policy, &shared.store, now, !*summary)
+        Request::HoldShow { id } => holdops::show(policy, &shared.store, inv.as_deref(), *id, now),
+        Request::Plan { summary } => crate::daemon::dry_plan(policy, &shared.store, now, !*summary)
             .map(|o| crate::daemon::plan_json(&o, *summary))
             .map_err(|e| OpError::Failed(format!("{e:#}"))),
-        Request::Status {} => status(
-            &policy,
-            &shared.store,
-            inv.as_deref(),
-            shared.last_sweep().as_ref(),
-            now,
-        ),
+        Request::Status {} => status(policy, &shared.store, inv.as_deref(), shared.last_sweep().as_ref(), now),
         Request::Explain { path } => match crate::audit::path_from_value(path) {
-            Some(p) => crate::explain::explain(&policy, &shared.store, inv.as_deref(), Path::new(&p), now),
+            Some(p) => crate::explain::explain(policy, &shared.store, inv.as_deref(), Path::new(&p), now),
             None => Err(OpError::BadRequest("path: not a path".into())),
         },
         Request::AuditShow { query } => {
             crate::auditq::show(&policy.daemon.audit_log, query).map_err(OpError::BadRequest)
         }
+        Request::ExportOpen { .. } => Err(OpError::Failed("export-open is answered with files".into())),
+        Request::ExportDone { done } => match &shared.audit {
+            Some(audit) => crate::export::done(audit, caller, done),
+            None => Err(OpError::Failed(
+                "the daemon runs in dry-run mode: it writes no audit log".into(),
+            )),
+        },
         Request::Find { range } | Request::Erase { range } => {
             let Some(audit) = &shared.audit else {
                 return reply_err("failed", "the daemon runs in dry-run mode: it writes no audit log");
             };
             if matches!(req, Request::Find { .. }) {
-                crate::access::find(&policy, &shared.store, audit, caller, range, now)
+                crate::access::find(policy, &shared.store, audit, caller, range, now)
             } else {
-                crate::access::erase(&policy, &shared.store, audit, caller, range, now)
+                crate::access::erase(policy, &shared.store, audit, caller, range, now)
             }
         }
         Request::HoldAdd { .. } | Request::HoldRelease { .. } | Request::HoldExtend { .. } => {
@@ -188,7 +224,7 @@ pub fn handle(shared: &Shared, caller: &Caller, req: &Request) -> Value {
                 );
             };
             let ctx = holdops::Ctx {
-                policy: &policy,
+                policy,
                 store: &shared.store,
                 audit,
                 inventory: inv.as_deref(),
@@ -302,6 +338,7 @@ async fn connection(stream: UnixStream, shared: Arc<Shared>) {
     )
     .await;
     let oversized = line.len() > MAX_REQUEST;
+    let mut fds: Vec<OwnedFd> = Vec::new();
     let reply = match read {
         Err(_) => reply_err("bad-request", "timed out waiting for the request"),
         Ok(Err(e)) => reply_err("bad-request", &format!("cannot read the request: {e}")),
@@ -313,8 +350,11 @@ async fn connection(stream: UnixStream, shared: Arc<Shared>) {
             Ok(req) => {
                 let shared = shared.clone();
                 let caller = caller.clone();
-                match tokio::task::spawn_blocking(move || handle(&shared, &caller, &req)).await {
-                    Ok(v) => v,
+                match tokio::task::spawn_blocking(move || handle_with_fds(&shared, &caller, &req)).await {
+                    Ok((v, f)) => {
+                        fds = f;
+                        v
+                    }
                     Err(e) => reply_err("failed", &format!("internal error: {e}")),
                 }
             }
@@ -323,6 +363,16 @@ async fn connection(stream: UnixStream, shared: Arc<Shared>) {
     let mut out = serde_json::to_vec(&reply).unwrap_or_default();
     out.push(b'\n');
     let _ = tokio::time::timeout(Duration::from_secs(10), wr.write_all(&out)).await;
+    if !fds.is_empty() {
+        if let Err(e) = send_fds(wr.as_ref(), &fds).await {
+            log::warn!(
+                "control socket: passing {} files to {} failed: {e}",
+                fds.len(),
+                caller.user
+            );
+        }
+        drop(fds);
+    }
     let _ = wr.shutdown().await;
     if oversized {
         // Drain (briefly, boundedly) what the client is still sending, so it
@@ -335,6 +385,135 @@ async fn connection(stream: UnixStream, shared: Arc<Shared>) {
                 _ => break,
             }
         }
+    }
+}
+
+/// Files passed per message (each message carries one byte of data).
+const FDS_PER_MSG: usize = 32;
+
+/// Passes `fds` after the reply, [`FDS_PER_MSG`] per message, each message
+/// one zero byte with its `SCM_RIGHTS`.
+async fn send_fds(stream: &UnixStream, fds: &[OwnedFd]) -> std::io::Result<()> {
+    use rustix::net::{sendmsg, SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+    use std::os::fd::{AsFd, BorrowedFd};
+    for chunk in fds.chunks(FDS_PER_MSG) {
+        let borrowed: Vec<BorrowedFd> = chunk.iter().map(|f| f.as_fd()).collect();
+        loop {
+            let sent = tokio::time::timeout(READ_TIMEOUT, stream.writable()).await;
+            match sent {
+                Err(_) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "client does not read",
+                    ))
+                }
+                Ok(r) => r?,
+            }
+            let r = stream.try_io(tokio::io::Interest::WRITABLE, || {
+                let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(FDS_PER_MSG))];
+                let mut anc = SendAncillaryBuffer::new(&mut space);
+                anc.push(SendAncillaryMessage::ScmRights(&borrowed));
+                sendmsg(stream, &[std::io::IoSlice::new(&[0u8])], &mut anc, SendFlags::NOSIGNAL)
+                    .map_err(std::io::Error::from)
+            });
+            match r {
+                Ok(_) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sends one request and reads the reply and the files passed after it
+/// (`export-open`): as many as the reply lists without an `error`.
+pub fn request_fds(socket: &Path, req: &Request, timeout: Duration) -> Result<(Value, Vec<OwnedFd>), ClientError> {
+    use rustix::net::{recvmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+    use std::io::Write;
+    let io = |e| ClientError::Io(socket.to_path_buf(), e);
+    let mut s = connect(socket)?;
+    s.set_read_timeout(Some(timeout)).map_err(io)?;
+    s.set_write_timeout(Some(timeout)).map_err(io)?;
+    let mut body = serde_json::to_vec(req).expect("requests serialise");
+    body.push(b'\n');
+    s.write_all(&body).map_err(io)?;
+    // Everything is read with recvmsg: a plain read could swallow a byte
+    // that carries files, and with it the files.
+    let mut data: Vec<u8> = Vec::new();
+    let mut fds: Vec<OwnedFd> = Vec::new();
+    let mut want: Option<usize> = None;
+    let mut reply: Option<Value> = None;
+    loop {
+        if let (Some(n), Some(_)) = (want, &reply) {
+            if fds.len() >= n {
+                break;
+            }
+        }
+        let mut buf = [0u8; 64 * 1024];
+        let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(FDS_PER_MSG))];
+        let mut anc = RecvAncillaryBuffer::new(&mut space);
+        let got = recvmsg(
+            &s,
+            &mut [std::io::IoSliceMut::new(&mut buf)],
+            &mut anc,
+            RecvFlags::CMSG_CLOEXEC,
+        )
+        .map_err(|e| io(e.into()))?;
+        for m in anc.drain() {
+            if let RecvAncillaryMessage::ScmRights(it) = m {
+                fds.extend(it);
+            }
+        }
+        if got.bytes == 0 {
+            break;
+        }
+        if reply.is_none() {
+            data.extend_from_slice(&buf[..got.bytes]);
+            if let Some(i) = data.iter().position(|b| *b == b'\n') {
+                let v: Value = serde_json::from_slice(&data[..i]).map_err(|e| {
+                    io(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("bad reply: {e}"),
+                    ))
+                })?;
+                if v["ok"] != Value::Bool(true) {
+                    return Err(refused(&v));
+                }
+                want = Some(
+                    v["data"]["files"]
+                        .as_array()
+                        .map_or(0, |a| a.iter().filter(|f| f.get("error").is_none()).count()),
+                );
+                reply = Some(v["data"].clone());
+            }
+        }
+    }
+    match reply {
+        Some(v) => Ok((v, fds)),
+        None => Err(io(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "no reply"))),
+    }
+}
+
+fn refused(v: &Value) -> ClientError {
+    ClientError::Refused {
+        kind: v["kind"].as_str().unwrap_or("failed").to_string(),
+        msg: v["error"].as_str().unwrap_or("unknown error").to_string(),
+    }
+}
+
+fn connect(socket: &Path) -> Result<std::os::unix::net::UnixStream, ClientError> {
+    match std::os::unix::net::UnixStream::connect(socket) {
+        Ok(s) => Ok(s),
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+            ) =>
+        {
+            Err(ClientError::NotRunning(socket.to_path_buf()))
+        }
+        Err(e) => Err(ClientError::Io(socket.to_path_buf(), e)),
     }
 }
 
@@ -361,18 +540,7 @@ pub enum ClientError {
 pub fn request(socket: &Path, req: &Request, timeout: Duration) -> Result<Value, ClientError> {
     use std::io::{BufRead, Write};
     let io = |e| ClientError::Io(socket.to_path_buf(), e);
-    let mut s = match std::os::unix::net::UnixStream::connect(socket) {
-        Ok(s) => s,
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
-            ) =>
-        {
-            return Err(ClientError::NotRunning(socket.to_path_buf()))
-        }
-        Err(e) => return Err(io(e)),
-    };
+    let mut s = connect(socket)?;
     s.set_read_timeout(Some(timeout)).map_err(io)?;
     s.set_write_timeout(Some(timeout)).map_err(io)?;
     let mut body = serde_json::to_vec(req).expect("requests serialise");
@@ -389,10 +557,7 @@ pub fn request(socket: &Path, req: &Request, timeout: Duration) -> Result<Value,
     if v["ok"] == Value::Bool(true) {
         Ok(v["data"].clone())
     } else {
-        Err(ClientError::Refused {
-            kind: v["kind"].as_str().unwrap_or("failed").to_string(),
-            msg: v["error"].as_str().unwrap_or("unknown error").to_string(),
-        })
+        Err(refused(&v))
     }
 }
 

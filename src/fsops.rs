@@ -212,6 +212,21 @@ impl DirHandle {
         fstatat(&self.fd, name, AtFlags::AT_SYMLINK_NOFOLLOW).map(|s| FileStat::from_nix(&s))
     }
 
+    /// Opens a file of this directory for reading, without following a
+    /// symlink, and only if it is still the file `expected` describes.
+    pub fn open_file(&self, name: &OsStr, expected: &FileStat) -> Result<OwnedFd, Errno> {
+        let fd = openat(
+            &self.fd,
+            name,
+            OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NOCTTY | OFlag::O_NONBLOCK,
+            Mode::empty(),
+        )?;
+        if !FileStat::from_nix(&fstat(&fd)?).same_file(expected) {
+            return Err(Errno::ESTALE);
+        }
+        Ok(fd)
+    }
+
     /// Lists the entries (without `.` and `..`), with the kind the
     /// directory reports (None when the filesystem does not say).
     pub fn entries(&self) -> Result<Vec<(OsString, Option<Kind>)>, Errno> {

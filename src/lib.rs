@@ -19,6 +19,7 @@
 //! - [`scan`]: builds the inventory and measures filesystem usage.
 //! - [`execute`]: carries out a plan: audit first, then unlink, defensively.
 //! - [`access`]: find and erase recordings by range, audited.
+//! - [`export`]: a hold's recordings to separate media, with a manifest.
 //! - [`holdstore`]: the durable hold store and the lock deletion batches take.
 //! - [`audit`]: the hash-chained, write-ahead audit log.
 //! - [`auditq`]: audit log queries (`audit show`, the records about a path).
@@ -42,6 +43,7 @@ pub mod daemon;
 pub mod demo;
 pub mod execute;
 pub mod explain;
+pub mod export;
 pub mod fsops;
 pub mod holdops;
 pub mod holds;

@@ -157,6 +157,8 @@ fn daemon_page_lists_every_reason_alarm_and_action() {
         "hold-lapse",
         "erase-request",
         "find",
+        "export",
+        "export-done",
     ];
     let missing: Vec<_> = retentiond::plan::Cause::CODES
         .iter()

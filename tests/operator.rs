@@ -437,3 +437,207 @@ fn roles_gate_the_operator_tools() {
     assert_eq!(req["by"], "rdtest-super");
     drop(d);
 }
+
+#[test]
+fn export_copies_a_hold_with_a_manifest_and_verify_catches_tampering() {
+    let e = env("");
+    let d = start(&e);
+    let from = (e.end - 4 * DAY) / 3600 * 3600;
+    let hold = json(&e.ctl(&[
+        "--json",
+        "hold",
+        "add",
+        "--zone",
+        "cctv",
+        "--match",
+        "*/cam01/*",
+        "--from",
+        &rfc3339(from),
+        "--to",
+        &rfc3339(from + 3599),
+        "--case",
+        "POL-77",
+        "--reason",
+        "theft",
+        "--for",
+        "30d",
+    ]));
+    let id = hold["id"].to_string();
+    let media = e._tmp.path().join("usb");
+    std::fs::create_dir(&media).unwrap();
+    let out = json(&e.ctl(&[
+        "--json",
+        "export",
+        "--hold",
+        &id,
+        "--to",
+        media.to_str().unwrap(),
+        "--reason",
+        "handed to officer 4711",
+    ]));
+    assert_eq!(out["files"], 6, "{out:#}");
+    let sources = e.on_disk(from, from + 3599, "/cam01/");
+    for src in &sources {
+        let copy = media.join("cctv").join(src.strip_prefix(&e.root).unwrap());
+        assert_eq!(std::fs::read(src).unwrap(), std::fs::read(&copy).unwrap());
+        let (a, b) = (std::fs::metadata(src).unwrap(), std::fs::metadata(&copy).unwrap());
+        assert_eq!(a.modified().unwrap(), b.modified().unwrap(), "times kept");
+    }
+    let manifest: Value = serde_json::from_slice(&std::fs::read(media.join("MANIFEST.json")).unwrap()).unwrap();
+    assert_eq!(manifest["hold"]["case"], "POL-77");
+    assert_eq!(manifest["exported_by"], "root");
+    assert_eq!(manifest["reason"], "handed to officer 4711");
+    assert_eq!(manifest["files"].as_array().unwrap().len(), 6);
+    assert_eq!(manifest["files"][0]["sha256"].as_str().unwrap().len(), 64);
+    let recs = e.audit();
+    let open = recs.iter().find(|r| r["action"] == "export").unwrap();
+    assert_eq!((open["by"].as_str(), open["files"].as_u64()), (Some("root"), Some(6)));
+    let done = recs.iter().find(|r| r["action"] == "export-done").unwrap();
+    assert_eq!(done["manifest_sha256"], out["manifest_sha256"]);
+    // `sha256sum -c` agrees with the manifest digest file.
+    let c = std::process::Command::new("sha256sum")
+        .arg("-c")
+        .arg("MANIFEST.json.sha256")
+        .current_dir(&media)
+        .output()
+        .unwrap();
+    assert!(c.status.success(), "{c:?}");
+
+    let verify = |m: &std::path::Path| e.ctl(&["export", "verify", m.to_str().unwrap()]);
+    let ok = verify(&media);
+    assert!(ok.status.success(), "{}", text(&ok));
+    let t = String::from_utf8_lossy(&ok.stdout).to_string();
+    assert!(
+        t.contains(": OK (6 files match") && t.contains("recorded in the audit log: record"),
+        "{t}"
+    );
+    // A refused second export into the same directory.
+    let again = e.ctl(&[
+        "export",
+        "--hold",
+        &id,
+        "--to",
+        media.to_str().unwrap(),
+        "--reason",
+        "again",
+    ]);
+    assert!(
+        !again.status.success() && text(&again).contains("already holds an export"),
+        "{}",
+        text(&again)
+    );
+
+    // Tamper with one copied byte: caught, named.
+    let victim = media.join("cctv").join(sources[2].strip_prefix(&e.root).unwrap());
+    let mut bytes = std::fs::read(&victim).unwrap();
+    bytes[0] ^= 1;
+    std::fs::write(&victim, &bytes).unwrap();
+    let bad = verify(&media);
+    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
+    let t = String::from_utf8_lossy(&bad.stdout).to_string();
+    let rel = victim.strip_prefix(&media).unwrap().display().to_string();
+    assert!(
+        t.contains("BROKEN") && t.contains(&format!("{rel}: content differs from the manifest")),
+        "{t}"
+    );
+    bytes[0] ^= 1;
+    std::fs::write(&victim, &bytes).unwrap();
+    assert!(verify(&media).status.success());
+    // A forged manifest with a matching digest file: not in the audit log.
+    let mut m = manifest.clone();
+    m["reason"] = "something else".into();
+    let text_m = serde_json::to_vec_pretty(&m).unwrap();
+    std::fs::write(media.join("MANIFEST.json"), &text_m).unwrap();
+    let bad = verify(&media);
+    assert_eq!(bad.status.code(), Some(1));
+    let t = String::from_utf8_lossy(&bad.stdout).to_string();
+    assert!(t.contains("MANIFEST.json does not match MANIFEST.json.sha256"), "{t}");
+    use sha2::Digest;
+    let digest = hex::encode(sha2::Sha256::digest(&text_m));
+    std::fs::write(media.join("MANIFEST.json.sha256"), format!("{digest}  MANIFEST.json\n")).unwrap();
+    let bad = verify(&media);
+    assert_eq!(bad.status.code(), Some(1));
+    let t = String::from_utf8_lossy(&bad.stdout).to_string();
+    assert!(
+        t.contains("no export-done record in the audit log carries this manifest's digest"),
+        "{t}"
+    );
+    // The original manifest back, and an extra file slipped in.
+    let mut orig = serde_json::to_vec_pretty(&manifest).unwrap();
+    orig.push(b'\n');
+    std::fs::write(media.join("MANIFEST.json"), &orig).unwrap();
+    std::fs::write(
+        media.join("MANIFEST.json.sha256"),
+        format!("{}  MANIFEST.json\n", out["manifest_sha256"].as_str().unwrap()),
+    )
+    .unwrap();
+    assert!(verify(&media).status.success(), "{}", text(&verify(&media)));
+    std::fs::write(media.join("cctv/planted.mp4"), b"x").unwrap();
+    let bad = verify(&media);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stdout).contains("cctv/planted.mp4: not in the manifest"));
+    drop(d);
+}
+
+#[test]
+fn export_needs_supervisors_and_passes_files_the_caller_cannot_read() {
+    let Some(users) = users() else { return };
+    let roles = "[roles]\nviewers = \"rdtest-viewers\"\noperators = \"rdtest-operators\"\nsupervisors = \"rdtest-supervisors\"\n";
+    let e = env(roles);
+    let d = start(&e);
+    let from = (e.end - 2 * DAY) / 3600 * 3600;
+    json(&e.ctl(&[
+        "--json",
+        "hold",
+        "add",
+        "--zone",
+        "cctv",
+        "--match",
+        "*/cam00/*",
+        "--from",
+        &rfc3339(from),
+        "--to",
+        &rfc3339(from + 3599),
+        "--case",
+        "C-3",
+        "--reason",
+        "r",
+        "--for",
+        "30d",
+    ]));
+    // Only root may read the recordings; the supervisor gets them from the daemon.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&e.root, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let media = e._tmp.path().join("usb");
+    std::fs::create_dir(&media).unwrap();
+    let sup = users["rdtest-super"];
+    nix::unistd::chown(&media, Some(nix::unistd::Uid::from_raw(sup)), None).unwrap();
+    let args = [
+        "export",
+        "--hold",
+        "1",
+        "--to",
+        media.to_str().unwrap(),
+        "--reason",
+        "police",
+    ];
+    for who in ["rdtest-viewer", "rdtest-operator"] {
+        let o = retentionctl_as(users[who], &e.socket, &args);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        assert!(
+            text(&o).contains("permission denied: export needs group rdtest-supervisors"),
+            "{}",
+            text(&o)
+        );
+    }
+    let o = retentionctl_as(sup, &e.socket, &args);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("exported 6 recordings"),
+        "{}",
+        text(&o)
+    );
+    let o = retentionctl_as(sup, &e.socket, &["export", "verify", media.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    drop(d);
+}

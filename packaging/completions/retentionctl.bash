@@ -25,6 +25,9 @@ _retentionctl() {
             retentionctl,explain)
                 cmd="retentionctl__subcmd__explain"
                 ;;
+            retentionctl,export)
+                cmd="retentionctl__subcmd__export"
+                ;;
             retentionctl,find)
                 cmd="retentionctl__subcmd__find"
                 ;;
@@ -58,6 +61,18 @@ _retentionctl() {
             retentionctl__subcmd__audit__subcmd__help,verify)
                 cmd="retentionctl__subcmd__audit__subcmd__help__subcmd__verify"
                 ;;
+            retentionctl__subcmd__export,help)
+                cmd="retentionctl__subcmd__export__subcmd__help"
+                ;;
+            retentionctl__subcmd__export,verify)
+                cmd="retentionctl__subcmd__export__subcmd__verify"
+                ;;
+            retentionctl__subcmd__export__subcmd__help,help)
+                cmd="retentionctl__subcmd__export__subcmd__help__subcmd__help"
+                ;;
+            retentionctl__subcmd__export__subcmd__help,verify)
+                cmd="retentionctl__subcmd__export__subcmd__help__subcmd__verify"
+                ;;
             retentionctl__subcmd__help,audit)
                 cmd="retentionctl__subcmd__help__subcmd__audit"
                 ;;
@@ -66,6 +81,9 @@ _retentionctl() {
                 ;;
             retentionctl__subcmd__help,explain)
                 cmd="retentionctl__subcmd__help__subcmd__explain"
+                ;;
+            retentionctl__subcmd__help,export)
+                cmd="retentionctl__subcmd__help__subcmd__export"
                 ;;
             retentionctl__subcmd__help,find)
                 cmd="retentionctl__subcmd__help__subcmd__find"
@@ -87,6 +105,9 @@ _retentionctl() {
                 ;;
             retentionctl__subcmd__help__subcmd__audit,verify)
                 cmd="retentionctl__subcmd__help__subcmd__audit__subcmd__verify"
+                ;;
+            retentionctl__subcmd__help__subcmd__export,verify)
+                cmd="retentionctl__subcmd__help__subcmd__export__subcmd__verify"
                 ;;
             retentionctl__subcmd__help__subcmd__hold,add)
                 cmd="retentionctl__subcmd__help__subcmd__hold__subcmd__add"
@@ -146,7 +167,7 @@ _retentionctl() {
 
     case "${cmd}" in
         retentionctl)
-            opts="-c -h -V --config --socket --json --help --version plan hold audit status find erase explain help"
+            opts="-c -h -V --config --socket --json --help --version plan hold audit status find erase explain export help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -413,6 +434,112 @@ _retentionctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        retentionctl__subcmd__export)
+            opts="-c -h --hold --to --reason --config --socket --json --help verify help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --hold)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        retentionctl__subcmd__export__subcmd__help)
+            opts="verify help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        retentionctl__subcmd__export__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        retentionctl__subcmd__export__subcmd__help__subcmd__verify)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        retentionctl__subcmd__export__subcmd__verify)
+            opts="-c -h --config --socket --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         retentionctl__subcmd__find)
             opts="-c -h --zone --match --from --to --last --reason --config --socket --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -464,7 +591,7 @@ _retentionctl() {
             return 0
             ;;
         retentionctl__subcmd__help)
-            opts="plan hold audit status find erase explain help"
+            opts="plan hold audit status find erase explain export help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -536,6 +663,34 @@ _retentionctl() {
         retentionctl__subcmd__help__subcmd__explain)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        retentionctl__subcmd__help__subcmd__export)
+            opts="verify"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        retentionctl__subcmd__help__subcmd__export__subcmd__verify)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

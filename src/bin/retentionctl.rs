@@ -13,14 +13,16 @@ use clap::Parser;
 use log::LevelFilter;
 use retentiond::access::{self, RangeRequest};
 use retentiond::auditq::{self, Query};
-use retentiond::cli::{AuditCommand, CtlArgs, CtlCommand, HoldAddArgs, HoldCommand, RangeArgs, EXIT_FAILURE};
+use retentiond::cli::{
+    AuditCommand, CtlArgs, CtlCommand, ExportArgs, ExportCommand, HoldAddArgs, HoldCommand, RangeArgs, EXIT_FAILURE,
+};
 use retentiond::control::{self, ClientError, Request};
 use retentiond::daemon::{self, StateLock};
 use retentiond::holdops::{self, AddRequest, Caller, Ctx, OpError};
 use retentiond::holdstore::HoldStore;
 use retentiond::policy::{Policy, DEFAULT_SOCKET};
 use retentiond::units::{Bytes, Timestamp};
-use retentiond::{audit, explain, logging, status};
+use retentiond::{audit, explain, export, logging, status};
 use serde_json::{json, Value};
 
 /// How long to wait for the daemon (counting a large hold's coverage takes a while).
@@ -42,6 +44,7 @@ fn run(args: &CtlArgs) -> anyhow::Result<ExitCode> {
     let now = Timestamp::now();
     let req = match &args.command {
         CtlCommand::Audit(AuditCommand::Verify { log }) => return audit_verify(args, log.as_deref()),
+        CtlCommand::Export(x) => return export_cmd(args, x),
         CtlCommand::Audit(AuditCommand::Show(a)) => Request::AuditShow {
             query: Query {
                 since: a.since,
@@ -175,6 +178,12 @@ fn offline(policy: Policy, socket: &Path, req: &Request, now: Timestamp) -> anyh
             None => bail!("not a path"),
         },
         Request::AuditShow { query } => auditq::show(&policy.daemon.audit_log, query).map_err(|e| anyhow::anyhow!(e)),
+        Request::ExportOpen { .. } | Request::ExportDone { .. } => {
+            bail!(
+                "retentiond is not running (no listener on {}); export needs the daemon",
+                socket.display()
+            )
+        }
         Request::HoldAdd { .. }
         | Request::HoldRelease { .. }
         | Request::HoldExtend { .. }
@@ -276,7 +285,149 @@ fn render(req: &Request, v: &Value) -> String {
             o
         }
         Request::AuditShow { .. } => audit_text(v),
+        Request::ExportOpen { .. } | Request::ExportDone { .. } => format!("{v}\n"),
     }
+}
+
+fn socket_of(args: &CtlArgs) -> PathBuf {
+    args.socket
+        .clone()
+        .or_else(|| Policy::load(&args.config).ok().map(|p| p.daemon.control_socket.clone()))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET))
+}
+
+fn export_cmd(args: &CtlArgs, x: &ExportArgs) -> anyhow::Result<ExitCode> {
+    let socket = socket_of(args);
+    if let Some(ExportCommand::Verify { dir }) = &x.verify {
+        return export_verify(args, &socket, dir);
+    }
+    let (Some(hold), Some(to), Some(reason)) = (x.hold, &x.to, &x.reason) else {
+        eprintln!("retentionctl: export needs --hold, --to and --reason (or: export verify DIR)");
+        return Ok(ExitCode::from(retentiond::cli::EXIT_USAGE));
+    };
+    let dest = std::fs::canonicalize(to)
+        .with_context(|| format!("{}: the destination must be an existing directory", to.display()))?;
+    let open = Request::ExportOpen {
+        export: export::OpenRequest {
+            hold,
+            dest: dest.display().to_string(),
+            reason: reason.clone(),
+        },
+    };
+    let (listing, fds) = match control::request_fds(&socket, &open, TIMEOUT) {
+        Ok(r) => r,
+        Err(ClientError::Refused { msg, .. }) => {
+            eprintln!("retentionctl: {msg}");
+            return Ok(ExitCode::from(EXIT_FAILURE));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let w = export::copy_into(&dest, &listing, fds, reason)?;
+    let done = Request::ExportDone {
+        done: export::DoneRequest {
+            hold,
+            dest: dest.display().to_string(),
+            manifest_sha256: w.manifest_sha256.clone(),
+            files: w.files,
+            bytes: w.bytes,
+        },
+    };
+    let rec = control::request(&socket, &done, TIMEOUT)?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "dest": dest.display().to_string(), "files": w.files, "bytes": w.bytes,
+                "manifest_sha256": w.manifest_sha256, "audit_seq": rec["seq"], "unreadable": w.unreadable,
+            }))?
+        );
+    } else {
+        println!(
+            "exported {} recordings ({}) of hold {hold} to {}, each verified by re-reading;\nmanifest {}/{} sha256 {} (audit record {})",
+            w.files,
+            Bytes(w.bytes),
+            dest.display(),
+            dest.display(),
+            export::MANIFEST,
+            w.manifest_sha256,
+            rec["seq"]
+        );
+        for u in &w.unreadable {
+            println!("not exported (unreadable): {u}");
+        }
+    }
+    Ok(if w.unreadable.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FAILURE)
+    })
+}
+
+fn export_verify(args: &CtlArgs, socket: &Path, dir: &Path) -> anyhow::Result<ExitCode> {
+    let mut c = export::verify(dir)?;
+    // The audit log's word on this manifest, if the daemon answers us.
+    let q = Request::AuditShow {
+        query: Query {
+            action: Some("export-done".into()),
+            ..Default::default()
+        },
+    };
+    let audit_note = match control::request(socket, &q, TIMEOUT) {
+        Ok(v) => {
+            let hit = v["records"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|r| r["manifest_sha256"] == c.manifest_sha256.as_str())
+                .cloned();
+            match hit {
+                Some(r) => format!(
+                    "recorded in the audit log: record {} at {} by {}",
+                    r["seq"],
+                    s(&r["ts"]),
+                    s(&r["by"])
+                ),
+                None => {
+                    c.problems
+                        .push("no export-done record in the audit log carries this manifest's digest".into());
+                    "not in the audit log".into()
+                }
+            }
+        }
+        Err(e) => format!("not checked against the audit log ({e})"),
+    };
+    let ok = c.problems.is_empty();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "ok": ok, "files_ok": c.ok, "problems": c.problems, "manifest_sha256": c.manifest_sha256,
+                "audit": audit_note, "hold": c.manifest["hold"], "exported_by": c.manifest["exported_by"],
+                "exported_at": c.manifest["exported_at"], "reason": c.manifest["reason"],
+            }))?
+        );
+    } else {
+        println!(
+            "export {}: {} ({} files match; hold {} case {}, exported by {} at {}: {})",
+            dir.display(),
+            if ok { "OK" } else { "BROKEN" },
+            c.ok,
+            c.manifest["hold"]["id"],
+            s(&c.manifest["hold"]["case"]),
+            s(&c.manifest["exported_by"]),
+            s(&c.manifest["exported_at"]),
+            s(&c.manifest["reason"])
+        );
+        println!("manifest sha256 {}: {audit_note}", c.manifest_sha256);
+        for p in &c.problems {
+            println!("  {p}");
+        }
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FAILURE)
+    })
 }
 
 fn path_text(v: &Value) -> String {
