@@ -126,6 +126,36 @@ pub enum CtlCommand {
 --reason 'handed to the police, officer 4711'\n         retentionctl export verify /media/usb0/POL-2026-1142"
     )]
     Export(ExportArgs),
+    /// The compliance report: per zone and day, the retention achieved
+    /// against min/max, deletions by reason, holds placed and released;
+    /// the alarms and how long they lasted. From the audit log, so it
+    /// covers past days too.
+    Report(ReportArgs),
+}
+
+/// `retentionctl report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The period's start: this long ago ("30d") or a time.
+    #[arg(long, value_name = "DURATION|TIME", value_parser = parse_since, default_value = "30d")]
+    pub since: Timestamp,
+    /// The period's end (default: now).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub until: Option<Timestamp>,
+    /// Output format (--json is the same as --format json).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+}
+
+/// Formats of `retentionctl report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// An aligned table.
+    Text,
+    /// JSON.
+    Json,
+    /// CSV, one row per zone and day.
+    Csv,
 }
 
 /// `retentionctl export`.

@@ -27,6 +27,7 @@ use crate::auditq::Query;
 use crate::daemon::Shared;
 use crate::export::{DoneRequest, OpenRequest};
 use crate::holdops::{self, AddRequest, Caller, OpError, Role};
+use crate::report::ReportRequest;
 use crate::units::Timestamp;
 
 /// Largest request accepted.
@@ -114,6 +115,11 @@ pub enum Request {
         /// What was written.
         done: DoneRequest,
     },
+    /// The compliance report over a period (viewers).
+    Report {
+        /// The period.
+        report: ReportRequest,
+    },
 }
 
 impl Request {
@@ -133,6 +139,7 @@ impl Request {
             Request::Explain { .. } => (Role::Viewer, "explain"),
             Request::AuditShow { .. } => (Role::Viewer, "audit show"),
             Request::ExportOpen { .. } | Request::ExportDone { .. } => (Role::Supervisor, "export"),
+            Request::Report { .. } => (Role::Viewer, "report"),
         }
     }
 }
@@ -200,6 +207,7 @@ fn handle_authorized(shared: &Shared, caller: &Caller, req: &Request, policy: &c
             crate::auditq::show(&policy.daemon.audit_log, query).map_err(OpError::BadRequest)
         }
         Request::ExportOpen { .. } => Err(OpError::Failed("export-open is answered with files".into())),
+        Request::Report { report } => crate::report::report(&policy.daemon.audit_log, report).map_err(OpError::Failed),
         Request::ExportDone { done } => match &shared.audit {
             Some(audit) => crate::export::done(audit, caller, done),
             None => Err(OpError::Failed(

@@ -182,6 +182,8 @@ pub struct Sweeper {
     status: String,
     /// Why the last reload was rejected, until a reload succeeds.
     reload_error: Option<String>,
+    /// The UTC hour (Unix time / 3600) of the last retention sample.
+    sampled_hour: Option<i64>,
     _lock: Option<StateLock>,
 }
 
@@ -217,6 +219,7 @@ impl Sweeper {
             ready: false,
             status: String::new(),
             reload_error: None,
+            sampled_hour: None,
             _lock: lock,
         };
         s.record_policy_load()?;
@@ -488,6 +491,14 @@ impl Sweeper {
             }
         }
         let usage_after = scan::usage(&policy, &inv);
+        if self.sampled_hour != Some(now.0.div_euclid(3600)) {
+            if let Some(a) = &shared.audit {
+                match record_samples(a, &policy, &inv, now) {
+                    Ok(()) => self.sampled_hour = Some(now.0.div_euclid(3600)),
+                    Err(e) => log::error!("cannot record the retention samples: {e}"),
+                }
+            }
+        }
         inv.drop_detail();
         *shared.inventory.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(inv));
         let outcome = SweepOutcome {
@@ -609,6 +620,49 @@ impl Sweeper {
             if o.report.interrupted { " (interrupted by shutdown)" } else { "" }
         );
     }
+}
+
+/// One `sample` record per zone (hourly, after a sweep): what the zone
+/// holds and the retention it achieves, so that `retentionctl report` can
+/// prove past days' retention from the tamper-evident log.
+fn record_samples(
+    audit: &Mutex<AuditLog>,
+    policy: &Policy,
+    inv: &Inventory,
+    now: Timestamp,
+) -> Result<(), crate::audit::AuditError> {
+    let mut a = lock_audit(audit);
+    for (zi, z) in policy.zones.iter().enumerate() {
+        let dirs = inv
+            .zones
+            .get(zi)
+            .map(|zi| zi.roots.as_slice())
+            .unwrap_or(&[])
+            .iter()
+            .flat_map(|r| r.dirs.iter().filter(|d| d.files > 0));
+        let (mut files, mut bytes, mut oldest, mut newest) = (0u64, 0u64, None::<Timestamp>, None::<Timestamp>);
+        for d in dirs {
+            files += u64::from(d.files);
+            bytes += d.bytes;
+            oldest = Some(oldest.map_or(d.oldest, |o| o.min(d.oldest)));
+            newest = Some(newest.map_or(d.newest, |n| n.max(d.newest)));
+        }
+        a.append(
+            "sample",
+            &json!({
+                "zone": z.name.0,
+                "at": now.rfc3339(),
+                "recordings": files,
+                "bytes": bytes,
+                "oldest": oldest.map(|t| t.rfc3339()),
+                "newest": newest.map(|t| t.rfc3339()),
+                "retention_secs": oldest.map(|o| o.age_at(now).secs()),
+                "min_age_secs": z.min_age.secs(),
+                "max_age_secs": z.max_age.secs(),
+            }),
+        )?;
+    }
+    a.sync()
 }
 
 /// Options of the daemon binary.

@@ -24,6 +24,7 @@
 //! - [`audit`]: the hash-chained, write-ahead audit log.
 //! - [`auditq`]: audit log queries (`audit show`, the records about a path).
 //! - [`explain`]: why a recording is kept or due, or what removed it.
+//! - [`report`]: the compliance report from the audit log (samples, deletions, holds, alarms).
 //! - [`daemon`]: the sweep loop, signals, and the early-sweep watcher.
 //! - [`service`]: sd_notify readiness, status text and watchdog under systemd.
 //! - [`status`]: `retentionctl status` from the inventory, holds and last sweep.
@@ -52,6 +53,7 @@ pub mod inventory;
 pub mod logging;
 pub mod plan;
 pub mod policy;
+pub mod report;
 pub mod scan;
 pub mod service;
 pub mod status;

@@ -159,6 +159,7 @@ fn daemon_page_lists_every_reason_alarm_and_action() {
         "find",
         "export",
         "export-done",
+        "sample",
     ];
     let missing: Vec<_> = retentiond::plan::Cause::CODES
         .iter()

@@ -641,3 +641,184 @@ fn export_needs_supervisors_and_passes_files_the_caller_cannot_read() {
     assert!(o.status.success(), "{}", text(&o));
     drop(d);
 }
+
+/// Runs `retentiond --once` with the wall clock at `at` (libfaketime).
+fn once_at(policy: &std::path::Path, at: i64) -> Output {
+    let stamp = chrono::DateTime::from_timestamp(at, 0)
+        .unwrap()
+        .format("@%Y-%m-%d %H:%M:%S")
+        .to_string();
+    std::process::Command::new("faketime")
+        .arg("-f")
+        .arg(&stamp)
+        .arg(env!("CARGO_BIN_EXE_retentiond"))
+        .args(["--config", policy.to_str().unwrap(), "--once"])
+        .env("TZ", "UTC")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn report_proves_past_days_retention_from_the_audit_log() {
+    if std::process::Command::new("faketime")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: needs faketime (Debian package faketime; tests/run installs it)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (root, state) = (tmp.path().join("cctv"), tmp.path().join("state"));
+    let policy = tmp.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "[daemon]\nstate_dir = \"{}\"\ncontrol_socket = \"{}\"\n\n\
+             [[zone]]\nname = \"cctv\"\npaths = [\"{}\"]\ntime = \"%Y-%m-%d/%H/*/%M.%S.mp4\"\nmin_age = \"14d\"\nmax_age = \"28d\"\n\n\
+             [[zone]]\nname = \"calls\"\npaths = [\"{}\"]\nmin_age = \"60d\"\nmax_age = \"60d\"\n",
+            state.display(),
+            tmp.path().join("ctl.sock").display(),
+            root.display(),
+            tmp.path().join("calls-unmounted").display()
+        ),
+    )
+    .unwrap();
+    // Footage up to ten days ago; the daemon then runs on three past days.
+    let day0 = (now() - 10 * DAY) / DAY * DAY + 12 * 3600;
+    frigate(
+        &root,
+        &TreeSpec {
+            cams: 2,
+            days: 35.0,
+            segment: 600,
+            size: 10,
+            end: day0,
+        },
+    )
+    .unwrap();
+    for k in 0..3 {
+        let o = once_at(&policy, day0 + k * DAY);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    // Day 3: a hold keeps footage past max_age; the report flags that day.
+    let held_from = day0 - 26 * DAY + 3600; // kept by day 2 (max_age), past it by day 3
+    let o = retentionctl(&[
+        "--config",
+        policy.to_str().unwrap(),
+        "hold",
+        "add",
+        "--zone",
+        "cctv",
+        "--from",
+        &rfc3339(held_from),
+        "--to",
+        &rfc3339(held_from + 1800),
+        "--case",
+        "K-1",
+        "--reason",
+        "inquiry",
+        "--indefinite",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = once_at(&policy, day0 + 3 * DAY);
+    assert!(o.status.success(), "{}", text(&o));
+
+    let since = rfc3339(day0 - 3600);
+    let until = rfc3339(day0 + 4 * DAY);
+    let rep = json(&retentionctl(&[
+        "--config",
+        policy.to_str().unwrap(),
+        "--json",
+        "report",
+        "--since",
+        &since,
+        "--until",
+        &until,
+    ]));
+    let days = rep["days"].as_array().unwrap();
+    let cctv: Vec<&Value> = days.iter().filter(|d| d["zone"] == "cctv").collect();
+    assert_eq!(cctv.len(), 4, "{rep:#}");
+    // Deletions per day, as the audit log's delete records say.
+    let recs = audit_records(&state.join("audit.jsonl"));
+    for (k, row) in cctv.iter().enumerate() {
+        let day = (day0 + k as i64 * DAY) / DAY;
+        let want = recs
+            .iter()
+            .filter(|r| r["action"] == "delete")
+            .filter(|r| {
+                let ts = chrono::DateTime::parse_from_rfc3339(r["ts"].as_str().unwrap())
+                    .unwrap()
+                    .timestamp();
+                ts.div_euclid(DAY) == day
+            })
+            .count() as i64;
+        assert!(want > 0);
+        assert_eq!(row["deleted"]["max-age"].as_i64(), Some(want), "day {k}: {row:#}");
+        assert_eq!(row["samples"], 1);
+        assert_eq!(row["max_age_secs"], 28 * DAY);
+    }
+    for row in &cctv[..3] {
+        assert_eq!(row["status"], "within", "{row:#}");
+        let max = row["retention_max_secs"].as_i64().unwrap();
+        assert!((28 * DAY - 3600..=28 * DAY).contains(&max), "{row:#}");
+    }
+    assert_eq!(cctv[3]["status"], "flagged", "{:#}", cctv[3]);
+    assert!(
+        cctv[3]["flags"][0].as_str().unwrap().starts_with("kept past max_age"),
+        "{:#}",
+        cctv[3]
+    );
+    assert_eq!(cctv[3]["holds_placed"], 0, "the hold was placed on the real today");
+    // The calls zone's root is missing: empty days, and its alarm with its duration.
+    let calls: Vec<&Value> = days.iter().filter(|d| d["zone"] == "calls").collect();
+    assert_eq!(calls.len(), 4);
+    assert!(calls.iter().all(|d| d["status"] == "empty"), "{rep:#}");
+    let alarm = &rep["alarms"][0];
+    assert_eq!(alarm["kind"], "root-unavailable", "{rep:#}");
+    assert_eq!(alarm["raised"], rfc3339(day0).replace("+00:00", "Z"));
+    assert!(
+        alarm["cleared"].is_null() && alarm["duration_secs"].as_i64().unwrap() >= 4 * DAY - 3600,
+        "{alarm:#}"
+    );
+
+    // Text and CSV forms.
+    let t = retentionctl(&[
+        "--config",
+        policy.to_str().unwrap(),
+        "report",
+        "--since",
+        &since,
+        "--until",
+        &until,
+    ]);
+    let txt = String::from_utf8_lossy(&t.stdout).to_string();
+    assert!(
+        txt.contains("DATE") && txt.contains("within") && txt.contains("! kept past max_age"),
+        "{txt}"
+    );
+    let c = retentionctl(&[
+        "--config",
+        policy.to_str().unwrap(),
+        "report",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--format",
+        "csv",
+    ]);
+    let csv = String::from_utf8_lossy(&c.stdout).to_string();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(
+        lines[0].starts_with(
+            "date,zone,retention_min_secs,retention_max_secs,min_age_secs,max_age_secs,samples,status,deleted_max_age"
+        ),
+        "{csv}"
+    );
+    assert_eq!(lines.len(), 9, "{csv}");
+    assert!(
+        lines.iter().any(|l| l.contains(",cctv,") && l.contains(",within,")),
+        "{csv}"
+    );
+}

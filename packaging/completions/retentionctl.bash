@@ -40,6 +40,9 @@ _retentionctl() {
             retentionctl,plan)
                 cmd="retentionctl__subcmd__plan"
                 ;;
+            retentionctl,report)
+                cmd="retentionctl__subcmd__report"
+                ;;
             retentionctl,status)
                 cmd="retentionctl__subcmd__status"
                 ;;
@@ -96,6 +99,9 @@ _retentionctl() {
                 ;;
             retentionctl__subcmd__help,plan)
                 cmd="retentionctl__subcmd__help__subcmd__plan"
+                ;;
+            retentionctl__subcmd__help,report)
+                cmd="retentionctl__subcmd__help__subcmd__report"
                 ;;
             retentionctl__subcmd__help,status)
                 cmd="retentionctl__subcmd__help__subcmd__status"
@@ -167,7 +173,7 @@ _retentionctl() {
 
     case "${cmd}" in
         retentionctl)
-            opts="-c -h -V --config --socket --json --help --version plan hold audit status find erase explain export help"
+            opts="-c -h -V --config --socket --json --help --version plan hold audit status find erase explain export report help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -591,7 +597,7 @@ _retentionctl() {
             return 0
             ;;
         retentionctl__subcmd__help)
-            opts="plan hold audit status find erase explain export help"
+            opts="plan hold audit status find erase explain export report help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -815,6 +821,20 @@ _retentionctl() {
             return 0
             ;;
         retentionctl__subcmd__help__subcmd__plan)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        retentionctl__subcmd__help__subcmd__report)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1155,6 +1175,44 @@ _retentionctl() {
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        retentionctl__subcmd__report)
+            opts="-c -h --since --until --format --config --socket --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json csv" -- "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

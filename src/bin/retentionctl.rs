@@ -14,13 +14,15 @@ use log::LevelFilter;
 use retentiond::access::{self, RangeRequest};
 use retentiond::auditq::{self, Query};
 use retentiond::cli::{
-    AuditCommand, CtlArgs, CtlCommand, ExportArgs, ExportCommand, HoldAddArgs, HoldCommand, RangeArgs, EXIT_FAILURE,
+    AuditCommand, CtlArgs, CtlCommand, ExportArgs, ExportCommand, HoldAddArgs, HoldCommand, RangeArgs, ReportFormat,
+    EXIT_FAILURE,
 };
 use retentiond::control::{self, ClientError, Request};
 use retentiond::daemon::{self, StateLock};
 use retentiond::holdops::{self, AddRequest, Caller, Ctx, OpError};
 use retentiond::holdstore::HoldStore;
 use retentiond::policy::{Policy, DEFAULT_SOCKET};
+use retentiond::report::{self, ReportRequest};
 use retentiond::units::{Bytes, Timestamp};
 use retentiond::{audit, explain, export, logging, status};
 use serde_json::{json, Value};
@@ -45,6 +47,12 @@ fn run(args: &CtlArgs) -> anyhow::Result<ExitCode> {
     let req = match &args.command {
         CtlCommand::Audit(AuditCommand::Verify { log }) => return audit_verify(args, log.as_deref()),
         CtlCommand::Export(x) => return export_cmd(args, x),
+        CtlCommand::Report(r) => Request::Report {
+            report: ReportRequest {
+                since: r.since,
+                until: r.until.unwrap_or(now),
+            },
+        },
         CtlCommand::Audit(AuditCommand::Show(a)) => Request::AuditShow {
             query: Query {
                 since: a.since,
@@ -118,7 +126,13 @@ fn run(args: &CtlArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e) => return Err(e.into()),
     };
-    if args.json {
+    if let CtlCommand::Report(r) = &args.command {
+        match (args.json, r.format) {
+            (true, _) | (_, ReportFormat::Json) => println!("{}", serde_json::to_string_pretty(&data)?),
+            (_, ReportFormat::Csv) => print!("{}", report::csv(&data)),
+            (_, ReportFormat::Text) => print!("{}", report::text(&data)),
+        }
+    } else if args.json {
         println!("{}", serde_json::to_string_pretty(&data)?);
     } else {
         print!("{}", render(&req, &data));
@@ -178,6 +192,7 @@ fn offline(policy: Policy, socket: &Path, req: &Request, now: Timestamp) -> anyh
             None => bail!("not a path"),
         },
         Request::AuditShow { query } => auditq::show(&policy.daemon.audit_log, query).map_err(|e| anyhow::anyhow!(e)),
+        Request::Report { report } => report::report(&policy.daemon.audit_log, report).map_err(|e| anyhow::anyhow!(e)),
         Request::ExportOpen { .. } | Request::ExportDone { .. } => {
             bail!(
                 "retentiond is not running (no listener on {}); export needs the daemon",
@@ -285,7 +300,7 @@ fn render(req: &Request, v: &Value) -> String {
             o
         }
         Request::AuditShow { .. } => audit_text(v),
-        Request::ExportOpen { .. } | Request::ExportDone { .. } => format!("{v}\n"),
+        Request::ExportOpen { .. } | Request::ExportDone { .. } | Request::Report { .. } => format!("{v}\n"),
     }
 }
 

@@ -66,6 +66,7 @@ pub fn audit_records(log: &Path) -> Vec<Value> {
             let mut v = Value::Object(r.fields);
             v["seq"] = r.seq.into();
             v["action"] = r.action.into();
+            v["ts"] = r.ts.into();
             v
         })
         .collect()
