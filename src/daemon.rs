@@ -184,6 +184,10 @@ pub struct Sweeper {
     reload_error: Option<String>,
     /// The UTC hour (Unix time / 3600) of the last retention sample.
     sampled_hour: Option<i64>,
+    /// Prometheus metrics (written only with `daemon.metrics_file`).
+    metrics: crate::metrics::Metrics,
+    /// The last metrics write failed (logged once until it works again).
+    metrics_failing: bool,
     _lock: Option<StateLock>,
 }
 
@@ -220,6 +224,8 @@ impl Sweeper {
             status: String::new(),
             reload_error: None,
             sampled_hour: None,
+            metrics: crate::metrics::Metrics::new(),
+            metrics_failing: false,
             _lock: lock,
         };
         s.record_policy_load()?;
@@ -345,6 +351,7 @@ impl Sweeper {
             },
         };
         *self.shared.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(last);
+        self.write_metrics(&r, now);
         match &r {
             Ok(o) => {
                 let alarms: Vec<String> = self.alarms.iter().map(|(k, s)| format!("{k} {s}")).collect();
@@ -512,6 +519,38 @@ impl Sweeper {
         };
         self.log_summary(&outcome);
         Ok(outcome)
+    }
+
+    fn write_metrics(&mut self, r: &Result<SweepOutcome>, now: Timestamp) {
+        let policy = self.policy();
+        let Some(path) = &policy.daemon.metrics_file else {
+            return;
+        };
+        let alarms: Vec<(String, String)> = self.alarms.iter().cloned().collect();
+        match (r, self.shared.inventory()) {
+            (Ok(o), Some(inv)) => {
+                let holds = self.shared.store.read().map(|(h, _)| h).unwrap_or_default();
+                self.metrics.sweep_done(&policy, &inv, &holds, o, &alarms, now);
+            }
+            _ => self.metrics.sweep_failed(&alarms),
+        }
+        match self.metrics.write(path) {
+            Ok(()) => {
+                if self.metrics_failing {
+                    log::info!("metrics written to {} again", path.display());
+                }
+                self.metrics_failing = false;
+            }
+            Err(e) => {
+                if !self.metrics_failing {
+                    log::error!(
+                        retention_event = "metrics-unwritable";
+                        "cannot write the metrics file {} ({e}); under systemd add its directory to ReadWritePaths=", path.display()
+                    );
+                }
+                self.metrics_failing = true;
+            }
+        }
     }
 
     /// Raises `alarm`, keeping every alarm already raised.

@@ -28,6 +28,7 @@
 //! - [`daemon`]: the sweep loop, signals, and the early-sweep watcher.
 //! - [`service`]: sd_notify readiness, status text and watchdog under systemd.
 //! - [`status`]: `retentionctl status` from the inventory, holds and last sweep.
+//! - [`metrics`]: Prometheus text file for node_exporter, written after each sweep.
 //! - [`logging`]: journal or stderr, with structured fields.
 //! - [`cli`]: the command lines of both binaries (help, man pages, completions).
 //! - [`treegen`]: synthetic Frigate-like trees (demo, tests, benchmark).
@@ -51,6 +52,7 @@ pub mod holds;
 pub mod holdstore;
 pub mod inventory;
 pub mod logging;
+pub mod metrics;
 pub mod plan;
 pub mod policy;
 pub mod report;

@@ -91,6 +91,8 @@ pub mod raw {
         pub batch_size: Option<Spanned<i64>>,
         /// The control socket retentionctl talks to.
         pub control_socket: Option<Spanned<String>>,
+        /// Prometheus text file for node_exporter's textfile collector (off when absent).
+        pub metrics_file: Option<Spanned<String>>,
     }
 
     /// `[roles]`
@@ -204,6 +206,8 @@ pub struct DaemonSettings {
     pub batch_size: usize,
     /// The control socket.
     pub control_socket: PathBuf,
+    /// Where to write metrics after each sweep (Prometheus text format), if anywhere.
+    pub metrics_file: Option<PathBuf>,
 }
 
 /// The Unix groups granting each role (root has every role; each role
@@ -489,6 +493,9 @@ impl Policy {
         let _ = writeln!(s, "settle_time = \"{}\"", d.settle_time.exact());
         let _ = writeln!(s, "batch_size = {}", d.batch_size);
         let _ = writeln!(s, "control_socket = {:?}", d.control_socket.display().to_string());
+        if let Some(m) = &d.metrics_file {
+            let _ = writeln!(s, "metrics_file = {:?}", m.display().to_string());
+        }
         let _ = writeln!(s, "\n[roles]");
         let _ = writeln!(s, "viewers = {:?}", self.roles.viewers);
         let _ = writeln!(s, "operators = {:?}", self.roles.operators);
@@ -648,6 +655,23 @@ pub fn validate(file: &Path, text: &str, raw: raw::RawPolicy) -> Result<Policy, 
     let control_socket = match &d.control_socket {
         Some(p) => normalise(p.get_ref()).map_err(|m| e.at(p.span(), "daemon.control_socket", m))?,
         None => PathBuf::from(DEFAULT_SOCKET),
+    };
+    let metrics_file = match &d.metrics_file {
+        Some(p) => {
+            let path = normalise(p.get_ref()).map_err(|m| e.at(p.span(), "daemon.metrics_file", m))?;
+            if !path.to_string_lossy().ends_with(".prom") {
+                return Err(e.at(
+                    p.span(),
+                    "daemon.metrics_file",
+                    format!(
+                        "{:?} must end in .prom (node_exporter's textfile collector reads only those)",
+                        p.get_ref()
+                    ),
+                ));
+            }
+            Some(path)
+        }
+        None => None,
     };
     let group = |v: &Option<Spanned<String>>, key: &str, default: &str| -> Result<String, PolicyError> {
         match v {
@@ -908,6 +932,7 @@ pub fn validate(file: &Path, text: &str, raw: raw::RawPolicy) -> Result<Policy, 
             settle_time,
             batch_size,
             control_socket,
+            metrics_file,
         },
         roles,
         default_marks,
@@ -978,6 +1003,24 @@ max_bytes = "20GiB"
     }
 
     const ZONE: &str = "[[zone]]\nname = \"a\"\npaths = [\"/srv/a\"]\nmin_age = \"1d\"\nmax_age = \"2d\"\n";
+
+    #[test]
+    fn metrics_file_is_optional_absolute_and_a_prom_file() {
+        assert_eq!(parse(ZONE).unwrap().daemon.metrics_file, None);
+        let p = parse(&format!("[daemon]\nmetrics_file = \"/var/lib/node/r.prom\"\n{ZONE}")).unwrap();
+        assert_eq!(p.daemon.metrics_file, Some(PathBuf::from("/var/lib/node/r.prom")));
+        assert!(p.describe().contains("metrics_file = \"/var/lib/node/r.prom\""));
+        let e = err(&format!("[daemon]\nmetrics_file = \"/var/lib/node/r.txt\"\n{ZONE}"));
+        assert!(
+            e.contains(":2:16: daemon.metrics_file: ") && e.contains("must end in .prom"),
+            "{e}"
+        );
+        let e = err(&format!("[daemon]\nmetrics_file = \"r.prom\"\n{ZONE}"));
+        assert!(
+            e.contains("daemon.metrics_file") && e.contains("not an absolute path"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn errors_name_file_line_column_and_key() {
