@@ -180,13 +180,13 @@ pub fn text(v: &Value) -> String {
             o,
             "{:<14} {:>10} {:>10}  {:<17} {:<17} {:>11}  {:<15} {:>16}{flag}",
             s(&z["name"]),
-            z["recordings"],
+            z["recordings"].as_u64().unwrap_or(0),
             b(&z["bytes"]),
             short(&z["oldest"]),
             short(&z["newest"]),
             age_secs(&z["retention_secs"]),
             format!("{}..{}", s(&z["min_age"]), s(&z["max_age"])),
-            format!("{} ({})", z["held_files"], b(&z["held_bytes"])),
+            format!("{} ({})", z["held_files"].as_u64().unwrap_or(0), b(&z["held_bytes"])),
         );
     }
     let _ = writeln!(o);

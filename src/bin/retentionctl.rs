@@ -510,9 +510,12 @@ fn audit_text(v: &Value) -> String {
         v["matched"],
         v["scanned"],
         if v["truncated"] == true {
-            "; showing the newest (raise --limit, at most 1000, or narrow the filters)"
+            format!(
+                "; showing the newest {} (raise --limit, at most 1000, or narrow the filters)",
+                v["records"].as_array().map_or(0, |r| r.len())
+            )
         } else {
-            ""
+            String::new()
         }
     );
     o
