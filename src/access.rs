@@ -113,6 +113,20 @@ pub fn in_scope(inv: &Inventory, policy: &Policy, holds: &HoldSet, scope: &Scope
     out
 }
 
+/// Validates `req`, scans its zone afresh and lists what it covers.
+fn gather<'p>(
+    policy: &'p Policy,
+    store: &HoldStore,
+    req: &RangeRequest,
+    now: Timestamp,
+) -> Result<(&'p Zone, Scope, Inventory, Vec<Found>), OpError> {
+    let (zone, scope) = validate(policy, req)?;
+    let (holds, _) = store.read()?;
+    let inv = scan::scan_zone(policy, zone.id);
+    let found = in_scope(&inv, policy, &holds, &scope, now);
+    Ok((zone, scope, inv, found))
+}
+
 fn range_fields(req: &RangeRequest, caller: &Caller) -> Value {
     json!({
         "zone": req.zone,
@@ -143,10 +157,7 @@ pub fn find(
     req: &RangeRequest,
     now: Timestamp,
 ) -> Result<Value, OpError> {
-    let (zone, scope) = validate(policy, req)?;
-    let (holds, _) = store.read()?;
-    let inv = scan::scan_zone(policy, zone.id);
-    let found = in_scope(&inv, policy, &holds, &scope, now);
+    let (zone, _, inv, found) = gather(policy, store, req, now)?;
     let bytes: u64 = found.iter().map(|f| f.size).sum();
     let mut rec = range_fields(req, caller);
     rec["files"] = found.len().into();
@@ -181,10 +192,7 @@ pub fn erase(
     req: &RangeRequest,
     now: Timestamp,
 ) -> Result<Value, OpError> {
-    let (zone, scope) = validate(policy, req)?;
-    let (holds, _) = store.read()?;
-    let inv = scan::scan_zone(policy, zone.id);
-    let found = in_scope(&inv, policy, &holds, &scope, now);
+    let (zone, scope, inv, found) = gather(policy, store, req, now)?;
     let mut held: std::collections::BTreeMap<&str, u64> = Default::default();
     for f in &found {
         for h in &f.held_by {

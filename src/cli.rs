@@ -187,16 +187,10 @@ pub enum ExportCommand {
     },
 }
 
-/// The range of `find` and `erase`.
+/// A recording-time range: `--from T --to T`, or `--last D` ending now.
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("range").required(true).args(["from", "last"])))]
-pub struct RangeArgs {
-    /// The zone (see the policy's [[zone]] names).
-    #[arg(long)]
-    pub zone: String,
-    /// Only paths (relative to the zone root) matching this glob, e.g. '*/cam07/*'; '*' also matches '/'.
-    #[arg(long = "match", value_name = "GLOB")]
-    pub glob: Option<String>,
+pub struct TimeRange {
     /// Start of the recording-time range (inclusive).
     #[arg(long, value_name = "TIME", value_parser = parse_time, requires = "to")]
     pub from: Option<Timestamp>,
@@ -206,6 +200,31 @@ pub struct RangeArgs {
     /// The range ending now, e.g. "2h", "3d".
     #[arg(long, value_name = "DURATION", value_parser = parse_age, conflicts_with_all = ["from", "to"])]
     pub last: Option<Age>,
+}
+
+impl TimeRange {
+    /// The range as (from, to), `--last` counted back from `now`.
+    pub fn resolve(&self, now: Timestamp) -> (Timestamp, Timestamp) {
+        match (self.from, self.to, self.last) {
+            (Some(f), Some(t), _) => (f, t),
+            (_, _, Some(l)) => (now.minus(l), now),
+            _ => unreachable!("clap requires --from/--to or --last"),
+        }
+    }
+}
+
+/// The range of `find` and `erase`.
+#[derive(Debug, Args)]
+pub struct RangeArgs {
+    /// The zone (see the policy's [[zone]] names).
+    #[arg(long)]
+    pub zone: String,
+    /// Only paths (relative to the zone root) matching this glob, e.g. '*/cam07/*'; '*' also matches '/'.
+    #[arg(long = "match", value_name = "GLOB")]
+    pub glob: Option<String>,
+    /// The recording-time range.
+    #[command(flatten)]
+    pub range: TimeRange,
     /// Why (recorded in the audit log; required).
     #[arg(long)]
     pub reason: String,
@@ -264,7 +283,6 @@ pub enum HoldCommand {
 /// `retentionctl hold add`.
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("scope").required(true).args(["zone", "all_zones"])))]
-#[command(group(ArgGroup::new("range").required(true).args(["from", "last"])))]
 #[command(group(ArgGroup::new("expiry").required(true).args(["expires", "for_", "indefinite"])))]
 pub struct HoldAddArgs {
     /// The zone whose footage to hold (see the policy's [[zone]] names).
@@ -276,15 +294,9 @@ pub struct HoldAddArgs {
     /// Only paths (relative to the zone root) matching this glob, e.g. '*/cam07/*'; '*' also matches '/'.
     #[arg(long = "match", value_name = "GLOB")]
     pub glob: Option<String>,
-    /// Start of the recording-time range (inclusive).
-    #[arg(long, value_name = "TIME", value_parser = parse_time, requires = "to")]
-    pub from: Option<Timestamp>,
-    /// End of the recording-time range (inclusive).
-    #[arg(long, value_name = "TIME", value_parser = parse_time, requires = "from")]
-    pub to: Option<Timestamp>,
-    /// The range ending now, e.g. "2h", "3d".
-    #[arg(long, value_name = "DURATION", value_parser = parse_age, conflicts_with_all = ["from", "to"])]
-    pub last: Option<Age>,
+    /// The recording-time range.
+    #[command(flatten)]
+    pub range: TimeRange,
     /// Case reference (police report number, complaint id).
     #[arg(long, value_name = "REF")]
     pub case: String,

@@ -438,14 +438,8 @@ async fn send_fds(stream: &UnixStream, fds: &[OwnedFd]) -> std::io::Result<()> {
 /// (`export-open`): as many as the reply lists without an `error`.
 pub fn request_fds(socket: &Path, req: &Request, timeout: Duration) -> Result<(Value, Vec<OwnedFd>), ClientError> {
     use rustix::net::{recvmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
-    use std::io::Write;
     let io = |e| ClientError::Io(socket.to_path_buf(), e);
-    let mut s = connect(socket)?;
-    s.set_read_timeout(Some(timeout)).map_err(io)?;
-    s.set_write_timeout(Some(timeout)).map_err(io)?;
-    let mut body = serde_json::to_vec(req).expect("requests serialise");
-    body.push(b'\n');
-    s.write_all(&body).map_err(io)?;
+    let s = send(socket, req, timeout)?;
     // Everything is read with recvmsg: a plain read could swallow a byte
     // that carries files, and with it the files.
     let mut data: Vec<u8> = Vec::new();
@@ -510,19 +504,28 @@ fn refused(v: &Value) -> ClientError {
     }
 }
 
-fn connect(socket: &Path) -> Result<std::os::unix::net::UnixStream, ClientError> {
-    match std::os::unix::net::UnixStream::connect(socket) {
-        Ok(s) => Ok(s),
+/// Connects and sends `req` as one line, with `timeout` on both directions.
+fn send(socket: &Path, req: &Request, timeout: Duration) -> Result<std::os::unix::net::UnixStream, ClientError> {
+    use std::io::Write;
+    let io = |e| ClientError::Io(socket.to_path_buf(), e);
+    let mut s = match std::os::unix::net::UnixStream::connect(socket) {
+        Ok(s) => s,
         Err(e)
             if matches!(
                 e.kind(),
                 std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
             ) =>
         {
-            Err(ClientError::NotRunning(socket.to_path_buf()))
+            return Err(ClientError::NotRunning(socket.to_path_buf()))
         }
-        Err(e) => Err(ClientError::Io(socket.to_path_buf(), e)),
-    }
+        Err(e) => return Err(io(e)),
+    };
+    s.set_read_timeout(Some(timeout)).map_err(io)?;
+    s.set_write_timeout(Some(timeout)).map_err(io)?;
+    let mut body = serde_json::to_vec(req).expect("requests serialise");
+    body.push(b'\n');
+    s.write_all(&body).map_err(io)?;
+    Ok(s)
 }
 
 /// Why a client request did not get a reply.
@@ -546,14 +549,9 @@ pub enum ClientError {
 
 /// Sends one request and waits for the reply (blocking; for the CLI).
 pub fn request(socket: &Path, req: &Request, timeout: Duration) -> Result<Value, ClientError> {
-    use std::io::{BufRead, Write};
+    use std::io::BufRead;
     let io = |e| ClientError::Io(socket.to_path_buf(), e);
-    let mut s = connect(socket)?;
-    s.set_read_timeout(Some(timeout)).map_err(io)?;
-    s.set_write_timeout(Some(timeout)).map_err(io)?;
-    let mut body = serde_json::to_vec(req).expect("requests serialise");
-    body.push(b'\n');
-    s.write_all(&body).map_err(io)?;
+    let s = send(socket, req, timeout)?;
     let mut line = String::new();
     std::io::BufReader::new(&s).read_line(&mut line).map_err(io)?;
     let v: Value = serde_json::from_str(&line).map_err(|e| {

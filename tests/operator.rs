@@ -415,12 +415,14 @@ fn roles_gate_the_operator_tools() {
         "rdtest-viewers",
     );
     denied(as_(nobody, &["audit", "show"]), "audit show", "rdtest-viewers");
+    denied(as_(nobody, &["report"]), "report", "rdtest-viewers");
     // Viewers: status, find, explain, audit show; not erase.
     for args in [
         vec!["status"],
         cmd("find"),
         vec!["explain", any.to_str().unwrap()],
         vec!["audit", "show", "--limit", "3"],
+        vec!["report", "--since", "1d"],
     ] {
         let o = as_(viewer, &args);
         assert!(o.status.success(), "{args:?}: {}", text(&o));
@@ -726,6 +728,9 @@ fn report_proves_past_days_retention_from_the_audit_log() {
 
     let since = rfc3339(day0 - 3600);
     let until = rfc3339(day0 + 4 * DAY);
+    // Asked of the running daemon (which sweeps today, outside the period).
+    let d = Daemon::start(&policy, &tmp.path().join("ctl.sock"));
+    d.wait_for("sweep at", 1, 60);
     let rep = json(&retentionctl(&[
         "--config",
         policy.to_str().unwrap(),
@@ -827,6 +832,7 @@ fn report_proves_past_days_retention_from_the_audit_log() {
         lines.iter().any(|l| l.contains(",cctv,") && l.contains(",within,")),
         "{csv}"
     );
+    drop(d);
 }
 
 #[test]

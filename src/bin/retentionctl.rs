@@ -141,11 +141,7 @@ fn run(args: &CtlArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn range_request(a: &RangeArgs, now: Timestamp) -> RangeRequest {
-    let (from, to) = match (a.from, a.to, a.last) {
-        (Some(f), Some(t), _) => (f, t),
-        (_, _, Some(l)) => (now.minus(l), now),
-        _ => unreachable!("clap requires --from/--to or --last"),
-    };
+    let (from, to) = a.range.resolve(now);
     RangeRequest {
         zone: a.zone.clone(),
         glob: a.glob.clone(),
@@ -156,11 +152,7 @@ fn range_request(a: &RangeArgs, now: Timestamp) -> RangeRequest {
 }
 
 fn add_request(a: &HoldAddArgs, now: Timestamp) -> AddRequest {
-    let (from, to) = match (a.from, a.to, a.last) {
-        (Some(f), Some(t), _) => (f, t),
-        (_, _, Some(l)) => (now.minus(l), now),
-        _ => unreachable!("clap requires --from/--to or --last"),
-    };
+    let (from, to) = a.range.resolve(now);
     AddRequest {
         zone: if a.all_zones { None } else { a.zone.clone() },
         glob: a.glob.clone(),
