@@ -33,7 +33,11 @@
 //! - **Rotation.** A full live file ends with a `"rotate"` record, is renamed to
 //!   `<name>.<first seq, 20 digits>` (lexical order = seq order), and the new
 //!   live file starts with a `"continue"` record chained to it. A rotation
-//!   interrupted by a crash is completed by the next open.
+//!   interrupted by a crash is completed by the next open. The rotated file
+//!   is then compressed to `<name>.<seq>.zst` (zstd, written to a temporary
+//!   file, fsynced and renamed before the plain file is removed), so a
+//!   deletion costs about 50 bytes on disk; readers take either form, and
+//!   where a crash left both, the complete `.zst` is the one read.
 //! - **Single writer.** A writer holds an exclusive `flock` on `<log>.lock`;
 //!   readers ([`read_records`], [`verify`]) take no lock and only read (while
 //!   a writer is active they may see a batch half-written or a rotation
@@ -43,8 +47,8 @@
 //!   `preserve_order` is enabled); hashes cover the exact bytes, so this never
 //!   matters for verification. [`Record::fields`] is a `Map` as well.
 //! - **Streaming reads.** Readers go through one function that opens a segment
-//!   for reading (the place to add compressed segments later) and use constant
-//!   memory per line; open reads the live file backwards from its end.
+//!   for reading (decompressing `.zst` segments) and use constant memory per
+//!   line; open reads the live file backwards from its end.
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
@@ -465,6 +469,7 @@ impl AuditLog {
             // A rotation was interrupted between its record and the rename.
             log.finish_rotation()?;
         }
+        compress_leftovers(path);
         Ok(log)
     }
 
@@ -553,7 +558,8 @@ impl AuditLog {
         self.ensure_continue()?;
         self.push_record("rotate", &f)?;
         self.sync()?;
-        self.finish_rotation().map(Some)
+        let rotated = self.finish_rotation()?;
+        Ok(Some(compress_segment(&rotated)?))
     }
 
     /// Path of the live log file.
@@ -806,9 +812,76 @@ fn fsync_dir(dir: &Path) -> Result<(), AuditError> {
         .map_err(io_err("fsync the directory", dir))
 }
 
-/// The seq in a rotated file's name, if `candidate` is one of `live_name`'s.
+/// zstd level of rotated segments: JSON Lines shrink about 9x; higher
+/// levels gain little and cost a small box seconds per segment.
+const ZSTD_LEVEL: i32 = 3;
+
+/// Compresses a rotated segment to `<segment>.zst` and removes the plain
+/// file; returns the new path. Crash-safe: the `.zst` appears (by rename)
+/// only complete and durable, and the plain file goes only after that.
+pub fn compress_segment(plain: &Path) -> Result<PathBuf, AuditError> {
+    let mut zst = plain.as_os_str().to_os_string();
+    zst.push(".zst");
+    let zst = PathBuf::from(zst);
+    let mut tmp = zst.as_os_str().to_os_string();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let dir = plain.parent().unwrap_or(Path::new("."));
+    let src = File::open(plain).map_err(io_err("open", plain))?;
+    let out = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(FILE_MODE)
+        .open(&tmp)
+        .map_err(io_err("create", &tmp))?;
+    crate::fsops::adopt_dir_owner(&out, dir).map_err(io_err("chown", &tmp))?;
+    let mut enc = zstd::Encoder::new(out, ZSTD_LEVEL).map_err(io_err("compress", &tmp))?;
+    enc.include_checksum(true).map_err(io_err("compress", &tmp))?;
+    io::copy(&mut BufReader::with_capacity(READ_BUF, src), &mut enc).map_err(io_err("compress", &tmp))?;
+    let out = enc.finish().map_err(io_err("compress", &tmp))?;
+    out.sync_all().map_err(io_err("fsync", &tmp))?;
+    drop(out);
+    fs::rename(&tmp, &zst).map_err(io_err("rename", &tmp))?;
+    fsync_dir(dir)?;
+    fs::remove_file(plain).map_err(io_err("remove", plain))?;
+    fsync_dir(dir)?;
+    Ok(zst)
+}
+
+/// Compresses rotated segments a crash left plain, and removes plain twins
+/// of complete `.zst` segments. Failures are logged: the log stays valid
+/// (readers take either form), only larger.
+fn compress_leftovers(path: &Path) {
+    let Ok((dir, name)) = split_path(path) else { return };
+    let Ok(rd) = fs::read_dir(&dir) else { return };
+    for e in rd.flatten() {
+        let n = e.file_name();
+        if n.as_bytes().ends_with(b".zst") || rotated_seq(&name, &n).is_none() {
+            continue;
+        }
+        let plain = dir.join(&n);
+        let mut zst = n.clone();
+        zst.push(".zst");
+        let r = if dir.join(&zst).exists() {
+            fs::remove_file(&plain)
+                .map_err(io_err("remove", &plain))
+                .and_then(|()| fsync_dir(&dir))
+        } else {
+            compress_segment(&plain).map(|_| ())
+        };
+        if let Err(e) = r {
+            log::warn!("cannot compress the rotated audit file {}: {e}", plain.display());
+        }
+    }
+}
+
+/// The seq in a rotated file's name (`<live>.<20 digits>`, or the same
+/// with `.zst`), if `candidate` is one of `live_name`'s.
 fn rotated_seq(live_name: &OsStr, candidate: &OsStr) -> Option<u64> {
-    let (l, c) = (live_name.as_bytes(), candidate.as_bytes());
+    let l = live_name.as_bytes();
+    let c = candidate.as_bytes();
+    let c = c.strip_suffix(b".zst").unwrap_or(c);
     if c.len() != l.len() + 21 || !c.starts_with(l) || c[l.len()] != b'.' {
         return None;
     }
@@ -822,18 +895,25 @@ fn rotated_seq(live_name: &OsStr, candidate: &OsStr) -> Option<u64> {
 /// Rotated segment files of the log, oldest first.
 fn rotated_segments(path: &Path) -> Result<Vec<PathBuf>, AuditError> {
     let (dir, name) = split_path(path)?;
-    let mut names = Vec::new();
+    // By seq; where a crash left a segment both plain and compressed, the
+    // `.zst` (complete by construction) is read.
+    let mut names: std::collections::BTreeMap<u64, OsString> = Default::default();
     let rd = fs::read_dir(&dir).map_err(io_err("list the directory", &dir))?;
     for e in rd {
         let e = e.map_err(io_err("list the directory", &dir))?;
         let n = e.file_name();
-        if rotated_seq(&name, &n).is_some() {
-            names.push(n);
+        if let Some(seq) = rotated_seq(&name, &n) {
+            let zst = n.as_bytes().ends_with(b".zst");
+            match names.get(&seq) {
+                Some(old) if old.as_bytes().ends_with(b".zst") || !zst => {}
+                _ => {
+                    names.insert(seq, n);
+                }
+            }
         }
     }
-    names.sort();
     let parent = path.parent().unwrap_or(Path::new(""));
-    Ok(names.into_iter().map(|n| parent.join(n)).collect())
+    Ok(names.into_values().map(|n| parent.join(n)).collect())
 }
 
 /// All segment files of the log in order: rotated ones (oldest first), then
@@ -852,6 +932,10 @@ pub fn segments(path: &Path) -> Result<Vec<PathBuf>, AuditError> {
 /// so compressed (e.g. `.zst`) segments need only a change in this function.
 fn open_segment(file: &Path) -> Result<Box<dyn BufRead + Send>, AuditError> {
     let f = File::open(file).map_err(io_err("open", file))?;
+    if file.as_os_str().as_bytes().ends_with(b".zst") {
+        let dec = zstd::Decoder::new(f).map_err(io_err("decompress", file))?;
+        return Ok(Box::new(BufReader::with_capacity(READ_BUF, dec)));
+    }
     Ok(Box::new(BufReader::with_capacity(READ_BUF, f)))
 }
 
@@ -1622,13 +1706,36 @@ mod tests {
         log.sync().unwrap();
     }
 
-    fn file_lines(p: &Path) -> Vec<Vec<u8>> {
-        let b = fs::read(p).unwrap();
-        b.split_inclusive(|&c| c == b'\n').map(<[u8]>::to_vec).collect()
+    fn is_zst(p: &Path) -> bool {
+        p.as_os_str().as_bytes().ends_with(b".zst")
     }
 
+    /// A segment's bytes, decompressed if it is a `.zst` one.
+    fn plain_bytes(p: &Path) -> Vec<u8> {
+        let b = fs::read(p).unwrap();
+        if is_zst(p) {
+            zstd::decode_all(&b[..]).unwrap()
+        } else {
+            b
+        }
+    }
+
+    fn file_lines(p: &Path) -> Vec<Vec<u8>> {
+        plain_bytes(p)
+            .split_inclusive(|&c| c == b'\n')
+            .map(<[u8]>::to_vec)
+            .collect()
+    }
+
+    /// Rewrites a segment (compressed again if it is a `.zst` one): what a
+    /// tamperer with root would do.
     fn write_lines(p: &Path, lines: &[Vec<u8>]) {
-        fs::write(p, lines.concat()).unwrap();
+        let b = lines.concat();
+        if is_zst(p) {
+            fs::write(p, zstd::encode_all(&b[..], 3).unwrap()).unwrap();
+        } else {
+            fs::write(p, b).unwrap();
+        }
     }
 
     fn all_records(p: &Path) -> Vec<Record> {
@@ -1981,7 +2088,7 @@ mod tests {
         for (i, seg) in rotated.iter().enumerate() {
             let in_seg: Vec<Record> = read_segment(seg).unwrap().map(Result::unwrap).collect();
             let name = seg.file_name().unwrap().to_str().unwrap();
-            assert_eq!(name, format!("audit.jsonl.{:020}", in_seg[0].seq));
+            assert_eq!(name, format!("audit.jsonl.{:020}.zst", in_seg[0].seq));
             assert_eq!(in_seg.last().unwrap().action, "rotate");
             assert_eq!(in_seg.last().unwrap().fields["next_file"], json!("audit.jsonl"));
             if i > 0 {
@@ -1991,9 +2098,10 @@ mod tests {
         }
         let live: Vec<Record> = read_segment(&p).unwrap().map(Result::unwrap).collect();
         assert_eq!(live[0].action, "continue");
+        // "from" names the file as rotated, before it was compressed.
         assert_eq!(
-            live[0].fields["from"],
-            json!(rotated.last().unwrap().file_name().unwrap().to_str().unwrap())
+            format!("{}.zst", live[0].fields["from"].as_str().unwrap()),
+            rotated.last().unwrap().file_name().unwrap().to_str().unwrap()
         );
 
         // Reopen continues after rotation.
@@ -2022,7 +2130,7 @@ mod tests {
         assert!(
             rep.problems[0]
                 .what
-                .contains("record 3 (audit.jsonl.00000000000000000001 line 3) was edited"),
+                .contains("record 3 (audit.jsonl.00000000000000000001.zst line 3) was edited"),
             "{rep}"
         );
 
@@ -2050,6 +2158,45 @@ mod tests {
     }
 
     #[test]
+    fn rotated_files_are_compressed_and_crash_leftovers_tidied() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = log_path(&dir);
+        let opts = AuditOptions { rotate_bytes: 4096 };
+        let (log, rotated) = rotate_many(&p, 80, opts);
+        drop(log);
+        assert!(rotated.len() >= 2 && rotated.iter().all(|r| is_zst(r)));
+        let before = all_records(&p);
+        // A crash after the .zst was renamed, before the plain file went: both.
+        let plain0 = PathBuf::from(rotated[0].to_str().unwrap().trim_end_matches(".zst"));
+        fs::write(&plain0, plain_bytes(&rotated[0])).unwrap();
+        assert_eq!(segments(&p).unwrap()[0], rotated[0], "the complete .zst is read");
+        // A crash between the rename and the compression: plain only.
+        let plain1 = PathBuf::from(rotated[1].to_str().unwrap().trim_end_matches(".zst"));
+        fs::write(&plain1, plain_bytes(&rotated[1])).unwrap();
+        fs::remove_file(&rotated[1]).unwrap();
+        assert_eq!(segments(&p).unwrap()[1], plain1);
+        assert_eq!(
+            all_records(&p),
+            before
+                .iter()
+                .map(|r| Record {
+                    file: if r.file == rotated[1] {
+                        plain1.clone()
+                    } else {
+                        r.file.clone()
+                    },
+                    ..r.clone()
+                })
+                .collect::<Vec<_>>()
+        );
+        // The next open tidies both.
+        drop(AuditLog::open(&p, opts).unwrap());
+        assert!(!plain0.exists() && !plain1.exists() && rotated[1].exists());
+        assert_eq!(all_records(&p).len(), before.len());
+        assert_ok(&p);
+    }
+
+    #[test]
     fn interrupted_rotation_is_completed_on_open() {
         let dir = tempfile::tempdir().unwrap();
         let p = log_path(&dir);
@@ -2072,7 +2219,8 @@ mod tests {
 
         // Crash after the "rotate" record was synced, before the rename.
         fs::remove_file(&p).unwrap();
-        fs::rename(&rotated, &p).unwrap();
+        fs::write(&p, plain_bytes(&rotated)).unwrap();
+        fs::remove_file(&rotated).unwrap();
         set_anchor(&p, rotate_seq);
         let log = AuditLog::open(&p, opts).unwrap();
         assert_eq!(log.head().0, rotate_seq + 1);
