@@ -935,3 +935,44 @@ fn metrics_file_for_node_exporter() {
     assert_eq!(std::fs::read_dir(prom.parent().unwrap()).unwrap().count(), 1);
     drop(d);
 }
+
+#[test]
+fn without_the_daemon_root_finds_and_anyone_reads_status() {
+    let e = env("");
+    // No daemon: served from the state directory.
+    let st = json(&e.ctl(&["--json", "status"]));
+    assert_eq!(st["zones"][0]["recordings"], files(&e.root).len() as u64, "{st:#}");
+    assert!(st["last_sweep"].is_null());
+    let from = (e.end - 3 * DAY) / 3600 * 3600;
+    let found = json(&e.ctl(&[
+        "--json",
+        "find",
+        "--zone",
+        "cctv",
+        "--from",
+        &rfc3339(from),
+        "--to",
+        &rfc3339(from + 3599),
+        "--reason",
+        "offline request",
+    ]));
+    assert_eq!(found["count"], 18);
+    let rec = e
+        .audit()
+        .into_iter()
+        .rfind(|r| r["action"] == "find")
+        .expect("audited offline too");
+    assert_eq!(rec["reason"], "offline request");
+    let media = e._tmp.path().join("usb");
+    std::fs::create_dir(&media).unwrap();
+    let o = e.ctl(&[
+        "export",
+        "--hold",
+        "1",
+        "--to",
+        media.to_str().unwrap(),
+        "--reason",
+        "x",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+}
