@@ -766,11 +766,7 @@ async fn sweep_loop(
 ) -> Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     let (early_tx, mut early_rx) = tokio::sync::mpsc::channel::<()>(1);
-    let _watcher = if opts.once {
-        None
-    } else {
-        watch_roots(&sweeper.policy(), early_tx)
-    };
+    let mut watches = if opts.once { None } else { Watches::new(early_tx) };
     let mut sweeper = Some(sweeper);
     tokio::pin!(shutdown);
     loop {
@@ -794,6 +790,9 @@ async fn sweep_loop(
                 return Ok(());
             }
         };
+        if let (Some(w), Some(inv)) = (watches.as_mut(), s.shared.inventory()) {
+            w.update(&s.policy(), &inv, Timestamp::now());
+        }
         if let Ok(o) = &result {
             if opts.dry_run {
                 print_decisions(o);
@@ -995,34 +994,92 @@ fn above_high(policy: &Policy) -> bool {
         .any(|f| f.marks.high.excess(f.used, f.avail).0 > 0)
 }
 
-/// Watches the zone roots for new files (inotify through notify). A watch
-/// that cannot be set up (watch limit) is logged once; periodic sweeps go on.
-fn watch_roots(policy: &Policy, tx: tokio::sync::mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
-    use notify::{EventKind, RecursiveMode, Watcher};
-    let mut w = match notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
-        if let Ok(ev) = ev {
-            if matches!(ev.kind, EventKind::Create(_) | EventKind::Modify(_)) {
-                let _ = tx.try_send(());
+/// The inotify watches behind early sweeps: the zone roots and the
+/// directories recordings went into lately (and their parents, where new
+/// time buckets appear), never the whole tree: a watch costs kernel memory
+/// and a path here, and old directories receive nothing. Updated after each
+/// sweep from the inventory. When the watch limit is reached, that is logged
+/// once and the periodic sweeps go on.
+struct Watches {
+    watcher: notify::RecommendedWatcher,
+    watched: BTreeSet<PathBuf>,
+    limit_logged: bool,
+}
+
+impl Watches {
+    fn new(tx: tokio::sync::mpsc::Sender<()>) -> Option<Watches> {
+        use notify::EventKind;
+        match notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
+            if let Ok(ev) = ev {
+                if matches!(ev.kind, EventKind::Create(_) | EventKind::Modify(_)) {
+                    let _ = tx.try_send(());
+                }
             }
-        }
-    }) {
-        Ok(w) => w,
-        Err(e) => {
-            log::warn!("cannot watch the zone roots ({e}); early sweeps on a full disk are off, periodic sweeps go on");
-            return None;
-        }
-    };
-    for z in &policy.zones {
-        for r in &z.roots {
-            if let Err(e) = w.watch(r, RecursiveMode::Recursive) {
+        }) {
+            Ok(watcher) => Some(Watches {
+                watcher,
+                watched: BTreeSet::new(),
+                limit_logged: false,
+            }),
+            Err(e) => {
                 log::warn!(
-                    "cannot watch {} ({e}); early sweeps for it are off, periodic sweeps go on",
-                    r.display()
+                    "cannot watch the zone roots ({e}); early sweeps on a full disk are off, periodic sweeps go on"
                 );
+                None
             }
         }
     }
-    Some(w)
+
+    /// Watches the roots and the recently written directories with their
+    /// ancestors; drops the other watches.
+    fn update(&mut self, policy: &Policy, inv: &Inventory, now: Timestamp) {
+        use notify::{RecursiveMode, Watcher};
+        let window = policy.daemon.sweep_interval.0.as_secs().max(3600) as i64 * 2;
+        let mut want: BTreeSet<PathBuf> = BTreeSet::new();
+        for (zi, z) in policy.zones.iter().enumerate() {
+            want.extend(z.roots.iter().cloned());
+            for root in inv.zones.get(zi).map(|x| x.roots.as_slice()).unwrap_or(&[]) {
+                for (k, d) in root.dirs.iter().enumerate() {
+                    if d.files == 0 || d.newest_mtime < now.0 - window {
+                        continue;
+                    }
+                    let mut cur = k as u32;
+                    while cur != u32::MAX && want.insert(root.abs_path(cur)) {
+                        cur = root.dirs[cur as usize].parent;
+                    }
+                }
+            }
+        }
+        for gone in self.watched.difference(&want).cloned().collect::<Vec<_>>() {
+            let _ = self.watcher.unwatch(&gone);
+            self.watched.remove(&gone);
+        }
+        for p in want {
+            if self.watched.contains(&p) {
+                continue;
+            }
+            match self.watcher.watch(&p, RecursiveMode::NonRecursive) {
+                Ok(()) => {
+                    self.watched.insert(p);
+                }
+                Err(e) => {
+                    let limit = matches!(&e.kind, notify::ErrorKind::MaxFilesWatch)
+                        || matches!(&e.kind, notify::ErrorKind::Io(io) if io.raw_os_error() == Some(28));
+                    if limit {
+                        if !self.limit_logged {
+                            log::warn!(
+                                "the inotify watch limit is reached ({} watches; fs.inotify.max_user_watches): early sweeps cover only those, periodic sweeps go on",
+                                self.watched.len()
+                            );
+                            self.limit_logged = true;
+                        }
+                        return;
+                    }
+                    log::debug!("cannot watch {}: {e}", p.display());
+                }
+            }
+        }
+    }
 }
 
 /// Logs every zone root the daemon could not delete in: not writable by its

@@ -194,3 +194,50 @@ fn when_floors_prevent_relief_the_alarm_is_raised_and_floors_hold() {
         text(&o)
     );
 }
+
+/// New recordings that push a filesystem over its high watermark start a
+/// sweep at once (inotify), not at the next sweep_interval.
+#[test]
+fn new_recordings_over_the_high_watermark_trigger_an_early_sweep() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(fs) = Tmpfs::mount(&tmp.path().join("fs"), "32m") else {
+        eprintln!("skipped: cannot mount a tmpfs (needs root)");
+        return;
+    };
+    let state = tmp.path().join("state");
+    let end = now() - 600;
+    let (root, other) = fill(&fs.0, end);
+    std::fs::remove_file(other.join("export.bin")).unwrap();
+    let start = fs.used_pct();
+    assert!(start < 85.0, "{start:.1}%");
+    let socket = tmp.path().join("ctl.sock");
+    let text = format!(
+        "[daemon]\nstate_dir = \"{s}\"\ncontrol_socket = \"{c}\"\nsweep_interval = \"1h\"\nsettle_time = \"1s\"\n\n\
+         [capacity]\nhigh_watermark = \"85%\"\nlow_watermark = \"60%\"\n\n{z}",
+        s = state.display(),
+        c = socket.display(),
+        z = zone(&root, "1d")
+    );
+    let policy = tmp.path().join("policy.toml");
+    std::fs::write(&policy, text).unwrap();
+    let d = Daemon::start(&policy, &socket);
+    d.wait_for("sweep at", 1, 30);
+    assert_eq!(deletions(&state.join("audit.jsonl")).len(), 0);
+    // A camera writes into the newest directory until the disk is above 85%.
+    let newest = files(&root).into_iter().max_by_key(|p| path_time(&root, p)).unwrap();
+    let dir = newest.parent().unwrap().to_path_buf();
+    let mut k = 0;
+    while fs.used_pct() <= 88.0 {
+        write_file(&dir.join(format!("59.{k:02}.mp4")), &vec![1u8; FILE], now() - 60).unwrap();
+        k += 1;
+    }
+    d.wait_for("sweeping now", 1, 20);
+    d.wait_for("sweep at", 2, 30);
+    let used = fs.used_pct();
+    eprintln!("{start:.1}% -> filled with {k} files -> {used:.1}% after the early sweep");
+    assert!(used <= 60.0, "relieved by the early sweep: {used:.1}%");
+    assert!(deletions(&state.join("audit.jsonl"))
+        .iter()
+        .all(|(_, r)| r == "capacity"));
+    drop(d);
+}
