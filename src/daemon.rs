@@ -494,7 +494,7 @@ impl Sweeper {
             let mut touched: Vec<_> = plan.entries.iter().map(|e| e.dir).collect();
             touched.dedup();
             for d in touched {
-                scan::resummarize(&mut inv, &policy, d);
+                scan::load_detail(&mut inv, &policy, d);
             }
         }
         let usage_after = scan::usage(&policy, &inv);

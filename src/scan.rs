@@ -274,31 +274,13 @@ pub fn read_detail(inv: &Inventory, policy: &Policy, d: DirRef) -> Result<Vec<Fi
     Ok(files)
 }
 
-/// Loads the detail of one directory into the inventory; a directory that
-/// vanished or changed identity becomes empty.
+/// Loads the detail of one directory into the inventory, which also makes
+/// its summary true again (after a sweep deleted in it, without a new walk
+/// of the tree); a directory that vanished or changed identity becomes
+/// empty.
 pub fn load_detail(inv: &mut Inventory, policy: &Policy, d: DirRef) {
     let files = read_detail(inv, policy, d).unwrap_or_default();
     inv.root_mut(d).set_detail(d.dir, files);
-}
-
-/// Re-reads the summary of one directory after deletions in it (a
-/// directory that is gone, or no longer the scanned one, counts as empty),
-/// so the inventory the status and the holds' coverage use stays true
-/// without a new walk of the tree.
-pub fn resummarize(inv: &mut Inventory, policy: &Policy, d: DirRef) {
-    let files = read_detail(inv, policy, d).unwrap_or_default();
-    let node = inv
-        .root_mut(d)
-        .dirs
-        .get_mut(d.dir as usize)
-        .expect("a scanned directory");
-    node.files = files.len() as u32;
-    node.bytes = files.iter().map(|f| f.stat.frees()).sum();
-    if let (Some(o), Some(n)) = (files.iter().map(|f| f.time).min(), files.iter().map(|f| f.time).max()) {
-        node.oldest = o;
-        node.newest = n;
-    }
-    node.newest_mtime = files.iter().map(|f| f.stat.mtime).max().unwrap_or(node.newest_mtime);
 }
 
 /// Plans, loading detail wherever the planner asks for it.
