@@ -672,20 +672,12 @@ fn record_samples(
 ) -> Result<(), crate::audit::AuditError> {
     let mut a = lock_audit(audit);
     for (zi, z) in policy.zones.iter().enumerate() {
-        let dirs = inv
-            .zones
-            .get(zi)
-            .map(|zi| zi.roots.as_slice())
-            .unwrap_or(&[])
-            .iter()
-            .flat_map(|r| r.dirs.iter().filter(|d| d.files > 0));
-        let (mut files, mut bytes, mut oldest, mut newest) = (0u64, 0u64, None::<Timestamp>, None::<Timestamp>);
-        for d in dirs {
-            files += u64::from(d.files);
-            bytes += d.bytes;
-            oldest = Some(oldest.map_or(d.oldest, |o| o.min(d.oldest)));
-            newest = Some(newest.map_or(d.newest, |n| n.max(d.newest)));
-        }
+        let crate::inventory::ZoneTotals {
+            files,
+            bytes,
+            oldest,
+            newest,
+        } = inv.zone_totals(zi);
         a.append(
             "sample",
             &json!({

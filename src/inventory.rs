@@ -214,6 +214,19 @@ impl RootInventory {
     }
 }
 
+/// A zone's recordings at a glance (status, samples, metrics).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ZoneTotals {
+    /// Recordings.
+    pub files: u64,
+    /// Bytes deleting them would free.
+    pub bytes: u64,
+    /// The oldest recording time, if any.
+    pub oldest: Option<Timestamp>,
+    /// The newest recording time, if any.
+    pub newest: Option<Timestamp>,
+}
+
 /// The inventory of one zone.
 #[derive(Clone, Debug, Default)]
 pub struct ZoneInventory {
@@ -264,6 +277,19 @@ impl Inventory {
                     })
             })
         })
+    }
+
+    /// What zone `zone` (its index in the policy) holds, from the summaries.
+    pub fn zone_totals(&self, zone: usize) -> ZoneTotals {
+        let mut t = ZoneTotals::default();
+        let roots = self.zones.get(zone).map(|z| z.roots.as_slice()).unwrap_or(&[]);
+        for d in roots.iter().flat_map(|r| r.dirs.iter().filter(|d| d.files > 0)) {
+            t.files += u64::from(d.files);
+            t.bytes += d.bytes;
+            t.oldest = Some(t.oldest.map_or(d.oldest, |o| o.min(d.oldest)));
+            t.newest = Some(t.newest.map_or(d.newest, |n| n.max(d.newest)));
+        }
+        t
     }
 
     /// Total recordings.

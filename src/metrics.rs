@@ -136,18 +136,12 @@ impl Metrics {
         self.sweeps.inc();
         for (zi, z) in policy.zones.iter().enumerate() {
             let l = [z.name.0.as_str()];
-            let dirs = inv.zones.get(zi).map(|x| x.roots.as_slice()).unwrap_or(&[]);
-            let (mut files, mut bytes, mut oldest) = (0u64, 0u64, None::<Timestamp>);
-            for d in dirs.iter().flat_map(|r| r.dirs.iter().filter(|d| d.files > 0)) {
-                files += u64::from(d.files);
-                bytes += d.bytes;
-                oldest = Some(oldest.map_or(d.oldest, |o| o.min(d.oldest)));
-            }
-            self.zone_files.with_label_values(&l).set(files as i64);
-            self.zone_bytes.with_label_values(&l).set(bytes as i64);
+            let t = inv.zone_totals(zi);
+            self.zone_files.with_label_values(&l).set(t.files as i64);
+            self.zone_bytes.with_label_values(&l).set(t.bytes as i64);
             self.zone_oldest_age
                 .with_label_values(&l)
-                .set(oldest.map_or(0.0, |o| (now.0 - o.0).max(0) as f64));
+                .set(t.oldest.map_or(0.0, |o| (now.0 - o.0).max(0) as f64));
             let held: u64 = holds
                 .active(now)
                 .filter(|h| h.zone.as_ref().is_none_or(|hz| *hz == z.name))

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use crate::daemon::LastSweep;
 use crate::holdops;
 use crate::holds::HoldSet;
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, ZoneTotals};
 use crate::plan::Usage;
 use crate::policy::Policy;
 use crate::units::{Age, Bytes, Timestamp};
@@ -32,16 +32,12 @@ pub fn status(
 ) -> Value {
     let mut zones = Vec::new();
     for (zi, z) in policy.zones.iter().enumerate() {
-        let (mut files, mut bytes) = (0u64, 0u64);
-        let (mut oldest, mut newest): (Option<Timestamp>, Option<Timestamp>) = (None, None);
-        for root in inv.zones.get(zi).map(|zinv| zinv.roots.as_slice()).unwrap_or(&[]) {
-            for d in root.dirs.iter().filter(|d| d.files > 0) {
-                files += u64::from(d.files);
-                bytes += d.bytes;
-                oldest = Some(oldest.map_or(d.oldest, |o| o.min(d.oldest)));
-                newest = Some(newest.map_or(d.newest, |n| n.max(d.newest)));
-            }
-        }
+        let ZoneTotals {
+            files,
+            bytes,
+            oldest,
+            newest,
+        } = inv.zone_totals(zi);
         let held: Vec<Value> = holds
             .active(now)
             .filter(|h| h.zone.as_ref().is_none_or(|hz| *hz == z.name))
