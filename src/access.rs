@@ -82,20 +82,8 @@ pub fn validate<'p>(policy: &'p Policy, req: &RangeRequest) -> Result<(&'p Zone,
 /// covering each.
 pub fn in_scope(inv: &Inventory, policy: &Policy, holds: &HoldSet, scope: &Scope, now: Timestamp) -> Vec<Found> {
     let mut out = Vec::new();
-    for d in inv.dirs() {
-        let zone = &policy.zones[d.zone.0 as usize];
-        let node = inv.dir(d);
-        if node.files == 0 || !scope.may_cover_range(&zone.name, node.oldest, node.newest) {
-            continue;
-        }
-        let Ok(files) = scan::read_detail(inv, policy, d) else {
-            continue;
-        };
-        for f in files {
-            let rel = inv.file_rel(d, &f.name);
-            if !scope.covers(&zone.name, &rel, f.time) {
-                continue;
-            }
+    scan::for_each_covered(inv, policy, scope, |d, zone, covered| {
+        for (f, rel) in covered {
             out.push(Found {
                 path: inv.file_path(d, &f.name),
                 time: f.time,
@@ -108,7 +96,7 @@ pub fn in_scope(inv: &Inventory, policy: &Policy, holds: &HoldSet, scope: &Scope
                     .collect(),
             });
         }
-    }
+    });
     out.sort_by(|a, b| (a.time, &a.path).cmp(&(b.time, &b.path)));
     out
 }

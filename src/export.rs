@@ -98,21 +98,9 @@ pub fn open(
     let mut listing = Vec::new();
     let mut fds = Vec::new();
     let (mut bytes, mut errors) = (0u64, 0u64);
-    for d in inv.dirs() {
-        let zone = &policy.zones[d.zone.0 as usize];
-        let node = inv.dir(d);
-        if node.files == 0 || !hold.may_cover_range(&zone.name, node.oldest, node.newest) {
-            continue;
-        }
-        let Ok(files) = scan::read_detail(&inv, policy, d) else {
-            continue;
-        };
-        let Ok(dir) = scan::open_dir(&inv, d) else { continue };
-        for f in files {
-            let rel = inv.file_rel(d, &f.name);
-            if !hold.covers(&zone.name, &rel, f.time) {
-                continue;
-            }
+    scan::for_each_covered(&inv, policy, hold, |d, zone, covered| {
+        let Ok(dir) = scan::open_dir(&inv, d) else { return };
+        for (f, rel) in covered {
             let mut item = json!({
                 "zone": zone.name.0,
                 "rel": path_value(std::ffi::OsStr::from_bytes(&rel)),
@@ -134,7 +122,7 @@ pub fn open(
             }
             listing.push(item);
         }
-    }
+    });
     let rec = json!({
         "hold": hold.id.0,
         "case": hold.case,

@@ -219,22 +219,10 @@ pub fn coverage(policy: &Policy, inventory: Option<&Inventory>, hold: &Hold) -> 
         }
     };
     let (mut files, mut bytes) = (0u64, 0u64);
-    for d in inv.dirs() {
-        let zone = &policy.zones[d.zone.0 as usize];
-        let node = inv.dir(d);
-        if node.files == 0 || !hold.may_cover_range(&zone.name, node.oldest, node.newest) {
-            continue;
-        }
-        let Ok(det) = scan::read_detail(inv, policy, d) else {
-            continue;
-        };
-        for f in det {
-            if hold.covers(&zone.name, &inv.file_rel(d, &f.name), f.time) {
-                files += 1;
-                bytes += f.stat.frees();
-            }
-        }
-    }
+    scan::for_each_covered(inv, policy, hold, |_, _, covered| {
+        files += covered.len() as u64;
+        bytes += covered.iter().map(|(f, _)| f.stat.frees()).sum::<u64>();
+    });
     (files, Bytes(bytes))
 }
 

@@ -206,6 +206,34 @@ impl HoldSet {
     }
 }
 
+/// What a hold or a `find`/`erase` scope covers, for the walks that list
+/// the recordings it names ([`crate::scan::for_each_covered`]).
+pub trait Coverage {
+    /// Conservatively, whether it might cover a recording of a directory
+    /// whose recordings span `[oldest, newest]`.
+    fn may_cover_range(&self, zone: &ZoneName, oldest: Timestamp, newest: Timestamp) -> bool;
+    /// Whether it covers the recording `rel` recorded at `time`.
+    fn covers(&self, zone: &ZoneName, rel: &[u8], time: Timestamp) -> bool;
+}
+
+impl Coverage for Hold {
+    fn may_cover_range(&self, zone: &ZoneName, oldest: Timestamp, newest: Timestamp) -> bool {
+        Hold::may_cover_range(self, zone, oldest, newest)
+    }
+    fn covers(&self, zone: &ZoneName, rel: &[u8], time: Timestamp) -> bool {
+        Hold::covers(self, zone, rel, time)
+    }
+}
+
+impl Coverage for Scope {
+    fn may_cover_range(&self, zone: &ZoneName, oldest: Timestamp, newest: Timestamp) -> bool {
+        Scope::may_cover_range(self, zone, oldest, newest)
+    }
+    fn covers(&self, zone: &ZoneName, rel: &[u8], time: Timestamp) -> bool {
+        Scope::covers(self, zone, rel, time)
+    }
+}
+
 /// Compiles a `--match` glob: relative to the zone root, `*` also matches `/`.
 fn compile_glob(g: &str) -> Result<GlobMatcher, String> {
     Ok(GlobBuilder::new(g)

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 
 use crate::fsops::{DirHandle, FileStat, Kind, OpenError};
-use crate::holds::HoldSet;
+use crate::holds::{Coverage, HoldSet};
 use crate::inventory::{DirRef, FileRec, Inventory, RootInventory, ScanStats, ZoneInventory};
 use crate::plan::{plan, FsUsage, NeedDetail, Plan, Usage};
 use crate::policy::{Policy, TimeSource, Zone};
@@ -281,6 +281,39 @@ pub fn read_detail(inv: &Inventory, policy: &Policy, d: DirRef) -> Result<Vec<Fi
 pub fn load_detail(inv: &mut Inventory, policy: &Policy, d: DirRef) {
     let files = read_detail(inv, policy, d).unwrap_or_default();
     inv.root_mut(d).set_detail(d.dir, files);
+}
+
+/// Walks the recordings `scope` covers: each directory whose summary it may
+/// cover is read in detail, and `f(dir, zone, covered)` gets the files it
+/// does cover, each with its path relative to the zone root. Directories
+/// that cannot be read safely are skipped.
+pub fn for_each_covered(
+    inv: &Inventory,
+    policy: &Policy,
+    scope: &impl Coverage,
+    mut f: impl FnMut(DirRef, &Zone, Vec<(FileRec, Vec<u8>)>),
+) {
+    for d in inv.dirs() {
+        let zone = &policy.zones[d.zone.0 as usize];
+        let node = inv.dir(d);
+        if node.files == 0 || !scope.may_cover_range(&zone.name, node.oldest, node.newest) {
+            continue;
+        }
+        let Ok(files) = read_detail(inv, policy, d) else {
+            continue;
+        };
+        let covered: Vec<(FileRec, Vec<u8>)> = files
+            .into_iter()
+            .map(|file| {
+                let rel = inv.file_rel(d, &file.name);
+                (file, rel)
+            })
+            .filter(|(file, rel)| scope.covers(&zone.name, rel, file.time))
+            .collect();
+        if !covered.is_empty() {
+            f(d, zone, covered);
+        }
+    }
 }
 
 /// Plans, loading detail wherever the planner asks for it.
