@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 
 use crate::audit;
 use crate::auditq::record_time;
+use crate::status::age_cell;
 use crate::units::{Age, Timestamp};
 
 const DAY: i64 = 86_400;
@@ -233,12 +234,6 @@ pub fn report(log: &Path, req: &ReportRequest) -> Result<Value, String> {
         "days": rows,
         "alarms": alarm_rows,
     }))
-}
-
-fn age_cell(v: &Value) -> String {
-    v.as_i64()
-        .map(|s| Age::from_secs(s.max(0) as u64).to_string())
-        .unwrap_or_else(|| "-".into())
 }
 
 /// The report as text (one table, then the alarms).

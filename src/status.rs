@@ -137,9 +137,10 @@ fn recent_share(oldest: Timestamp, newest: Timestamp, now: Timestamp) -> f64 {
     (newest.0 - since) as f64 / span
 }
 
-fn age_secs(v: &Value) -> String {
+/// A JSON count of seconds as an age for a table cell ("27d 23h"), "-" when absent.
+pub(crate) fn age_cell(v: &Value) -> String {
     v.as_i64()
-        .map(|s| Age(std::time::Duration::from_secs(s.max(0) as u64)).to_string())
+        .map(|s| Age::from_secs(s.max(0) as u64).to_string())
         .unwrap_or_else(|| "-".into())
 }
 
@@ -180,7 +181,7 @@ pub fn text(v: &Value) -> String {
             b(&z["bytes"]),
             short(&z["oldest"]),
             short(&z["newest"]),
-            age_secs(&z["retention_secs"]),
+            age_cell(&z["retention_secs"]),
             format!("{}..{}", s(&z["min_age"]), s(&z["max_age"])),
             format!("{} ({})", z["held_files"].as_u64().unwrap_or(0), b(&z["held_bytes"])),
         );

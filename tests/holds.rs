@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::*;
 use retentiond::treegen::{frigate, TreeSpec};
@@ -58,13 +58,7 @@ impl Env {
     }
 
     fn ctl_as(&self, uid: u32, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_retentionctl"))
-            .args(["--socket", self.socket.to_str().unwrap()])
-            .args(args)
-            .uid(uid)
-            .gid(uid)
-            .output()
-            .unwrap()
+        retentionctl_as(uid, &self.socket, args)
     }
 
     fn once(&self) -> Output {
@@ -75,8 +69,6 @@ impl Env {
         audit_records(&self.state.join("audit.jsonl"))
     }
 }
-
-use std::os::unix::process::CommandExt;
 
 fn json(o: &Output) -> Value {
     assert!(o.status.success(), "{}", text(o));
