@@ -94,7 +94,7 @@ pub fn open(
         .iter()
         .find(|h| h.id.0 == req.hold)
         .ok_or(OpError::NotFound(req.hold))?;
-    let inv = scan::scan(policy);
+    let inv = scan::scan_for(policy, hold.zone.as_ref());
     let mut listing = Vec::new();
     let mut fds = Vec::new();
     let (mut bytes, mut errors) = (0u64, 0u64);

@@ -214,7 +214,7 @@ pub fn coverage(policy: &Policy, inventory: Option<&Inventory>, hold: &Hold) -> 
     let inv = match inventory {
         Some(i) => i,
         None => {
-            scanned = scan::scan(policy);
+            scanned = scan::scan_for(policy, hold.zone.as_ref());
             &scanned
         }
     };

@@ -232,6 +232,15 @@ pub fn scan_zone(policy: &Policy, zone: ZoneId) -> Inventory {
     }
 }
 
+/// Walks what a hold may cover: its zone only, or every zone for a hold on
+/// all zones (or on a zone the policy no longer has).
+pub fn scan_for(policy: &Policy, zone: Option<&crate::units::ZoneName>) -> Inventory {
+    match zone.and_then(|z| policy.zone(&z.0)) {
+        Some(z) => scan_zone(policy, z.id),
+        None => scan(policy),
+    }
+}
+
 /// Opens a directory of the inventory safely, checking it is still the
 /// directory that was scanned (same inode, on the root's filesystem).
 pub fn open_dir(inv: &Inventory, d: DirRef) -> Result<DirHandle, OpenError> {
