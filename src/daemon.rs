@@ -312,12 +312,9 @@ impl Sweeper {
     /// One sweep: record lapsed holds, scan, plan, execute, report. `stop`
     /// ends it after the current batch. The service status follows it.
     pub fn sweep(&mut self, now: Timestamp, stop: &AtomicBool, list: bool) -> Result<SweepOutcome> {
+        // READY=1 goes out from inside, once the first inventory is taken
+        // (every sweep takes one before anything can fail).
         let r = self.sweep_inner(now, stop, list);
-        if !self.ready {
-            // A sweep that fails before its inventory (it cannot) still ends start-up.
-            self.ready = true;
-            service::ready(&self.status());
-        }
         let alarms: Vec<(String, String, String)> = self
             .alarms
             .iter()
