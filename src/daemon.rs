@@ -172,10 +172,9 @@ pub fn open_audit(policy: &Policy) -> Result<AuditLog> {
 pub struct Sweeper {
     /// Shared with the control socket.
     pub shared: Arc<Shared>,
-    /// Alarms raised and not yet cleared, by (kind, subject).
-    alarms: BTreeSet<(String, String)>,
-    /// Why each raised alarm was raised (its latest text).
-    alarm_texts: BTreeMap<(String, String), String>,
+    /// Alarms raised and not yet cleared, by (kind, subject), with why
+    /// (the latest text).
+    alarms: BTreeMap<(String, String), String>,
     /// `READY=1` has been sent (after the first inventory).
     ready: bool,
     /// What the last sweep did, for the service status.
@@ -218,8 +217,7 @@ impl Sweeper {
                 store,
                 inventory: Mutex::new(None),
             }),
-            alarms: BTreeSet::new(),
-            alarm_texts: BTreeMap::new(),
+            alarms: BTreeMap::new(),
             ready: false,
             status: String::new(),
             reload_error: None,
@@ -318,13 +316,7 @@ impl Sweeper {
         let alarms: Vec<(String, String, String)> = self
             .alarms
             .iter()
-            .map(|k| {
-                (
-                    k.0.clone(),
-                    k.1.clone(),
-                    self.alarm_texts.get(k).cloned().unwrap_or_default(),
-                )
-            })
+            .map(|((k, s), t)| (k.clone(), s.clone(), t.clone()))
             .collect();
         let last = match &r {
             Ok(o) => LastSweep {
@@ -351,7 +343,7 @@ impl Sweeper {
         self.write_metrics(&r, now);
         match &r {
             Ok(o) => {
-                let alarms: Vec<String> = self.alarms.iter().map(|(k, s)| format!("{k} {s}")).collect();
+                let alarms: Vec<String> = self.alarms.keys().map(|(k, s)| format!("{k} {s}")).collect();
                 let body = service::status_text(
                     self.policy().zones.len(),
                     o.at,
@@ -523,7 +515,7 @@ impl Sweeper {
         let Some(path) = &policy.daemon.metrics_file else {
             return;
         };
-        let alarms: Vec<(String, String)> = self.alarms.iter().cloned().collect();
+        let alarms: Vec<(String, String)> = self.alarms.keys().cloned().collect();
         match (r, self.shared.inventory()) {
             (Ok(o), Some(inv)) => {
                 let holds = self.shared.store.read().map(|(h, _)| h).unwrap_or_default();
@@ -555,7 +547,7 @@ impl Sweeper {
         let mut raised: Vec<(String, String, String)> = self
             .alarms
             .iter()
-            .map(|(k, s)| (k.clone(), s.clone(), "still raised".to_string()))
+            .map(|((k, s), t)| (k.clone(), s.clone(), t.clone()))
             .collect();
         raised.push(alarm);
         self.alarm_state(&raised);
@@ -565,7 +557,7 @@ impl Sweeper {
     fn alarm_state(&mut self, now_raised: &[(String, String, String)]) {
         let current: BTreeSet<(String, String)> = now_raised.iter().map(|(k, s, _)| (k.clone(), s.clone())).collect();
         for (kind, subject, text) in now_raised {
-            if !self.alarms.contains(&(kind.clone(), subject.clone())) {
+            if !self.alarms.contains_key(&(kind.clone(), subject.clone())) {
                 log::warn!(retention_alarm = kind.as_str(), retention_subject = subject.as_str(); "alarm {kind}: {text}");
                 if let Some(a) = &self.shared.audit {
                     let _ = lock_audit(a).append(
@@ -577,7 +569,7 @@ impl Sweeper {
                 log::warn!(retention_alarm = kind.as_str(), retention_subject = subject.as_str(); "alarm {kind} persists: {text}");
             }
         }
-        for (kind, subject) in self.alarms.difference(&current) {
+        for (kind, subject) in self.alarms.keys().filter(|k| !current.contains(*k)) {
             log::info!(retention_alarm = kind.as_str(), retention_subject = subject.as_str(); "alarm {kind} cleared for {subject}");
             if let Some(a) = &self.shared.audit {
                 let _ = lock_audit(a).append("alarm", &json!({"kind": kind, "subject": subject, "state": "cleared"}));
@@ -591,21 +583,10 @@ impl Sweeper {
                 }
             }
         }
-        self.alarm_texts = now_raised
+        self.alarms = now_raised
             .iter()
-            .map(|(k, s, t)| {
-                let text = if t == "still raised" {
-                    self.alarm_texts
-                        .get(&(k.clone(), s.clone()))
-                        .cloned()
-                        .unwrap_or_default()
-                } else {
-                    t.clone()
-                };
-                ((k.clone(), s.clone()), text)
-            })
+            .map(|(k, s, t)| ((k.clone(), s.clone()), t.clone()))
             .collect();
-        self.alarms = current;
     }
 
     /// One journal entry per (zone, reason), never one per file.
