@@ -266,7 +266,7 @@ fn gather(
                         rel: file_rel(name),
                     })
                 },
-                |_| {},
+                |_, _| {},
             );
             if let Err(err) = res {
                 report

@@ -151,7 +151,7 @@ fn lookup(zone: &Zone, root: &Path, parent: &[u8], name: &[u8]) -> Lookup {
                 found = Some((st, t));
             }
         },
-        |_| {},
+        |_, _| {},
     );
     if let Some((st, time)) = found {
         return Lookup::Recording {

@@ -112,6 +112,8 @@ pub struct DirHandle {
     pub dev: u64,
     /// Inode of the directory.
     pub ino: u64,
+    /// Modification time of the directory (seconds) when opened.
+    pub mtime: i64,
 }
 
 /// Why a directory could not be opened safely.
@@ -157,11 +159,16 @@ impl DirHandle {
             OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY,
             Mode::empty(),
         )?;
+        DirHandle::from_fd(fd)
+    }
+
+    fn from_fd(fd: OwnedFd) -> Result<DirHandle, OpenError> {
         let st = fstat(&fd)?;
         Ok(DirHandle {
             fd,
             dev: st.st_dev,
             ino: st.st_ino,
+            mtime: st.st_mtime,
         })
     }
 
@@ -169,15 +176,11 @@ impl DirHandle {
     /// refuses one on another filesystem.
     pub fn open_sub(&self, name: &OsStr) -> Result<DirHandle, OpenError> {
         let fd = openat(&self.fd, name, DIR_FLAGS, Mode::empty())?;
-        let st = fstat(&fd)?;
-        if st.st_dev != self.dev {
+        let h = DirHandle::from_fd(fd)?;
+        if h.dev != self.dev {
             return Err(OpenError::OtherFilesystem);
         }
-        Ok(DirHandle {
-            fd,
-            dev: st.st_dev,
-            ino: st.st_ino,
-        })
+        Ok(h)
     }
 
     /// Opens a relative path component by component (`rel` uses '/'),
@@ -196,14 +199,7 @@ impl DirHandle {
         }
         match cur {
             Some(d) => Ok(d),
-            None => {
-                let fd = openat(&self.fd, ".", DIR_FLAGS, Mode::empty())?;
-                Ok(DirHandle {
-                    fd,
-                    dev: self.dev,
-                    ino: self.ino,
-                })
-            }
+            None => DirHandle::from_fd(openat(&self.fd, ".", DIR_FLAGS, Mode::empty())?),
         }
     }
 
@@ -231,16 +227,16 @@ impl DirHandle {
     /// directory reports (None when the filesystem does not say).
     pub fn entries(&self) -> Result<Vec<(OsString, Option<Kind>)>, Errno> {
         let mut out = Vec::new();
-        self.for_each_entry(|name, kind| {
+        self.for_each_entry(|name, kind, _| {
             out.push((name.to_os_string(), kind));
         })?;
         Ok(out)
     }
 
-    /// Calls `f` for every entry (without `.` and `..`) without collecting
-    /// them: the scan of a flat directory with a million files allocates
-    /// nothing per entry here.
-    pub fn for_each_entry(&self, mut f: impl FnMut(&OsStr, Option<Kind>)) -> Result<(), Errno> {
+    /// Calls `f(name, kind, inode)` for every entry (without `.` and `..`)
+    /// without collecting them: the scan of a flat directory with a million
+    /// files allocates nothing per entry here.
+    pub fn for_each_entry(&self, mut f: impl FnMut(&OsStr, Option<Kind>, u64)) -> Result<(), Errno> {
         let dup = nix::unistd::dup(&self.fd)?;
         let mut dir = Dir::from_fd(dup)?;
         for ent in dir.iter() {
@@ -255,7 +251,7 @@ impl DirHandle {
                 Type::Symlink => Kind::Symlink,
                 _ => Kind::Other,
             });
-            f(OsStr::from_bytes(name), kind);
+            f(OsStr::from_bytes(name), kind, ent.ino());
         }
         Ok(())
     }

@@ -22,6 +22,9 @@ use std::path::{Path, PathBuf};
 use crate::fsops::FileStat;
 use crate::units::{Bytes, Timestamp, ZoneId};
 
+/// "No directory" in the arena's links.
+pub const NONE: u32 = u32::MAX;
+
 /// Identifies a directory: zone, root within the zone, directory within the root.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DirRef {
@@ -39,9 +42,21 @@ pub struct DirNode {
     /// Parent directory index, `u32::MAX` for the root.
     pub parent: u32,
     name_off: u32,
-    name_len: u32,
+    name_len: u16,
+    /// Detached from the tree (the directory vanished or was replaced); its
+    /// slot stays until the next full scan so that indices stay stable.
+    pub gone: bool,
+    /// First child directory ([`NONE`] if none); children are linked
+    /// through `next_sibling`, in no particular order.
+    pub first_child: u32,
+    /// Next directory with the same parent ([`NONE`] if last).
+    pub next_sibling: u32,
     /// Inode of the directory, so the executor can tell it is still the same one.
     pub ino: u64,
+    /// The directory's own modification time (seconds) when last read:
+    /// entries were added or removed then. Tells which directories are
+    /// being written (and so worth watching).
+    pub mtime: i64,
     /// Recordings directly in this directory.
     pub files: u32,
     /// Bytes unlinking them would free.
@@ -113,22 +128,106 @@ impl RootInventory {
         }
     }
 
-    /// Adds a directory (the root when `parent` is `u32::MAX`) and returns its index.
-    pub fn add_dir(&mut self, parent: u32, name: &OsStr, ino: u64) -> u32 {
+    /// Adds a directory (the root when `parent` is [`NONE`]) with its
+    /// inode and modification time, links it under its parent, and returns
+    /// its index.
+    pub fn add_dir(&mut self, parent: u32, name: &OsStr, ino: u64, mtime: i64) -> u32 {
         let off = self.names.len() as u32;
-        self.names.extend_from_slice(name.as_bytes());
+        // Names are at most 255 bytes (NAME_MAX).
+        let name = &name.as_bytes()[..name.len().min(u16::MAX as usize)];
+        self.names.extend_from_slice(name);
+        let idx = self.dirs.len() as u32;
+        let next_sibling = match self.dirs.get_mut(parent as usize) {
+            Some(p) => std::mem::replace(&mut p.first_child, idx),
+            None => NONE,
+        };
         self.dirs.push(DirNode {
             parent,
             name_off: off,
-            name_len: name.len() as u32,
+            name_len: name.len() as u16,
+            gone: false,
+            first_child: NONE,
+            next_sibling,
             ino,
+            mtime,
             files: 0,
             bytes: 0,
             oldest: Timestamp::MAX,
             newest: Timestamp::MIN,
             newest_mtime: i64::MIN,
         });
-        (self.dirs.len() - 1) as u32
+        idx
+    }
+
+    /// The child directories of `dir`.
+    pub fn children(&self, dir: u32) -> impl Iterator<Item = u32> + '_ {
+        let mut cur = self.dirs.get(dir as usize).map_or(NONE, |d| d.first_child);
+        std::iter::from_fn(move || {
+            if cur == NONE {
+                return None;
+            }
+            let c = cur;
+            cur = self.dirs[c as usize].next_sibling;
+            Some(c)
+        })
+    }
+
+    /// The child of `dir` called `name`, if known.
+    pub fn child(&self, dir: u32, name: &[u8]) -> Option<u32> {
+        self.children(dir).find(|&c| self.dir_name(c) == name)
+    }
+
+    /// The deepest known directory on the path `rel` (relative to the root,
+    /// '/'-separated), and whether it is the whole path.
+    pub fn lookup(&self, rel: &[u8]) -> (u32, bool) {
+        let mut cur = 0;
+        for comp in rel.split(|b| *b == b'/').filter(|c| !c.is_empty()) {
+            match self.child(cur, comp) {
+                Some(c) => cur = c,
+                None => return (cur, false),
+            }
+        }
+        (cur, true)
+    }
+
+    /// Forgets a directory's recordings (before they are counted again).
+    pub fn clear_files(&mut self, dir: u32) {
+        let d = &mut self.dirs[dir as usize];
+        d.files = 0;
+        d.bytes = 0;
+        d.oldest = Timestamp::MAX;
+        d.newest = Timestamp::MIN;
+        d.newest_mtime = i64::MIN;
+        self.detail.remove(&dir);
+    }
+
+    /// Detaches a directory and everything below it: the directory is gone
+    /// or was replaced. Its slots stay (indices must not move) but count
+    /// nothing.
+    pub fn detach(&mut self, dir: u32) {
+        let parent = self.dirs[dir as usize].parent;
+        if let Some(p) = self.dirs.get(parent as usize) {
+            let next = self.dirs[dir as usize].next_sibling;
+            if p.first_child == dir {
+                self.dirs[parent as usize].first_child = next;
+            } else {
+                let prev = self
+                    .children(parent)
+                    .find(|&c| self.dirs[c as usize].next_sibling == dir);
+                if let Some(prev) = prev {
+                    self.dirs[prev as usize].next_sibling = next;
+                }
+            }
+        }
+        let mut stack = vec![dir];
+        while let Some(d) = stack.pop() {
+            stack.extend(self.children(d));
+            self.clear_files(d);
+            let n = &mut self.dirs[d as usize];
+            n.gone = true;
+            n.first_child = NONE;
+            n.next_sibling = NONE;
+        }
     }
 
     /// Counts one recording into a directory's summary.
@@ -160,7 +259,7 @@ impl RootInventory {
     /// The name of a directory (empty for the root).
     pub fn dir_name(&self, dir: u32) -> &[u8] {
         let d = &self.dirs[dir as usize];
-        &self.names[d.name_off as usize..(d.name_off + d.name_len) as usize]
+        &self.names[d.name_off as usize..d.name_off as usize + d.name_len as usize]
     }
 
     /// The path of a directory relative to the root, '/'-separated, no
@@ -168,7 +267,7 @@ impl RootInventory {
     pub fn rel_path(&self, dir: u32) -> Vec<u8> {
         let mut parts = Vec::new();
         let mut cur = dir;
-        while cur != u32::MAX && cur != 0 {
+        while cur != NONE && cur != 0 {
             parts.push(self.dir_name(cur));
             cur = self.dirs[cur as usize].parent;
         }
@@ -190,6 +289,31 @@ impl RootInventory {
         } else {
             self.path.join(OsStr::from_bytes(&rel))
         }
+    }
+
+    /// The directories being written: those whose entries or recordings
+    /// changed at or after `since` (seconds), with their ancestors, and the
+    /// root always. New recordings and new time buckets appear there, so
+    /// these are what the daemon watches (or re-reads, without inotify).
+    pub fn recent_dirs(&self, since: i64) -> Vec<u32> {
+        let mut want = vec![false; self.dirs.len()];
+        let mut out = Vec::new();
+        if self.dirs.is_empty() {
+            return out;
+        }
+        for (k, d) in self.dirs.iter().enumerate() {
+            if d.gone || (k != 0 && d.mtime < since && d.newest_mtime < since) {
+                continue;
+            }
+            let mut cur = k as u32;
+            while cur != NONE && !want[cur as usize] {
+                want[cur as usize] = true;
+                out.push(cur);
+                cur = self.dirs[cur as usize].parent;
+            }
+        }
+        out.sort_unstable();
+        out
     }
 
     /// Recordings in this root.
@@ -345,10 +469,10 @@ mod tests {
     #[test]
     fn arena_paths() {
         let mut r = RootInventory::new(PathBuf::from("/srv/nvr"));
-        let root = r.add_dir(u32::MAX, OsStr::new(""), 1);
-        let day = r.add_dir(root, OsStr::new("2026-11-20"), 2);
-        let hour = r.add_dir(day, OsStr::new("14"), 3);
-        let cam = r.add_dir(hour, OsStr::new("cam07"), 4);
+        let root = r.add_dir(NONE, OsStr::new(""), 1, 0);
+        let day = r.add_dir(root, OsStr::new("2026-11-20"), 2, 0);
+        let hour = r.add_dir(day, OsStr::new("14"), 3, 0);
+        let cam = r.add_dir(hour, OsStr::new("cam07"), 4, 0);
         assert_eq!(r.rel_path(cam), b"2026-11-20/14/cam07");
         assert_eq!(r.rel_path(root), b"");
         assert_eq!(r.abs_path(cam), PathBuf::from("/srv/nvr/2026-11-20/14/cam07"));
@@ -358,5 +482,40 @@ mod tests {
         assert_eq!(r.dirs[cam as usize].newest, Timestamp(100));
         assert_eq!(r.files(), 2);
         assert_eq!(r.bytes(), Bytes(8192));
+    }
+
+    #[test]
+    fn links_lookup_detach_and_recent() {
+        let mut r = RootInventory::new(PathBuf::from("/srv/nvr"));
+        let root = r.add_dir(NONE, OsStr::new(""), 1, 0);
+        let d1 = r.add_dir(root, OsStr::new("2026-11-20"), 2, 10);
+        let d2 = r.add_dir(root, OsStr::new("2026-11-21"), 3, 10);
+        let h = r.add_dir(d2, OsStr::new("14"), 4, 10);
+        let c1 = r.add_dir(h, OsStr::new("cam01"), 5, 10);
+        let c2 = r.add_dir(h, OsStr::new("cam02"), 6, 500);
+        r.add_file(c1, Timestamp(100), 4096, 100);
+        r.add_file(c2, Timestamp(100), 4096, 100);
+        let mut kids: Vec<u32> = r.children(root).collect();
+        kids.sort();
+        assert_eq!(kids, vec![d1, d2]);
+        assert_eq!(r.child(h, b"cam02"), Some(c2));
+        assert_eq!(r.lookup(b"2026-11-21/14/cam01"), (c1, true));
+        assert_eq!(r.lookup(b"2026-11-21/15/cam01"), (d2, false));
+        assert_eq!(r.lookup(b""), (root, true));
+        // Recent: cam02 by its own mtime, with its ancestors and the root.
+        assert_eq!(r.recent_dirs(400), vec![root, d2, h, c2]);
+        r.detach(d2);
+        assert!(r.dirs[c1 as usize].gone && r.dirs[h as usize].gone);
+        assert_eq!(r.files(), 0);
+        assert_eq!(r.children(root).collect::<Vec<_>>(), vec![d1]);
+        assert_eq!(r.lookup(b"2026-11-21/14"), (root, false));
+        assert_eq!(r.recent_dirs(400), vec![root]);
+        // A first child detached from the middle of the list.
+        let d3 = r.add_dir(root, OsStr::new("2026-11-22"), 7, 10);
+        let d4 = r.add_dir(root, OsStr::new("2026-11-23"), 8, 10);
+        r.detach(d3);
+        let mut kids: Vec<u32> = r.children(root).collect();
+        kids.sort();
+        assert_eq!(kids, vec![d1, d4]);
     }
 }

@@ -18,7 +18,7 @@
 //! Descriptor-relative `fstatat` is what `find` does: faster, and immune to
 //! that race.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -27,7 +27,7 @@ use nix::errno::Errno;
 
 use crate::fsops::{DirHandle, FileStat, Kind, OpenError};
 use crate::holds::{Coverage, HoldSet};
-use crate::inventory::{DirRef, FileRec, Inventory, RootInventory, ScanStats, ZoneInventory};
+use crate::inventory::{DirRef, FileRec, Inventory, RootInventory, ScanStats, ZoneInventory, NONE};
 use crate::plan::{plan, FsUsage, NeedDetail, Plan, Usage};
 use crate::policy::{Policy, TimeSource, Zone};
 use crate::units::{Bytes, Timestamp, ZoneId};
@@ -56,7 +56,7 @@ fn recording_time(zone: &Zone, name: &[u8], rel: &[u8], st: &FileStat, stats: &m
 }
 
 /// Reads the recordings directly in one directory: calls `f(name, stat,
-/// time)` for each, and `sub(name)` for each subdirectory. `rel` is the
+/// time)` for each, and `sub(name, inode)` for each subdirectory. `rel` is the
 /// directory's path relative to the root.
 pub fn read_dir(
     dir: &DirHandle,
@@ -64,7 +64,7 @@ pub fn read_dir(
     zone: &Zone,
     stats: &mut ScanStats,
     mut f: impl FnMut(&OsStr, FileStat, Timestamp),
-    mut sub: impl FnMut(&OsStr),
+    mut sub: impl FnMut(&OsStr, u64),
 ) -> Result<(), Errno> {
     let mut path = rel.to_vec();
     if !path.is_empty() {
@@ -72,9 +72,9 @@ pub fn read_dir(
     }
     let base = path.len();
     let mut entries_err = None;
-    dir.for_each_entry(|name, kind| {
+    dir.for_each_entry(|name, kind, ino| {
         match kind {
-            Some(Kind::Dir) => return sub(name),
+            Some(Kind::Dir) => return sub(name, ino),
             Some(Kind::Symlink) => {
                 stats.symlinks += 1;
                 return;
@@ -107,7 +107,7 @@ pub fn read_dir(
                     f(name, st, t);
                 }
             }
-            Kind::Dir => sub(name),
+            Kind::Dir => sub(name, st.ino),
             Kind::Symlink => stats.symlinks += 1,
             Kind::Other => stats.other += 1,
         }
@@ -128,7 +128,17 @@ pub fn scan_root(zone: &Zone, path: &Path) -> RootInventory {
     };
     inv.dev = Some(root.dev);
     inv.ino = root.ino;
-    let root_idx = inv.add_dir(u32::MAX, OsStr::new(""), root.ino);
+    let root_idx = inv.add_dir(NONE, OsStr::new(""), root.ino, root.mtime);
+    let mut stats = ScanStats::default();
+    walk(&mut inv, zone, root, root_idx, Vec::new(), &mut stats);
+    inv.stats = stats;
+    inv
+}
+
+/// Reads directory `idx` (open as `handle`, at `rel` below the root) and
+/// everything below it into the inventory: depth first, one descriptor per
+/// level, subdirectories added as they are entered.
+fn walk(inv: &mut RootInventory, zone: &Zone, handle: DirHandle, idx: u32, mut rel: Vec<u8>, stats: &mut ScanStats) {
     struct Frame {
         handle: DirHandle,
         idx: u32,
@@ -136,9 +146,6 @@ pub fn scan_root(zone: &Zone, path: &Path) -> RootInventory {
         next: usize,
         rel_len: usize,
     }
-    let mut rel: Vec<u8> = Vec::new();
-    let mut stats = ScanStats::default();
-    let mut stack: Vec<Frame> = Vec::new();
     let visit = |handle: DirHandle, idx: u32, rel: &[u8], inv: &mut RootInventory, stats: &mut ScanStats| -> Frame {
         stats.dirs += 1;
         let mut subdirs = Vec::new();
@@ -148,7 +155,7 @@ pub fn scan_root(zone: &Zone, path: &Path) -> RootInventory {
             zone,
             stats,
             |_, st, t| inv.add_file(idx, t, st.frees(), st.mtime),
-            |name| subdirs.push(name.to_os_string()),
+            |name, _| subdirs.push(name.to_os_string()),
         );
         if res.is_err() {
             stats.errors += 1;
@@ -163,33 +170,31 @@ pub fn scan_root(zone: &Zone, path: &Path) -> RootInventory {
             rel_len: rel.len(),
         }
     };
-    let first = visit(root, root_idx, &rel, &mut inv, &mut stats);
-    stack.push(first);
+    let first = visit(handle, idx, &rel, inv, stats);
+    let mut stack = vec![first];
     while let Some(top) = stack.last_mut() {
         if top.next >= top.subdirs.len() {
-            let done = stack.pop().expect("non-empty");
-            rel.truncate(stack.last().map(|f| f.rel_len).unwrap_or(0));
-            let _ = done;
+            stack.pop();
             continue;
         }
         let name = std::mem::take(&mut top.subdirs[top.next]);
         top.next += 1;
-        let parent = top.idx;
-        if stack.len() > MAX_DEPTH {
+        let (parent, base) = (top.idx, top.rel_len);
+        let depth = stack.len();
+        let top = stack.last().expect("non-empty");
+        if depth > MAX_DEPTH {
             stats.errors += 1;
             continue;
         }
-        let opened = stack.last().expect("non-empty").handle.open_sub(&name);
-        match opened {
+        match top.handle.open_sub(&name) {
             Ok(h) => {
-                let base = stack.last().expect("non-empty").rel_len;
                 rel.truncate(base);
                 if !rel.is_empty() {
                     rel.push(b'/');
                 }
                 rel.extend_from_slice(name.as_bytes());
-                let idx = inv.add_dir(parent, &name, h.ino);
-                let frame = visit(h, idx, &rel, &mut inv, &mut stats);
+                let idx = inv.add_dir(parent, &name, h.ino, h.mtime);
+                let frame = visit(h, idx, &rel, inv, stats);
                 stack.push(frame);
             }
             Err(OpenError::OtherFilesystem) => stats.other_fs += 1,
@@ -198,8 +203,135 @@ pub fn scan_root(zone: &Zone, path: &Path) -> RootInventory {
             Err(OpenError::Io(_)) => stats.errors += 1,
         }
     }
-    inv.stats = stats;
-    inv
+}
+
+/// What re-reading one directory found.
+#[derive(Debug, PartialEq, Eq)]
+enum Reread {
+    /// Read (or left as it was after an I/O error).
+    Done,
+    /// It vanished or was replaced: its parent must be read again.
+    Parent,
+}
+
+/// Reads directory `dir` again (`root` is the root's open handle): its
+/// recordings' summary, subdirectories that appeared (walked whole), and
+/// subdirectories that vanished or were replaced (detached). Known
+/// subdirectories are not re-read.
+fn reread(inv: &mut RootInventory, zone: &Zone, root: &DirHandle, dir: u32, stats: &mut ScanStats) -> Reread {
+    if inv.dirs[dir as usize].gone {
+        return Reread::Done;
+    }
+    let rel = inv.rel_path(dir);
+    let handle = match root.open_rel(&rel) {
+        Ok(h) if h.ino == inv.dirs[dir as usize].ino => h,
+        Ok(_) | Err(OpenError::Gone | OpenError::NotADirectory | OpenError::OtherFilesystem) => return Reread::Parent,
+        Err(OpenError::Io(_)) => {
+            stats.errors += 1;
+            return Reread::Done;
+        }
+    };
+    stats.dirs += 1;
+    inv.clear_files(dir);
+    inv.dirs[dir as usize].mtime = handle.mtime;
+    let mut listed: HashMap<OsString, u64> = HashMap::new();
+    let res = read_dir(
+        &handle,
+        &rel,
+        zone,
+        stats,
+        |_, st, t| inv.add_file(dir, t, st.frees(), st.mtime),
+        |name, ino| {
+            listed.insert(name.to_os_string(), ino);
+        },
+    );
+    if res.is_err() {
+        stats.errors += 1;
+    }
+    for c in inv.children(dir).collect::<Vec<_>>() {
+        let same = listed.remove(OsStr::from_bytes(inv.dir_name(c))) == Some(inv.dirs[c as usize].ino);
+        if !same {
+            inv.detach(c);
+        }
+    }
+    // What is left in `listed` is new (or replaced, and detached above).
+    let mut new: Vec<OsString> = listed.into_keys().collect();
+    new.sort_unstable();
+    for name in new {
+        match handle.open_sub(&name) {
+            Ok(h) => {
+                let mut sub_rel = rel.clone();
+                if !sub_rel.is_empty() {
+                    sub_rel.push(b'/');
+                }
+                sub_rel.extend_from_slice(name.as_bytes());
+                let idx = inv.add_dir(dir, &name, h.ino, h.mtime);
+                walk(inv, zone, h, idx, sub_rel, stats);
+            }
+            Err(OpenError::OtherFilesystem) => stats.other_fs += 1,
+            Err(OpenError::NotADirectory) => stats.symlinks += 1,
+            Err(OpenError::Gone) => {}
+            Err(OpenError::Io(_)) => stats.errors += 1,
+        }
+    }
+    Reread::Done
+}
+
+/// Brings the summaries of the given directories up to date without a
+/// walk of the tree (after inotify named them, or a sweep deleted in them):
+/// see [`reread`]. A directory that vanished has its parent read instead.
+/// Returns how many directories were read, or why a full scan is needed
+/// instead (a root vanished or is now another directory or filesystem).
+pub fn refresh(inv: &mut Inventory, policy: &Policy, dirs: impl IntoIterator<Item = DirRef>) -> Result<u64, String> {
+    let mut by_root: BTreeMap<(ZoneId, u16), BTreeSet<u32>> = BTreeMap::new();
+    for d in dirs {
+        by_root.entry((d.zone, d.root)).or_default().insert(d.dir);
+    }
+    let mut stats = ScanStats::default();
+    for ((zone, r), dirs) in by_root {
+        let ri = &mut inv.zones[zone.0 as usize].roots[r as usize];
+        if ri.dirs.is_empty() || ri.error.is_some() {
+            return Err(format!("zone root {} was not scanned", ri.path.display()));
+        }
+        let root = match DirHandle::open_root(&ri.path) {
+            Ok(h) if Some(h.dev) == ri.dev && h.ino == ri.ino => h,
+            Ok(_) => return Err(format!("zone root {} is now another directory", ri.path.display())),
+            Err(e) => return Err(format!("cannot open zone root {}: {e}", ri.path.display())),
+        };
+        let zone = &policy.zones[zone.0 as usize];
+        for mut d in dirs {
+            while reread(ri, zone, &root, d, &mut stats) == Reread::Parent {
+                if d == 0 {
+                    return Err(format!("zone root {} changed", ri.path.display()));
+                }
+                d = ri.dirs[d as usize].parent;
+            }
+        }
+    }
+    Ok(stats.dirs)
+}
+
+/// The known directory deepest on each absolute path (a directory inotify
+/// named, or one to poll); paths outside every root are ignored.
+pub fn dirs_for_paths<'a>(inv: &Inventory, paths: impl IntoIterator<Item = &'a Path>) -> Vec<DirRef> {
+    let mut out = Vec::new();
+    for p in paths {
+        for (z, zi) in inv.zones.iter().enumerate() {
+            for (r, ri) in zi.roots.iter().enumerate() {
+                let Ok(rel) = p.strip_prefix(&ri.path) else { continue };
+                if ri.dirs.is_empty() {
+                    continue;
+                }
+                let (dir, _) = ri.lookup(rel.as_os_str().as_bytes());
+                out.push(DirRef {
+                    zone: ZoneId(z as u16),
+                    root: r as u16,
+                    dir,
+                });
+            }
+        }
+    }
+    out
 }
 
 /// Walks every zone root of the policy.
@@ -275,7 +407,7 @@ pub fn read_detail(inv: &Inventory, policy: &Policy, d: DirRef) -> Result<Vec<Fi
                 stat,
             })
         },
-        |_| {},
+        |_, _| {},
     )
     .map_err(OpenError::Io)?;
     // Deterministic order, whatever the directory's order.
@@ -509,6 +641,72 @@ mod tests {
             dir: a,
         };
         assert!(matches!(read_detail(&inv, &p, dref), Err(OpenError::NotADirectory)));
+    }
+
+    /// Every live directory's path and summary, for comparing inventories.
+    fn picture(inv: &Inventory) -> BTreeMap<Vec<u8>, (u32, u64, Timestamp, Timestamp)> {
+        let r = &inv.zones[0].roots[0];
+        (0..r.dirs.len() as u32)
+            .filter(|&i| !r.dirs[i as usize].gone)
+            .map(|i| {
+                let d = &r.dirs[i as usize];
+                (r.rel_path(i), (d.files, d.bytes, d.oldest, d.newest))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn refreshing_named_directories_matches_a_full_scan() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("rec");
+        let put = |d: &str, n: &str| {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+            std::fs::write(root.join(d).join(n), vec![1u8; 5000]).unwrap();
+        };
+        for d in [
+            "2026-11-20/14/cam01",
+            "2026-11-20/14/cam02",
+            "2026-11-21/09/cam01",
+            "2026-11-21/10/cam01",
+        ] {
+            put(d, "00.00.mp4");
+            put(d, "01.00.mp4");
+        }
+        let p = policy_for(&root, "time = \"%Y-%m-%d/%H/*/%M.%S.mp4\"");
+        let mut inv = scan(&p);
+        assert_eq!(inv.files(), 8);
+        // A camera writes on; a new hour appears with two cameras; a day is
+        // removed by hand; an hour is replaced by a symlink; a file vanishes.
+        put("2026-11-21/10/cam01", "02.00.mp4");
+        put("2026-11-21/11/cam01", "00.00.mp4");
+        put("2026-11-21/11/cam02", "00.00.mp4");
+        std::fs::remove_dir_all(root.join("2026-11-20")).unwrap();
+        std::fs::remove_dir_all(root.join("2026-11-21/09")).unwrap();
+        symlink(t.path(), root.join("2026-11-21/09")).unwrap();
+        // What inotify would name: the directories whose entries changed
+        // (the new hour's cameras are below a directory the inventory does
+        // not know yet: its deepest known ancestor is read).
+        let named = [
+            root.join("2026-11-21/10/cam01"),
+            root.join("2026-11-21/11/cam02"),
+            root.clone(),
+            root.join("2026-11-21"),
+        ];
+        let dirs = dirs_for_paths(&inv, named.iter().map(|p| p.as_path()));
+        let read = refresh(&mut inv, &p, dirs).unwrap();
+        assert!(read >= 4, "{read}");
+        assert_eq!(picture(&inv), picture(&scan(&p)));
+        assert_eq!(inv.files(), 5);
+        // A vanished directory named alone makes its parent be read.
+        std::fs::remove_dir_all(root.join("2026-11-21/11/cam02")).unwrap();
+        let dirs = dirs_for_paths(&inv, [root.join("2026-11-21/11/cam02").as_path()]);
+        refresh(&mut inv, &p, dirs).unwrap();
+        assert_eq!(picture(&inv), picture(&scan(&p)));
+        // A root that is now another directory needs a full scan.
+        std::fs::rename(&root, t.path().join("old")).unwrap();
+        std::fs::create_dir(&root).unwrap();
+        let dirs = dirs_for_paths(&inv, [root.as_path()]);
+        assert!(refresh(&mut inv, &p, dirs).unwrap_err().contains("another directory"));
     }
 
     #[test]

@@ -51,7 +51,7 @@ fn inventory(files: &[MF], p: &Policy, devs: &[u64]) -> Inventory {
     for z in &p.zones {
         let mut r = RootInventory::new(z.roots[0].clone());
         r.dev = Some(devs[z.id.0 as usize]);
-        r.add_dir(u32::MAX, OsStr::new(""), 1);
+        r.add_dir(u32::MAX, OsStr::new(""), 1, 0);
         inv.zones.push(ZoneInventory { roots: vec![r] });
     }
     for f in files {
@@ -62,7 +62,7 @@ fn inventory(files: &[MF], p: &Policy, devs: &[u64]) -> Inventory {
                 .find(|&i| r.dirs[i as usize].parent == cur && r.dir_name(i) == comp.as_bytes());
             cur = match found {
                 Some(i) => i,
-                None => r.add_dir(cur, OsStr::new(comp), 0),
+                None => r.add_dir(cur, OsStr::new(comp), 0, 0),
             };
         }
         r.add_file(cur, Timestamp(f.time), f.bytes, f.mtime);
