@@ -33,6 +33,7 @@ use crate::inventory::Inventory;
 use crate::plan::{Plan, Usage};
 use crate::policy::Policy;
 use crate::units::{Bytes, Timestamp};
+use crate::watch::{Changes, Watcher};
 use crate::{control, holdops, scan, service};
 
 /// The exclusive lock on the state directory.
@@ -187,6 +188,12 @@ pub struct Sweeper {
     metrics: crate::metrics::Metrics,
     /// The last metrics write failed (logged once until it works again).
     metrics_failing: bool,
+    /// The inventory, kept current between sweeps (None: take a full one).
+    inv: Option<Inventory>,
+    /// When the last full inventory was taken (monotonic: immune to clock jumps).
+    scanned_at: Option<Instant>,
+    /// Directories that changed since the last sweep (from inotify).
+    pending: Changes,
     _lock: Option<StateLock>,
 }
 
@@ -224,6 +231,9 @@ impl Sweeper {
             sampled_hour: None,
             metrics: crate::metrics::Metrics::new(),
             metrics_failing: false,
+            inv: None,
+            scanned_at: None,
+            pending: Changes::default(),
             _lock: lock,
         };
         s.record_policy_load()?;
@@ -304,12 +314,81 @@ impl Sweeper {
     pub fn set_policy(&mut self, policy: Policy) -> Result<()> {
         check_roots_writable(&policy);
         *self.shared.policy.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(policy);
+        // Roots and zones may differ: the next sweep walks the tree anew.
+        self.inv = None;
         self.record_policy_load()
+    }
+
+    /// Directories that changed since the last sweep (inotify, or polled):
+    /// the next sweep re-reads them.
+    pub fn note_changes(&mut self, changes: Changes) {
+        self.pending.merge(changes);
+    }
+
+    /// The directories the daemon should watch: the zone roots and the
+    /// directories written within two sweep intervals (at least two hours),
+    /// with their ancestors.
+    pub fn wanted_watches(&self, now: Timestamp) -> BTreeSet<PathBuf> {
+        let policy = self.policy();
+        let window = policy.daemon.sweep_interval.0.as_secs().max(3600) as i64 * 2;
+        let mut want: BTreeSet<PathBuf> = policy.zones.iter().flat_map(|z| z.roots.iter().cloned()).collect();
+        if let Some(inv) = &self.inv {
+            for root in inv.zones.iter().flat_map(|z| &z.roots) {
+                want.extend(root.recent_dirs(now.0 - window).into_iter().map(|d| root.abs_path(d)));
+            }
+        }
+        want
+    }
+
+    /// The inventory for this sweep: the kept one brought up to date by
+    /// re-reading the directories that changed (and re-scanning roots that
+    /// could not be read), or a full walk of the tree when there is none,
+    /// `reconcile_interval` has passed, inotify lost events, or a root
+    /// changed.
+    fn current_inventory(&mut self, policy: &Policy) -> Inventory {
+        let pending = std::mem::take(&mut self.pending);
+        let due = self
+            .scanned_at
+            .is_none_or(|t| t.elapsed() >= policy.daemon.reconcile_interval.0);
+        let mut why_full = match (&self.inv, &pending.lost) {
+            (None, _) => None,
+            (Some(_), Some(lost)) => Some(format!("{lost}: taking a full inventory")),
+            (Some(_), None) if due => Some("reconciling: taking a full inventory".to_string()),
+            _ => None,
+        };
+        if let (Some(inv), None) = (&mut self.inv, &why_full) {
+            let started = Instant::now();
+            let dirs = scan::dirs_for_paths(inv, pending.dirs.iter().map(|p| p.as_path()));
+            match scan::refresh(inv, policy, dirs) {
+                Ok(n) => {
+                    log::debug!("inventory: {n} directories re-read in {:?}", started.elapsed());
+                    scan::rescan_failed_roots(inv, policy);
+                    return self.inv.take().expect("present");
+                }
+                Err(e) => why_full = Some(format!("{e}: taking a full inventory")),
+            }
+        }
+        if let Some(why) = why_full {
+            log::info!(retention_event = "reconcile"; "{why}");
+        }
+        let started = Instant::now();
+        let inv = scan::scan(policy);
+        self.scanned_at = Some(Instant::now());
+        log::debug!(
+            "inventory: {} recordings walked in {:?}",
+            inv.files(),
+            started.elapsed()
+        );
+        inv
     }
 
     /// One sweep: record lapsed holds, scan, plan, execute, report. `stop`
     /// ends it after the current batch. The service status follows it.
     pub fn sweep(&mut self, now: Timestamp, stop: &AtomicBool, list: bool) -> Result<SweepOutcome> {
+        // The sweep's thread deletes at idle I/O priority.
+        if let Err(e) = crate::fsops::idle_io_priority() {
+            log::debug!("cannot set the idle I/O class: {e}");
+        }
         // READY=1 goes out from inside, once the first inventory is taken
         // (every sweep takes one before anything can fail).
         let r = self.sweep_inner(now, stop, list);
@@ -378,7 +457,7 @@ impl Sweeper {
                 log::error!("cannot record lapsed holds: {e}");
             }
         }
-        let mut inv = scan::scan(&policy);
+        let mut inv = self.current_inventory(&policy);
         let root_errors = inv.root_errors();
         for e in &root_errors {
             log::error!(retention_event = "root-error"; "{e}; that root is skipped this sweep");
@@ -399,6 +478,7 @@ impl Sweeper {
                 log::error!(retention_event = "holds-unavailable"; "nothing is deleted: {e}");
                 let subject = shared.store.path().display().to_string();
                 self.raise_with_current(("holds-unavailable".into(), subject, e.to_string()));
+                self.inv = Some(inv);
                 return Err(e.into());
             }
         };
@@ -426,6 +506,7 @@ impl Sweeper {
                 shared.store.path().display().to_string(),
                 text.clone(),
             ));
+            self.inv = Some(inv);
             anyhow::bail!(text);
         }
         let usage = scan::usage(&policy, &inv);
@@ -462,6 +543,11 @@ impl Sweeper {
                     ExecError::Audit(_) => ("audit-unwritable", policy.daemon.audit_log.display().to_string()),
                 };
                 self.raise_with_current((kind.to_string(), subject, e.to_string()));
+                // Keep the inventory, true again where the sweep deleted.
+                if scan::refresh(&mut inv, &policy, plan.entries.iter().map(|e| e.dir)).is_ok() {
+                    inv.drop_detail();
+                    self.inv = Some(inv);
+                }
                 return Err(e.into());
             }
         };
@@ -479,11 +565,14 @@ impl Sweeper {
                 log::error!(retention_event = "audit-rotate"; "cannot rotate the audit log: {e}");
             }
         }
+        let mut keep = true;
         if report.deleted() > 0 || report.vanished > 0 {
-            let mut touched: Vec<_> = plan.entries.iter().map(|e| e.dir).collect();
-            touched.dedup();
-            for d in touched {
-                scan::load_detail(&mut inv, &policy, d);
+            // The summaries of the directories deleted in (or removed) are
+            // brought up to date, without a walk of the tree.
+            let touched = plan.entries.iter().map(|e| e.dir);
+            if let Err(e) = scan::refresh(&mut inv, &policy, touched) {
+                log::info!(retention_event = "reconcile"; "{e}: the next sweep takes a full inventory");
+                keep = false;
             }
         }
         let usage_after = scan::usage(&policy, &inv);
@@ -496,7 +585,8 @@ impl Sweeper {
             }
         }
         inv.drop_detail();
-        *shared.inventory.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(inv));
+        *shared.inventory.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(inv.clone()));
+        self.inv = keep.then_some(inv);
         let outcome = SweepOutcome {
             at: now,
             took: started.elapsed(),
@@ -736,11 +826,20 @@ async fn sweep_loop(
 ) -> Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     let (early_tx, mut early_rx) = tokio::sync::mpsc::channel::<()>(1);
-    let mut watches = if opts.once { None } else { Watches::new(early_tx) };
+    // Its reader thread stops when it is dropped, as the loop returns.
+    let watcher = (!opts.once).then(Watcher::new);
+    if let Some(w) = &watcher {
+        if let Err(e) = w.start(early_tx) {
+            log::warn!("cannot start the inotify reader ({e}): the next sweeps take full inventories");
+        }
+    }
     let mut sweeper = Some(sweeper);
     tokio::pin!(shutdown);
     loop {
         let mut s = sweeper.take().expect("sweeper present between sweeps");
+        if let Some(w) = &watcher {
+            s.note_changes(w.take());
+        }
         let stop2 = stop.clone();
         let list = opts.dry_run;
         let task = tokio::task::spawn_blocking(move || {
@@ -760,8 +859,8 @@ async fn sweep_loop(
                 return Ok(());
             }
         };
-        if let (Some(w), Some(inv)) = (watches.as_mut(), s.shared.inventory()) {
-            w.update(&s.policy(), &inv, Timestamp::now());
+        if let Some(w) = &watcher {
+            w.set(&s.wanted_watches(Timestamp::now()));
         }
         if let Ok(o) = &result {
             if opts.dry_run {
@@ -962,94 +1061,6 @@ fn above_high(policy: &Policy) -> bool {
         .filesystems
         .iter()
         .any(|f| f.marks.high.excess(f.used, f.avail).0 > 0)
-}
-
-/// The inotify watches behind early sweeps: the zone roots and the
-/// directories recordings went into lately (and their parents, where new
-/// time buckets appear), never the whole tree: a watch costs kernel memory
-/// and a path here, and old directories receive nothing. Updated after each
-/// sweep from the inventory. When the watch limit is reached, that is logged
-/// once and the periodic sweeps go on.
-struct Watches {
-    watcher: notify::RecommendedWatcher,
-    watched: BTreeSet<PathBuf>,
-    limit_logged: bool,
-}
-
-impl Watches {
-    fn new(tx: tokio::sync::mpsc::Sender<()>) -> Option<Watches> {
-        use notify::EventKind;
-        match notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
-            if let Ok(ev) = ev {
-                if matches!(ev.kind, EventKind::Create(_) | EventKind::Modify(_)) {
-                    let _ = tx.try_send(());
-                }
-            }
-        }) {
-            Ok(watcher) => Some(Watches {
-                watcher,
-                watched: BTreeSet::new(),
-                limit_logged: false,
-            }),
-            Err(e) => {
-                log::warn!(
-                    "cannot watch the zone roots ({e}); early sweeps on a full disk are off, periodic sweeps go on"
-                );
-                None
-            }
-        }
-    }
-
-    /// Watches the roots and the recently written directories with their
-    /// ancestors; drops the other watches.
-    fn update(&mut self, policy: &Policy, inv: &Inventory, now: Timestamp) {
-        use notify::{RecursiveMode, Watcher};
-        let window = policy.daemon.sweep_interval.0.as_secs().max(3600) as i64 * 2;
-        let mut want: BTreeSet<PathBuf> = BTreeSet::new();
-        for (zi, z) in policy.zones.iter().enumerate() {
-            want.extend(z.roots.iter().cloned());
-            for root in inv.zones.get(zi).map(|x| x.roots.as_slice()).unwrap_or(&[]) {
-                for (k, d) in root.dirs.iter().enumerate() {
-                    if d.files == 0 || d.newest_mtime < now.0 - window {
-                        continue;
-                    }
-                    let mut cur = k as u32;
-                    while cur != u32::MAX && want.insert(root.abs_path(cur)) {
-                        cur = root.dirs[cur as usize].parent;
-                    }
-                }
-            }
-        }
-        for gone in self.watched.difference(&want).cloned().collect::<Vec<_>>() {
-            let _ = self.watcher.unwatch(&gone);
-            self.watched.remove(&gone);
-        }
-        for p in want {
-            if self.watched.contains(&p) {
-                continue;
-            }
-            match self.watcher.watch(&p, RecursiveMode::NonRecursive) {
-                Ok(()) => {
-                    self.watched.insert(p);
-                }
-                Err(e) => {
-                    let limit = matches!(&e.kind, notify::ErrorKind::MaxFilesWatch)
-                        || matches!(&e.kind, notify::ErrorKind::Io(io) if io.raw_os_error() == Some(28));
-                    if limit {
-                        if !self.limit_logged {
-                            log::warn!(
-                                "the inotify watch limit is reached ({} watches; fs.inotify.max_user_watches): early sweeps cover only those, periodic sweeps go on",
-                                self.watched.len()
-                            );
-                            self.limit_logged = true;
-                        }
-                        return;
-                    }
-                    log::debug!("cannot watch {}: {e}", p.display());
-                }
-            }
-        }
-    }
 }
 
 /// Logs every zone root the daemon could not delete in: not writable by its

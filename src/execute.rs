@@ -204,6 +204,9 @@ pub fn execute(
             &cands,
             &mut report,
         )?;
+        // Between batches the disk and the CPU go to the recorders first
+        // (the sweep's thread also runs at idle I/O priority).
+        std::thread::yield_now();
     }
     if let Some(a) = audit {
         let mut a = lock_audit(a);

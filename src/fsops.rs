@@ -330,9 +330,60 @@ pub fn adopt_dir_owner(file: &impl AsFd, dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Puts the calling thread in the idle I/O scheduling class
+/// (`ioprio_set(IOPRIO_WHO_PROCESS, 0, IOPRIO_CLASS_IDLE)`), so that its
+/// unlinks and fsyncs get the disk only when the recorders leave it idle,
+/// with or without the unit's `IOSchedulingClass=idle`. Schedulers without
+/// priorities (`none`) ignore it; mq-deadline and BFQ honour it, and age
+/// idle requests so that they are never starved for good.
+#[allow(unsafe_code)]
+pub fn idle_io_priority() -> std::io::Result<()> {
+    const IOPRIO_WHO_PROCESS: libc::c_long = 1;
+    const IOPRIO_CLASS_IDLE: libc::c_long = 3;
+    const IOPRIO_CLASS_SHIFT: libc::c_long = 13;
+    // SAFETY: ioprio_set takes three integers and touches no memory of
+    // ours; `who` 0 is the calling thread.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_ioprio_set,
+            IOPRIO_WHO_PROCESS,
+            0 as libc::c_long,
+            IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// The calling thread's I/O priority class (0 none, 1 realtime, 2
+/// best-effort, 3 idle), for tests and the benchmark.
+#[allow(unsafe_code)]
+pub fn io_priority_class() -> std::io::Result<u8> {
+    // SAFETY: as above; ioprio_get only returns an integer.
+    let r = unsafe { libc::syscall(libc::SYS_ioprio_get, 1 as libc::c_long, 0 as libc::c_long) };
+    if r < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok((r >> 13) as u8)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_thread_can_take_the_idle_io_class() {
+        std::thread::spawn(|| {
+            idle_io_priority().unwrap();
+            assert_eq!(io_priority_class().unwrap(), 3);
+        })
+        .join()
+        .unwrap();
+    }
     use std::os::unix::fs::symlink;
 
     #[test]

@@ -25,7 +25,8 @@
 //! - [`auditq`]: audit log queries (`audit show`, the records about a path).
 //! - [`explain`]: why a recording is kept or due, or what removed it.
 //! - [`report`]: the compliance report from the audit log (samples, deletions, holds, alarms).
-//! - [`daemon`]: the sweep loop, signals, and the early-sweep watcher.
+//! - [`watch`]: inotify on the directories being written: what changed between sweeps.
+//! - [`daemon`]: the sweep loop, signals, the incremental inventory and early sweeps.
 //! - [`service`]: sd_notify readiness, status text and watchdog under systemd.
 //! - [`status`]: `retentionctl status` from the inventory, holds and last sweep.
 //! - [`metrics`]: Prometheus text file for node_exporter, written after each sweep.
@@ -34,7 +35,9 @@
 //! - [`treegen`]: synthetic Frigate-like trees (demo, tests, benchmark).
 //! - [`demo`]: `retentiond --demo`, a real sweep over a synthetic tree.
 #![deny(missing_docs)]
-#![forbid(unsafe_code)]
+// One audited exception: fsops::idle_io_priority (a syscall nix and
+// rustix do not wrap).
+#![deny(unsafe_code)]
 
 pub mod access;
 pub mod audit;
@@ -62,3 +65,4 @@ pub mod status;
 pub mod timepattern;
 pub mod treegen;
 pub mod units;
+pub mod watch;

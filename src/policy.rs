@@ -85,6 +85,8 @@ pub mod raw {
         pub audit_rotate_size: Option<Spanned<String>>,
         /// Time between periodic sweeps.
         pub sweep_interval: Option<Spanned<String>>,
+        /// Time between full walks of the tree (the inventory is kept current in between).
+        pub reconcile_interval: Option<Spanned<String>>,
         /// Files modified more recently than this are still being written: never touched.
         pub settle_time: Option<Spanned<String>>,
         /// Deletions per durable audit batch (one fsync per batch).
@@ -200,6 +202,8 @@ pub struct DaemonSettings {
     pub audit_rotate_size: Bytes,
     /// Time between sweeps.
     pub sweep_interval: Age,
+    /// Time between full walks of the tree.
+    pub reconcile_interval: Age,
     /// Files modified more recently than this are never touched.
     pub settle_time: Age,
     /// Deletions per audit batch.
@@ -490,6 +494,7 @@ impl Policy {
         let _ = writeln!(s, "audit_log = {:?}", d.audit_log.display().to_string());
         let _ = writeln!(s, "audit_rotate_size = \"{}\"", d.audit_rotate_size.exact());
         let _ = writeln!(s, "sweep_interval = \"{}\"", d.sweep_interval.exact());
+        let _ = writeln!(s, "reconcile_interval = \"{}\"", d.reconcile_interval.exact());
         let _ = writeln!(s, "settle_time = \"{}\"", d.settle_time.exact());
         let _ = writeln!(s, "batch_size = {}", d.batch_size);
         let _ = writeln!(s, "control_socket = {:?}", d.control_socket.display().to_string());
@@ -645,6 +650,11 @@ pub fn validate(file: &Path, text: &str, raw: raw::RawPolicy) -> Result<Policy, 
     if sweep_interval.secs() < 1 {
         let span = d.sweep_interval.as_ref().map(|s| s.span()).unwrap_or(whole.clone());
         return Err(e.at(span, "daemon.sweep_interval", "must be at least 1s"));
+    }
+    let reconcile_interval = age(&e, &d.reconcile_interval, "daemon.reconcile_interval", "1d")?;
+    if reconcile_interval.secs() < 60 {
+        let span = d.reconcile_interval.as_ref().map(|s| s.span()).unwrap_or(whole.clone());
+        return Err(e.at(span, "daemon.reconcile_interval", "must be at least 1m"));
     }
     let settle_time = age(&e, &d.settle_time, "daemon.settle_time", "2m")?;
     let batch_size = match &d.batch_size {
@@ -929,6 +939,7 @@ pub fn validate(file: &Path, text: &str, raw: raw::RawPolicy) -> Result<Policy, 
             audit_log,
             audit_rotate_size,
             sweep_interval,
+            reconcile_interval,
             settle_time,
             batch_size,
             control_socket,

@@ -311,6 +311,17 @@ pub fn refresh(inv: &mut Inventory, policy: &Policy, dirs: impl IntoIterator<Ite
     Ok(stats.dirs)
 }
 
+/// Scans again every root that could not be scanned before (a missing
+/// mount, a permission error): it is picked up as soon as it is back.
+pub fn rescan_failed_roots(inv: &mut Inventory, policy: &Policy) {
+    for (zi, z) in inv.zones.iter_mut().enumerate() {
+        let zone = &policy.zones[zi];
+        for r in z.roots.iter_mut().filter(|r| r.error.is_some()) {
+            *r = scan_root(zone, &r.path.clone());
+        }
+    }
+}
+
 /// The known directory deepest on each absolute path (a directory inotify
 /// named, or one to poll); paths outside every root are ignored.
 pub fn dirs_for_paths<'a>(inv: &Inventory, paths: impl IntoIterator<Item = &'a Path>) -> Vec<DirRef> {

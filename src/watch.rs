@@ -1,0 +1,344 @@
+//! Which directories changed between sweeps: inotify on the directories
+//! being written, so a sweep re-reads only those instead of walking the
+//! tree.
+//!
+//! Invariants:
+//! - Watched: the zone roots and the directories written lately (with
+//!   their ancestors, where new time buckets appear), as the daemon asks
+//!   after each sweep. Never the whole tree: a watch costs kernel memory
+//!   and old directories receive nothing.
+//! - The mask is what changes the inventory, nothing more: entries created,
+//!   deleted or moved, files closed after writing, the directory itself
+//!   deleted or moved. Not `IN_MODIFY` or `IN_OPEN`: a camera streaming
+//!   into a segment would wake the daemon at every write.
+//! - A directory is reported as changed when first watched too (it may have
+//!   changed before the watch existed), so nothing slips between a read
+//!   and a watch.
+//! - A directory that cannot be watched (the watch limit,
+//!   `fs.inotify.max_user_watches`, is reached; or inotify is unavailable)
+//!   is reported as changed at every sweep: it is polled instead. The limit
+//!   is logged once.
+//! - Queue overflow (`IN_Q_OVERFLOW`) means events were lost: reported, and
+//!   the daemon takes a full inventory.
+//!
+//! Why not the `notify` crate: its inotify backend always adds `IN_MODIFY`
+//! and `IN_OPEN` to the mask. The reader is a plain thread blocked in
+//! `poll` (tokio's `AsyncFd` constructors are unsafe or deprecated, and the
+//! crate forbids unsafe code); it stops when the [`Watcher`] is dropped.
+
+use std::collections::{BTreeSet, HashMap};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, InotifyEvent, WatchDescriptor};
+
+/// What changed since the last [`Watcher::take`].
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Changes {
+    /// Directories whose entries (or recordings) changed, or that must be
+    /// polled.
+    pub dirs: BTreeSet<PathBuf>,
+    /// Why events were lost (a full inventory is needed), if they were.
+    pub lost: Option<String>,
+}
+
+impl Changes {
+    /// Adds `other` to these changes.
+    pub fn merge(&mut self, other: Changes) {
+        self.dirs.extend(other.dirs);
+        if self.lost.is_none() {
+            self.lost = other.lost;
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    by_wd: HashMap<WatchDescriptor, PathBuf>,
+    by_path: HashMap<PathBuf, WatchDescriptor>,
+    changes: Changes,
+    /// Wanted but not watched: polled.
+    unwatched: Vec<PathBuf>,
+    limit_logged: bool,
+}
+
+/// The watches, and what they reported.
+pub struct Watcher {
+    fd: Option<Arc<Inotify>>,
+    state: Arc<Mutex<State>>,
+    /// Closing this (on drop) stops the reader thread.
+    stop: Mutex<Option<OwnedFd>>,
+}
+
+const MASK: AddWatchFlags = AddWatchFlags::IN_CREATE
+    .union(AddWatchFlags::IN_DELETE)
+    .union(AddWatchFlags::IN_MOVED_FROM)
+    .union(AddWatchFlags::IN_MOVED_TO)
+    .union(AddWatchFlags::IN_CLOSE_WRITE)
+    .union(AddWatchFlags::IN_DELETE_SELF)
+    .union(AddWatchFlags::IN_MOVE_SELF)
+    .union(AddWatchFlags::IN_ONLYDIR)
+    .union(AddWatchFlags::IN_DONT_FOLLOW);
+
+impl Watcher {
+    /// Opens inotify. Without it every wanted directory is polled, and
+    /// that is logged.
+    pub fn new() -> Watcher {
+        let fd = match Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC) {
+            Ok(fd) => Some(Arc::new(fd)),
+            Err(e) => {
+                log::warn!(
+                    "cannot use inotify ({e}): the directories being written are re-read at every sweep instead"
+                );
+                None
+            }
+        };
+        Watcher {
+            fd,
+            state: Arc::new(Mutex::new(State::default())),
+            stop: Mutex::new(None),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts the reader thread (once); `arrived` gets a signal whenever a
+    /// file was created or finished in a watched directory (for early
+    /// sweeps). It ends when the watcher is dropped.
+    pub fn start(&self, arrived: tokio::sync::mpsc::Sender<()>) -> std::io::Result<()> {
+        let Some(fd) = self.fd.clone() else { return Ok(()) };
+        let (stop_rx, stop_tx) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        *self.stop.lock().unwrap_or_else(|p| p.into_inner()) = Some(stop_tx);
+        let state = self.state.clone();
+        std::thread::Builder::new().name("inotify".into()).spawn(move || loop {
+            let mut fds = [
+                PollFd::new(fd.as_fd(), PollFlags::POLLIN),
+                PollFd::new(stop_rx.as_fd(), PollFlags::POLLIN),
+            ];
+            match poll(&mut fds, PollTimeout::NONE) {
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(e) => {
+                    log::error!("cannot wait for inotify events ({e}): the next sweep takes a full inventory");
+                    lost(&state, format!("inotify poll failed: {e}"));
+                    return;
+                }
+            }
+            if fds[1].any().unwrap_or(true) {
+                return;
+            }
+            loop {
+                match fd.read_events() {
+                    Ok(events) => {
+                        let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+                        if apply(&mut st, &events) {
+                            let _ = arrived.try_send(());
+                        }
+                    }
+                    Err(Errno::EAGAIN) => break,
+                    Err(Errno::EINTR) => {}
+                    Err(e) => {
+                        log::error!("cannot read inotify events ({e}): the next sweep takes a full inventory");
+                        lost(&state, format!("inotify read failed: {e}"));
+                        return;
+                    }
+                }
+            }
+        })?;
+        Ok(())
+    }
+
+    /// Watches exactly `want` (absolute directory paths) from now on.
+    /// Newly watched directories, and those that cannot be watched, are
+    /// reported as changed.
+    pub fn set(&self, want: &BTreeSet<PathBuf>) {
+        let mut st = self.lock();
+        let st = &mut *st;
+        let stale: Vec<PathBuf> = st.by_path.keys().filter(|p| !want.contains(*p)).cloned().collect();
+        for p in stale {
+            if let (Some(wd), Some(fd)) = (st.by_path.remove(&p), &self.fd) {
+                st.by_wd.remove(&wd);
+                let _ = fd.rm_watch(wd);
+            }
+        }
+        st.unwatched.clear();
+        for p in want {
+            if st.by_path.contains_key(p) {
+                continue;
+            }
+            let Some(fd) = &self.fd else {
+                st.unwatched.push(p.clone());
+                continue;
+            };
+            match fd.add_watch(p.as_path(), MASK) {
+                Ok(wd) => {
+                    st.by_wd.insert(wd, p.clone());
+                    st.by_path.insert(p.clone(), wd);
+                    st.changes.dirs.insert(p.clone());
+                }
+                Err(Errno::ENOSPC) => {
+                    if !st.limit_logged {
+                        log::warn!(
+                            retention_event = "watch-limit";
+                            "the inotify watch limit is reached ({} watches; fs.inotify.max_user_watches): the directories beyond it are re-read at every sweep instead",
+                            st.by_path.len()
+                        );
+                        st.limit_logged = true;
+                    }
+                    st.unwatched.push(p.clone());
+                }
+                // Gone meanwhile, or not a directory (a symlink is never
+                // followed): the next read of its parent tells.
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// What changed since the last call, plus the directories that are
+    /// polled.
+    pub fn take(&self) -> Changes {
+        let mut st = self.lock();
+        let mut c = std::mem::take(&mut st.changes);
+        c.dirs.extend(st.unwatched.iter().cloned());
+        c
+    }
+
+    /// How many directories are watched.
+    pub fn watched(&self) -> usize {
+        self.lock().by_path.len()
+    }
+}
+
+impl Default for Watcher {
+    fn default() -> Watcher {
+        Watcher::new()
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        // Closing the pipe's write end wakes the reader, which returns.
+        self.stop.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+}
+
+fn lost(state: &Mutex<State>, why: String) {
+    let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+    st.changes.lost.get_or_insert(why);
+}
+
+/// Records events; true when a file arrived.
+fn apply(st: &mut State, events: &[InotifyEvent]) -> bool {
+    let mut arrived = false;
+    for ev in events {
+        if ev.mask.contains(AddWatchFlags::IN_Q_OVERFLOW) {
+            st.changes
+                .lost
+                .get_or_insert_with(|| "the inotify queue overflowed".to_string());
+            continue;
+        }
+        let Some(path) = st.by_wd.get(&ev.wd).cloned() else {
+            continue;
+        };
+        if ev.mask.contains(AddWatchFlags::IN_IGNORED) {
+            st.by_wd.remove(&ev.wd);
+            if st.by_path.get(&path) == Some(&ev.wd) {
+                st.by_path.remove(&path);
+            }
+            continue;
+        }
+        if ev
+            .mask
+            .intersects(AddWatchFlags::IN_DELETE_SELF | AddWatchFlags::IN_MOVE_SELF)
+        {
+            // Its parent's entries changed too.
+            if let Some(parent) = path.parent() {
+                st.changes.dirs.insert(parent.to_path_buf());
+            }
+        }
+        let is_dir = ev.mask.contains(AddWatchFlags::IN_ISDIR);
+        if !is_dir
+            && ev
+                .mask
+                .intersects(AddWatchFlags::IN_CREATE | AddWatchFlags::IN_MOVED_TO | AddWatchFlags::IN_CLOSE_WRITE)
+        {
+            arrived = true;
+        }
+        st.changes.dirs.insert(path);
+    }
+    arrived
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn settle(w: &Watcher) -> Changes {
+        // Events are read by the reader task; give it a turn.
+        for _ in 0..50 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            let c = w.take();
+            if !c.dirs.is_empty() || c.lost.is_some() {
+                return c;
+            }
+        }
+        Changes::default()
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn reports_changed_directories_and_arrivals() {
+        let t = tempfile::tempdir().unwrap();
+        let a = t.path().join("a");
+        let b = t.path().join("a/b");
+        std::fs::create_dir_all(&b).unwrap();
+        let w = Watcher::new();
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+        w.start(tx).unwrap();
+        let want: BTreeSet<PathBuf> = [a.clone(), b.clone()].into();
+        w.set(&want);
+        // Newly watched directories count as changed.
+        assert_eq!(w.take().dirs, want);
+        assert_eq!(w.watched(), 2);
+        std::fs::write(b.join("00.00.mp4"), b"x").unwrap();
+        let c = settle(&w).await;
+        assert_eq!(c.dirs, [b.clone()].into());
+        assert!(rx.try_recv().is_ok(), "an arrival is signalled");
+        std::fs::create_dir(a.join("c")).unwrap();
+        assert_eq!(settle(&w).await.dirs, [a.clone()].into());
+        assert!(rx.try_recv().is_err(), "a new directory is no arrival");
+        // A watched directory removed: its parent changed; the watch goes.
+        std::fs::remove_file(b.join("00.00.mp4")).unwrap();
+        std::fs::remove_dir(&b).unwrap();
+        let c = settle(&w).await;
+        assert!(c.dirs.contains(&a), "{c:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert_eq!(w.watched(), 1);
+        // Dropping a directory from the wanted set unwatches it.
+        w.set(&BTreeSet::new());
+        assert_eq!(w.watched(), 0);
+    }
+
+    #[test]
+    fn overflow_is_reported_as_lost_events() {
+        let mut st = State::default();
+        let ev = InotifyEvent {
+            wd: some_wd(),
+            mask: AddWatchFlags::IN_Q_OVERFLOW,
+            cookie: 0,
+            name: None,
+        };
+        apply(&mut st, &[ev]);
+        assert!(st.changes.lost.as_deref().unwrap().contains("overflow"));
+    }
+
+    /// A watch descriptor for a synthetic event (nix has no constructor):
+    /// taken from a real inotify instance.
+    fn some_wd() -> WatchDescriptor {
+        let i = Inotify::init(InitFlags::IN_CLOEXEC).unwrap();
+        i.add_watch("/", AddWatchFlags::IN_CREATE).unwrap()
+    }
+}
