@@ -827,7 +827,7 @@ async fn sweep_loop(
     let stop = Arc::new(AtomicBool::new(false));
     let (early_tx, mut early_rx) = tokio::sync::mpsc::channel::<()>(1);
     // Its reader thread stops when it is dropped, as the loop returns.
-    let watcher = (!opts.once).then(Watcher::new);
+    let watcher = (!opts.once).then(|| Watcher::new(sweeper.policy().daemon.max_watches));
     if let Some(w) = &watcher {
         if let Err(e) = w.start(early_tx) {
             log::warn!("cannot start the inotify reader ({e}): the next sweeps take full inventories");

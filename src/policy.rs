@@ -87,6 +87,8 @@ pub mod raw {
         pub sweep_interval: Option<Spanned<String>>,
         /// Time between full walks of the tree (the inventory is kept current in between).
         pub reconcile_interval: Option<Spanned<String>>,
+        /// inotify watches the daemon may use (0: none, poll instead).
+        pub max_watches: Option<Spanned<i64>>,
         /// Files modified more recently than this are still being written: never touched.
         pub settle_time: Option<Spanned<String>>,
         /// Deletions per durable audit batch (one fsync per batch).
@@ -204,6 +206,8 @@ pub struct DaemonSettings {
     pub sweep_interval: Age,
     /// Time between full walks of the tree.
     pub reconcile_interval: Age,
+    /// inotify watches the daemon may use.
+    pub max_watches: usize,
     /// Files modified more recently than this are never touched.
     pub settle_time: Age,
     /// Deletions per audit batch.
@@ -495,6 +499,7 @@ impl Policy {
         let _ = writeln!(s, "audit_rotate_size = \"{}\"", d.audit_rotate_size.exact());
         let _ = writeln!(s, "sweep_interval = \"{}\"", d.sweep_interval.exact());
         let _ = writeln!(s, "reconcile_interval = \"{}\"", d.reconcile_interval.exact());
+        let _ = writeln!(s, "max_watches = {}", d.max_watches);
         let _ = writeln!(s, "settle_time = \"{}\"", d.settle_time.exact());
         let _ = writeln!(s, "batch_size = {}", d.batch_size);
         let _ = writeln!(s, "control_socket = {:?}", d.control_socket.display().to_string());
@@ -652,10 +657,15 @@ pub fn validate(file: &Path, text: &str, raw: raw::RawPolicy) -> Result<Policy, 
         return Err(e.at(span, "daemon.sweep_interval", "must be at least 1s"));
     }
     let reconcile_interval = age(&e, &d.reconcile_interval, "daemon.reconcile_interval", "1d")?;
-    if reconcile_interval.secs() < 60 {
+    if reconcile_interval.secs() < 10 {
         let span = d.reconcile_interval.as_ref().map(|s| s.span()).unwrap_or(whole.clone());
-        return Err(e.at(span, "daemon.reconcile_interval", "must be at least 1m"));
+        return Err(e.at(span, "daemon.reconcile_interval", "must be at least 10s"));
     }
+    let max_watches = match &d.max_watches {
+        Some(b) if (0..=1_000_000).contains(b.get_ref()) => *b.get_ref() as usize,
+        Some(b) => return Err(e.at(b.span(), "daemon.max_watches", "must be between 0 and 1000000")),
+        None => 4096,
+    };
     let settle_time = age(&e, &d.settle_time, "daemon.settle_time", "2m")?;
     let batch_size = match &d.batch_size {
         Some(b) if (1..=1_000_000).contains(b.get_ref()) => *b.get_ref() as usize,
@@ -940,6 +950,7 @@ pub fn validate(file: &Path, text: &str, raw: raw::RawPolicy) -> Result<Policy, 
             audit_rotate_size,
             sweep_interval,
             reconcile_interval,
+            max_watches,
             settle_time,
             batch_size,
             control_socket,

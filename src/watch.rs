@@ -14,10 +14,10 @@
 //! - A directory is reported as changed when first watched too (it may have
 //!   changed before the watch existed), so nothing slips between a read
 //!   and a watch.
-//! - A directory that cannot be watched (the watch limit,
-//!   `fs.inotify.max_user_watches`, is reached; or inotify is unavailable)
-//!   is reported as changed at every sweep: it is polled instead. The limit
-//!   is logged once.
+//! - A directory that cannot be watched (the daemon's cap,
+//!   `daemon.max_watches`, or the kernel's `fs.inotify.max_user_watches` is
+//!   reached; or inotify is unavailable) is reported as changed at every
+//!   sweep: it is polled instead. The limit is logged once.
 //! - Queue overflow (`IN_Q_OVERFLOW`) means events were lost: reported, and
 //!   the daemon takes a full inventory.
 //!
@@ -68,6 +68,7 @@ struct State {
 /// The watches, and what they reported.
 pub struct Watcher {
     fd: Option<Arc<Inotify>>,
+    max: usize,
     state: Arc<Mutex<State>>,
     /// Closing this (on drop) stops the reader thread.
     stop: Mutex<Option<OwnedFd>>,
@@ -84,10 +85,14 @@ const MASK: AddWatchFlags = AddWatchFlags::IN_CREATE
     .union(AddWatchFlags::IN_DONT_FOLLOW);
 
 impl Watcher {
-    /// Opens inotify. Without it every wanted directory is polled, and
-    /// that is logged.
-    pub fn new() -> Watcher {
+    /// Opens inotify, to use at most `max` watches. Without it (or with
+    /// `max` 0) every wanted directory is polled, and that is logged.
+    pub fn new(max: usize) -> Watcher {
         let fd = match Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC) {
+            _ if max == 0 => {
+                log::info!("daemon.max_watches is 0: the directories being written are re-read at every sweep");
+                None
+            }
             Ok(fd) => Some(Arc::new(fd)),
             Err(e) => {
                 log::warn!(
@@ -98,6 +103,7 @@ impl Watcher {
         };
         Watcher {
             fd,
+            max,
             state: Arc::new(Mutex::new(State::default())),
             stop: Mutex::new(None),
         }
@@ -174,7 +180,12 @@ impl Watcher {
                 st.unwatched.push(p.clone());
                 continue;
             };
-            match fd.add_watch(p.as_path(), MASK) {
+            let added = if st.by_path.len() >= self.max {
+                Err(Errno::ENOSPC)
+            } else {
+                fd.add_watch(p.as_path(), MASK)
+            };
+            match added {
                 Ok(wd) => {
                     st.by_wd.insert(wd, p.clone());
                     st.by_path.insert(p.clone(), wd);
@@ -184,7 +195,7 @@ impl Watcher {
                     if !st.limit_logged {
                         log::warn!(
                             retention_event = "watch-limit";
-                            "the inotify watch limit is reached ({} watches; fs.inotify.max_user_watches): the directories beyond it are re-read at every sweep instead",
+                            "the inotify watch limit is reached ({} watches; daemon.max_watches or fs.inotify.max_user_watches): the directories beyond it are re-read at every sweep instead",
                             st.by_path.len()
                         );
                         st.limit_logged = true;
@@ -210,12 +221,6 @@ impl Watcher {
     /// How many directories are watched.
     pub fn watched(&self) -> usize {
         self.lock().by_path.len()
-    }
-}
-
-impl Default for Watcher {
-    fn default() -> Watcher {
-        Watcher::new()
     }
 }
 
@@ -295,7 +300,7 @@ mod tests {
         let a = t.path().join("a");
         let b = t.path().join("a/b");
         std::fs::create_dir_all(&b).unwrap();
-        let w = Watcher::new();
+        let w = Watcher::new(100);
         let (tx, mut rx) = tokio::sync::mpsc::channel(1);
         w.start(tx).unwrap();
         let want: BTreeSet<PathBuf> = [a.clone(), b.clone()].into();
@@ -320,6 +325,27 @@ mod tests {
         // Dropping a directory from the wanted set unwatches it.
         w.set(&BTreeSet::new());
         assert_eq!(w.watched(), 0);
+    }
+
+    #[test]
+    fn beyond_the_cap_directories_are_polled() {
+        let t = tempfile::tempdir().unwrap();
+        let dirs: Vec<PathBuf> = (0..3).map(|i| t.path().join(format!("d{i}"))).collect();
+        for d in &dirs {
+            std::fs::create_dir(d).unwrap();
+        }
+        let want: BTreeSet<PathBuf> = dirs.iter().cloned().collect();
+        let w = Watcher::new(2);
+        w.set(&want);
+        assert_eq!(w.watched(), 2);
+        assert_eq!(w.take().dirs, want, "two newly watched, one polled");
+        assert_eq!(w.take().dirs, [dirs[2].clone()].into(), "the polled one, every time");
+        assert_eq!(w.take().dirs, [dirs[2].clone()].into());
+        let none = Watcher::new(0);
+        none.set(&want);
+        assert_eq!(none.watched(), 0);
+        assert_eq!(none.take().dirs, want);
+        assert_eq!(none.take().dirs, want);
     }
 
     #[test]

@@ -107,9 +107,15 @@ impl Daemon {
 
     /// [`Daemon::start`] with extra environment variables.
     pub fn start_with_env(policy: &Path, socket: &Path, env: &[(&str, &str)]) -> Daemon {
+        Daemon::start_with(policy, socket, env, &[])
+    }
+
+    /// [`Daemon::start`] with extra environment variables and arguments.
+    pub fn start_with(policy: &Path, socket: &Path, env: &[(&str, &str)], args: &[&str]) -> Daemon {
         use std::io::BufRead;
         let mut child = Command::new(env!("CARGO_BIN_EXE_retentiond"))
             .args(["--config", policy.to_str().unwrap()])
+            .args(args)
             .envs(env.iter().copied())
             .stderr(std::process::Stdio::piped())
             .spawn()

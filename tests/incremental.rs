@@ -1,0 +1,179 @@
+//! The daemon keeps its inventory current between sweeps without walking
+//! the tree again: new recordings, new time buckets, footage removed by
+//! hand and footage past max_age that appears later are all seen through
+//! inotify (or polling) and the sweep's own deletions.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use retentiond::treegen::{frigate, write_file, TreeSpec};
+
+const HOUR: i64 = 3600;
+const DAY: i64 = 86_400;
+
+fn frigate_dir(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .unwrap()
+        .format("%Y-%m-%d/%H")
+        .to_string()
+}
+
+fn frigate_name(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .unwrap()
+        .format("%M.%S.mp4")
+        .to_string()
+}
+
+/// A recording at time `t` for camera `cam`.
+fn record(root: &Path, cam: &str, t: i64) {
+    let p = root.join(frigate_dir(t)).join(cam).join(frigate_name(t));
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    write_file(&p, b"segment", t + 60).unwrap();
+}
+
+fn recordings(policy: &Path) -> u64 {
+    let o = retentionctl(&["--config", policy.to_str().unwrap(), "--json", "status"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    v["zones"][0]["recordings"].as_u64().unwrap()
+}
+
+fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let t0 = std::time::Instant::now();
+    while !f() {
+        assert!(t0.elapsed().as_secs() < secs, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+fn setup(
+    extra_daemon: &str,
+) -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    std::path::PathBuf,
+    std::path::PathBuf,
+) {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("cctv");
+    let state = tmp.path().join("state");
+    let socket = tmp.path().join("ctl.sock");
+    let end = now() - 600;
+    frigate(
+        &root,
+        &TreeSpec {
+            cams: 2,
+            days: 2.0,
+            segment: 600,
+            size: 0,
+            end,
+        },
+    )
+    .unwrap();
+    let policy = tmp.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "[daemon]\nstate_dir = \"{}\"\ncontrol_socket = \"{}\"\nsweep_interval = \"1s\"\nsettle_time = \"1s\"\n{extra_daemon}\n\
+             [[zone]]\nname = \"cctv\"\npaths = [\"{}\"]\ntime = \"%Y-%m-%d/%H/*/%M.%S.mp4\"\nmin_age = \"1h\"\nmax_age = \"7d\"\n",
+            state.display(),
+            socket.display(),
+            root.display()
+        ),
+    )
+    .unwrap();
+    (tmp, root, state, policy)
+}
+
+#[test]
+fn new_and_removed_recordings_are_seen_without_walking_the_tree_again() {
+    seen_without_walking("", false);
+}
+
+#[test]
+fn beyond_the_watch_limit_recent_directories_are_polled() {
+    seen_without_walking("max_watches = 3", true);
+}
+
+#[test]
+fn without_inotify_recent_directories_are_polled() {
+    seen_without_walking("max_watches = 0", false);
+}
+
+fn seen_without_walking(extra: &str, limit: bool) {
+    let (tmp, root, state, policy) = setup(extra);
+    let socket = tmp.path().join("ctl.sock");
+    let d = Daemon::start_with(&policy, &socket, &[], &["--verbose"]);
+    d.wait_for("recordings walked", 1, 60);
+    d.wait_for("directories re-read", 2, 60);
+    let n0 = files(&root).len() as u64;
+    assert_eq!(recordings(&policy), n0);
+
+    // A camera writes on in its current directory, and a new camera starts
+    // in a new hour directory (below directories the daemon does not know).
+    let t = now();
+    record(&root, "cam00", t - 120);
+    record(&root, "cam07", t + HOUR);
+    record(&root, "cam07", t + HOUR + 600);
+    wait_until("3 new recordings", 20, || recordings(&policy) == n0 + 3);
+
+    // Someone removes the oldest day by hand.
+    let oldest_day = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .min()
+        .unwrap();
+    std::fs::remove_dir_all(&oldest_day).unwrap();
+    let n1 = files(&root).len() as u64;
+    wait_until("the removed day gone from the inventory", 20, || {
+        recordings(&policy) == n1
+    });
+
+    // Footage past max_age copied in later is found and deleted, with its
+    // audit records.
+    let old = now() - 10 * DAY;
+    record(&root, "cam01", old);
+    record(&root, "cam01", old + 600);
+    wait_until("the late old footage deleted", 20, || {
+        !root
+            .join(frigate_dir(old))
+            .join("cam01")
+            .join(frigate_name(old))
+            .exists()
+    });
+    let dels = deletions(&state.join("audit.jsonl"));
+    assert!(
+        dels.iter()
+            .filter(|(p, r)| p.to_string_lossy().contains(&frigate_dir(old)) && r == "max-age")
+            .count()
+            == 2,
+        "{dels:?}"
+    );
+    wait_until("inventory back to the tree", 20, || {
+        recordings(&policy) == files(&root).len() as u64
+    });
+    // All of that without a second walk of the tree.
+    assert_eq!(d.log().matches("recordings walked").count(), 1, "{}", d.log());
+    assert!(!d.log().contains("taking a full inventory"), "{}", d.log());
+    assert_eq!(
+        d.log().matches("watch limit is reached").count(),
+        usize::from(limit),
+        "{}",
+        d.log()
+    );
+    d.stop();
+}
+
+#[test]
+fn a_short_reconcile_interval_walks_the_tree_again() {
+    let (tmp, _root, _state, policy) = setup("reconcile_interval = \"10s\"");
+    let socket = tmp.path().join("ctl.sock");
+    let d = Daemon::start_with(&policy, &socket, &[], &["--verbose"]);
+    d.wait_for("recordings walked", 1, 60);
+    d.wait_for("reconciling: taking a full inventory", 1, 60);
+    d.wait_for("recordings walked", 2, 10);
+    d.stop();
+}
