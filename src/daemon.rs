@@ -372,7 +372,14 @@ impl Sweeper {
             log::info!(retention_event = "reconcile"; "{why}");
         }
         let started = Instant::now();
-        let inv = scan::scan(policy);
+        // The first walk uses every core (the daemon is not ready before
+        // it); later ones run beside the recorders, on one.
+        let threads = if self.scanned_at.is_none() {
+            scan::default_threads()
+        } else {
+            1
+        };
+        let inv = scan::scan_with(policy, threads);
         self.scanned_at = Some(Instant::now());
         log::debug!(
             "inventory: {} recordings walked in {:?}",

@@ -99,6 +99,19 @@ pub struct ScanStats {
     pub other: u64,
 }
 
+impl ScanStats {
+    /// Adds another part's counts (a subtree walked on another thread).
+    pub fn add(&mut self, o: &ScanStats) {
+        self.dirs += o.dirs;
+        self.symlinks += o.symlinks;
+        self.other_fs += o.other_fs;
+        self.not_included += o.not_included;
+        self.untimed += o.untimed;
+        self.errors += o.errors;
+        self.other += o.other;
+    }
+}
+
 /// The state of one zone root.
 #[derive(Clone, Debug, Default)]
 pub struct RootInventory {
@@ -157,6 +170,27 @@ impl RootInventory {
             newest_mtime: i64::MIN,
         });
         idx
+    }
+
+    /// Adds `frag` (a subtree walked on its own, its index 0 being the
+    /// subtree's top directory) below `parent`; returns the top's index.
+    pub fn graft(&mut self, parent: u32, frag: RootInventory) -> u32 {
+        let off = self.dirs.len() as u32;
+        let name_shift = self.names.len() as u32;
+        self.names.extend_from_slice(&frag.names);
+        let shift = |x: u32| if x == NONE { NONE } else { x + off };
+        for (k, mut d) in frag.dirs.into_iter().enumerate() {
+            d.name_off += name_shift;
+            d.first_child = shift(d.first_child);
+            d.next_sibling = shift(d.next_sibling);
+            d.parent = if k == 0 { parent } else { d.parent + off };
+            self.dirs.push(d);
+        }
+        if let Some(p) = self.dirs.get_mut(parent as usize) {
+            let next = std::mem::replace(&mut p.first_child, off);
+            self.dirs[off as usize].next_sibling = next;
+        }
+        off
     }
 
     /// The child directories of `dir`.

@@ -116,8 +116,22 @@ pub fn read_dir(
     Ok(())
 }
 
-/// Walks one zone root into summaries.
+/// Threads a full walk uses by default: the walk is bound by inode reads
+/// (system time), which spread over the cores.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).min(4)
+}
+
+/// Walks one zone root into summaries, on [`default_threads`] threads.
 pub fn scan_root(zone: &Zone, path: &Path) -> RootInventory {
+    scan_root_with(zone, path, default_threads())
+}
+
+/// Walks one zone root into summaries on `threads` threads: the top levels
+/// are read here until there are enough subtrees to share out (up to three
+/// levels down), the subtrees are walked by the threads and grafted in
+/// name order.
+pub fn scan_root_with(zone: &Zone, path: &Path, threads: usize) -> RootInventory {
     let mut inv = RootInventory::new(path.to_path_buf());
     let root = match DirHandle::open_root(path) {
         Ok(h) => h,
@@ -130,9 +144,113 @@ pub fn scan_root(zone: &Zone, path: &Path) -> RootInventory {
     inv.ino = root.ino;
     let root_idx = inv.add_dir(NONE, OsStr::new(""), root.ino, root.mtime);
     let mut stats = ScanStats::default();
-    walk(&mut inv, zone, root, root_idx, Vec::new(), &mut stats);
+    if threads <= 1 {
+        walk(&mut inv, zone, root, root_idx, Vec::new(), &mut stats);
+        inv.stats = stats;
+        return inv;
+    }
+    // (parent index, name, path relative to the root) of each subtree.
+    let mut items: Vec<(u32, OsString, Vec<u8>)> = Vec::new();
+    let top = match root.open_rel(b"") {
+        Ok(h) => h,
+        Err(e) => {
+            inv.error = Some(format!("cannot read zone root {}: {e}", path.display()));
+            return inv;
+        }
+    };
+    let mut level: Vec<(u32, DirHandle, Vec<u8>)> = vec![(root_idx, top, Vec::new())];
+    for depth in 0..3 {
+        items.clear();
+        for (idx, h, rel) in level.drain(..) {
+            stats.dirs += 1;
+            let mut subs = Vec::new();
+            let res = read_dir(
+                &h,
+                &rel,
+                zone,
+                &mut stats,
+                |_, st, t| inv.add_file(idx, t, st.frees(), st.mtime),
+                |name, _| subs.push(name.to_os_string()),
+            );
+            if res.is_err() {
+                stats.errors += 1;
+            }
+            subs.sort_unstable();
+            items.extend(subs.into_iter().map(|n| (idx, n.clone(), join_rel_bytes(&rel, &n))));
+        }
+        if items.len() >= threads * 4 || depth == 2 {
+            break;
+        }
+        // Too few subtrees to share: read this level here too.
+        for (parent, name, rel) in items.drain(..) {
+            match root.open_rel(&rel) {
+                Ok(h) => {
+                    let idx = inv.add_dir(parent, &name, h.ino, h.mtime);
+                    level.push((idx, h, rel));
+                }
+                Err(e) => count_open_error(&e, &mut stats),
+            }
+        }
+        if level.is_empty() {
+            break;
+        }
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let root = &root;
+    let parts: Vec<Vec<(usize, RootInventory, ScanStats)>> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads.min(items.len()))
+            .map(|_| {
+                s.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some((_, name, rel)) = items.get(k) else {
+                            return done;
+                        };
+                        let mut st = ScanStats::default();
+                        let mut frag = RootInventory::new(path.to_path_buf());
+                        match root.open_rel(rel) {
+                            Ok(h) => {
+                                let top = frag.add_dir(NONE, name, h.ino, h.mtime);
+                                walk(&mut frag, zone, h, top, rel.clone(), &mut st);
+                            }
+                            Err(e) => count_open_error(&e, &mut st),
+                        }
+                        done.push((k, frag, st));
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().expect("scan worker")).collect()
+    });
+    let mut parts: Vec<(usize, RootInventory, ScanStats)> = parts.into_iter().flatten().collect();
+    parts.sort_unstable_by_key(|p| p.0);
+    for (k, frag, st) in parts {
+        stats.add(&st);
+        if !frag.dirs.is_empty() {
+            inv.graft(items[k].0, frag);
+        }
+    }
     inv.stats = stats;
     inv
+}
+
+fn count_open_error(e: &OpenError, stats: &mut ScanStats) {
+    match e {
+        OpenError::OtherFilesystem => stats.other_fs += 1,
+        OpenError::NotADirectory => stats.symlinks += 1,
+        OpenError::Gone => {}
+        OpenError::Io(_) => stats.errors += 1,
+    }
+}
+
+fn join_rel_bytes(rel: &[u8], name: &OsStr) -> Vec<u8> {
+    let mut out = rel.to_vec();
+    if !out.is_empty() {
+        out.push(b'/');
+    }
+    out.extend_from_slice(name.as_bytes());
+    out
 }
 
 /// Reads directory `idx` (open as `handle`, at `rel` below the root) and
@@ -347,12 +465,17 @@ pub fn dirs_for_paths<'a>(inv: &Inventory, paths: impl IntoIterator<Item = &'a P
 
 /// Walks every zone root of the policy.
 pub fn scan(policy: &Policy) -> Inventory {
+    scan_with(policy, default_threads())
+}
+
+/// Walks every zone root of the policy on `threads` threads.
+pub fn scan_with(policy: &Policy, threads: usize) -> Inventory {
     Inventory {
         zones: policy
             .zones
             .iter()
             .map(|z| ZoneInventory {
-                roots: z.roots.iter().map(|r| scan_root(z, r)).collect(),
+                roots: z.roots.iter().map(|r| scan_root_with(z, r, threads)).collect(),
             })
             .collect(),
     }
@@ -718,6 +841,34 @@ mod tests {
         std::fs::create_dir(&root).unwrap();
         let dirs = dirs_for_paths(&inv, [root.as_path()]);
         assert!(refresh(&mut inv, &p, dirs).unwrap_err().contains("another directory"));
+    }
+
+    #[test]
+    fn walking_on_threads_finds_what_one_thread_finds() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("rec");
+        // One top directory (the threads start further down), files at
+        // every level, a symlink and an unreadable-as-recording file.
+        for d in [
+            "all/2026-11-20/14/cam01",
+            "all/2026-11-20/15/cam02",
+            "all/2026-11-21/00/cam01",
+            "all/x",
+        ] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+            std::fs::write(root.join(d).join("00.00.mp4"), b"abc").unwrap();
+        }
+        std::fs::write(root.join("top.mp4"), b"abc").unwrap();
+        std::fs::write(root.join("all/2026-11-20/level2.mp4"), b"abc").unwrap();
+        symlink("/etc", root.join("all/2026-11-20/14/link")).unwrap();
+        let p = policy_for(&root, "");
+        let one = scan_with(&p, 1);
+        for threads in [2, 3, 8] {
+            let many = scan_with(&p, threads);
+            assert_eq!(picture(&many), picture(&one), "{threads} threads");
+            assert_eq!(many.zones[0].roots[0].stats, one.zones[0].roots[0].stats);
+        }
+        assert_eq!(one.files(), 6);
     }
 
     #[test]
