@@ -11,6 +11,7 @@
 //! - Coverage ("covers 1,440 recordings, 2.1 GiB now") is counted before
 //!   the lock is taken, so a slow count never delays a sweep.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
@@ -218,12 +219,64 @@ pub fn coverage(policy: &Policy, inventory: Option<&Inventory>, hold: &Hold) -> 
             &scanned
         }
     };
+    // A count of a kept inventory is reused while the summaries of every
+    // directory the hold may cover are unchanged (see COVERAGE).
+    let key = inventory.map(|_| {
+        (
+            format!("{}\0{}", policy.digest, serde_json::to_string(hold).unwrap_or_default()),
+            summaries_fingerprint(policy, inv, hold),
+        )
+    });
+    if let Some((k, fp)) = &key {
+        let cache = COVERAGE.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((f, hit)) = cache.get(k) {
+            if f == fp {
+                return *hit;
+            }
+        }
+    }
     let (mut files, mut bytes) = (0u64, 0u64);
     scan::for_each_covered(inv, policy, hold, |_, _, covered| {
         files += covered.len() as u64;
         bytes += covered.iter().map(|(f, _)| f.stat.frees()).sum::<u64>();
     });
-    (files, Bytes(bytes))
+    let counted = (files, Bytes(bytes));
+    if let Some((k, fp)) = key {
+        let mut cache = COVERAGE.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= 1024 {
+            cache.clear();
+        }
+        cache.insert(k, (fp, counted));
+    }
+    counted
+}
+
+/// Coverage counts by (policy digest and hold) with the fingerprint of the
+/// summaries they were counted from. A count reads the detail of every
+/// directory a hold may cover (a stat per file); the fingerprint reads only
+/// summaries in memory. The metrics after every sweep and `status` on
+/// every request so cost no I/O while the held footage is unchanged.
+static COVERAGE: Mutex<BTreeMap<String, CachedCount>> = Mutex::new(BTreeMap::new());
+
+/// A summaries fingerprint and the (files, bytes) counted from them.
+type CachedCount = (u64, (u64, Bytes));
+
+/// A hash of the summaries of every directory `hold` may cover.
+fn summaries_fingerprint(policy: &Policy, inv: &Inventory, hold: &Hold) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for d in inv.dirs() {
+        let zone = &policy.zones[d.zone.0 as usize];
+        let n = inv.dir(d);
+        if !hold.may_cover_range(&zone.name, n.oldest, n.newest) {
+            continue;
+        }
+        (d, n.ino, n.files, n.bytes, n.oldest.0, n.newest.0, n.newest_mtime).hash(&mut h);
+    }
+    for r in inv.zones.iter().flat_map(|z| &z.roots) {
+        r.path.hash(&mut h);
+    }
+    h.finish()
 }
 
 /// A hold as shown to people and scripts.

@@ -325,10 +325,14 @@ impl RootInventory {
         }
     }
 
-    /// The directories being written: those whose entries or recordings
-    /// changed at or after `since` (seconds), with their ancestors, and the
-    /// root always. New recordings and new time buckets appear there, so
-    /// these are what the daemon watches (or re-reads, without inotify).
+    /// The directories being written, with their ancestors, and the root
+    /// always: those holding recordings modified at or after `since`
+    /// (seconds), and empty leaf directories created since then (a new time
+    /// bucket waiting for its first segment). New recordings and new time
+    /// buckets appear there, so these are what the daemon watches (or
+    /// re-reads, without inotify). A directory's own mtime alone does not
+    /// count: a tree copied or restored in one go would make every
+    /// directory look recent.
     pub fn recent_dirs(&self, since: i64) -> Vec<u32> {
         let mut want = vec![false; self.dirs.len()];
         let mut out = Vec::new();
@@ -336,7 +340,8 @@ impl RootInventory {
             return out;
         }
         for (k, d) in self.dirs.iter().enumerate() {
-            if d.gone || (k != 0 && d.mtime < since && d.newest_mtime < since) {
+            let active = d.newest_mtime >= since || (d.files == 0 && d.first_child == NONE && d.mtime >= since);
+            if d.gone || (k != 0 && !active) {
                 continue;
             }
             let mut cur = k as u32;
@@ -525,10 +530,14 @@ mod tests {
         let d1 = r.add_dir(root, OsStr::new("2026-11-20"), 2, 10);
         let d2 = r.add_dir(root, OsStr::new("2026-11-21"), 3, 10);
         let h = r.add_dir(d2, OsStr::new("14"), 4, 10);
-        let c1 = r.add_dir(h, OsStr::new("cam01"), 5, 10);
+        let c1 = r.add_dir(h, OsStr::new("cam01"), 5, 500);
         let c2 = r.add_dir(h, OsStr::new("cam02"), 6, 500);
+        let c3 = r.add_dir(h, OsStr::new("cam03"), 9, 10);
+        // cam01: written lately, but only old recordings (a restored
+        // tree): not recent. cam02: a new, still empty bucket: recent.
+        // cam03: a recording written lately: recent.
         r.add_file(c1, Timestamp(100), 4096, 100);
-        r.add_file(c2, Timestamp(100), 4096, 100);
+        r.add_file(c3, Timestamp(100), 4096, 450);
         let mut kids: Vec<u32> = r.children(root).collect();
         kids.sort();
         assert_eq!(kids, vec![d1, d2]);
@@ -536,8 +545,7 @@ mod tests {
         assert_eq!(r.lookup(b"2026-11-21/14/cam01"), (c1, true));
         assert_eq!(r.lookup(b"2026-11-21/15/cam01"), (d2, false));
         assert_eq!(r.lookup(b""), (root, true));
-        // Recent: cam02 by its own mtime, with its ancestors and the root.
-        assert_eq!(r.recent_dirs(400), vec![root, d2, h, c2]);
+        assert_eq!(r.recent_dirs(400), vec![root, d2, h, c2, c3]);
         r.detach(d2);
         assert!(r.dirs[c1 as usize].gone && r.dirs[h as usize].gone);
         assert_eq!(r.files(), 0);
