@@ -210,6 +210,7 @@ pub fn erase(
         dry_run: false,
         batch_size: policy.daemon.batch_size,
         list: false,
+        refused: Default::default(),
     };
     let mut gate = StoreGate::new(store.clone());
     let report = execute(

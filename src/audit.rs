@@ -68,6 +68,12 @@ use sha2::{Digest, Sha256};
 const ZERO_HASH: [u8; 32] = [0; 32];
 /// Keys written by the log itself; callers' fields may not use them.
 const RESERVED: [&str; 4] = ["seq", "ts", "action", "prev"];
+/// Space set aside next to the log (`<log>.reserve`) for a full
+/// filesystem: released when a batch cannot be written for lack of space,
+/// so that the records (and then the deletions that free space) go ahead.
+/// A batch of 2,000 records takes about 1 MB.
+pub const RESERVE_BYTES: u64 = 8 << 20;
+
 /// At most this many torn bytes are kept (in hex) in a repair record.
 const TORN_HEX_MAX: u64 = 4096;
 /// Open refuses to cut a torn tail longer than this (it would not be a torn
@@ -125,6 +131,13 @@ pub enum AuditError {
     /// The caller's action or fields cannot be recorded.
     #[error("audit record rejected: {0}")]
     BadFields(String),
+}
+
+impl AuditError {
+    /// Whether it failed for lack of space (`ENOSPC`, `EDQUOT`).
+    pub fn is_no_space(&self) -> bool {
+        matches!(self, AuditError::Io { source, .. } if matches!(source.raw_os_error(), Some(28) | Some(122)))
+    }
 }
 
 /// Builds a closure turning an `io::Error` into [`AuditError::Io`].
@@ -470,6 +483,7 @@ impl AuditLog {
             log.finish_rotation()?;
         }
         compress_leftovers(path);
+        log.restore_reserve();
         Ok(log)
     }
 
@@ -506,7 +520,13 @@ impl AuditLog {
             }
             return Ok(());
         }
-        match self.write_batch() {
+        let mut written = self.write_batch();
+        if matches!(&written, Err(e) if e.is_no_space()) && self.release_reserve() {
+            // The space set aside for this moment: the records go first,
+            // and the deletions they describe free more.
+            written = self.write_batch();
+        }
+        match written {
             Ok(()) => {
                 self.durable_len += self.buf.len() as u64;
                 self.durable_seq = self.seq;
@@ -531,6 +551,74 @@ impl AuditLog {
                 self.rollback();
                 Err(e)
             }
+        }
+    }
+
+    /// The file holding the space set aside for the log on a full
+    /// filesystem (`<log>.reserve`).
+    pub fn reserve_path(&self) -> PathBuf {
+        sibling(&self.path, ".reserve")
+    }
+
+    /// Sets [`RESERVE_BYTES`] aside for the log (an allocated, empty-looking
+    /// file next to it), unless it is already there or the filesystem has
+    /// less than twice that free. Returns whether the reserve is in place.
+    /// Called at open and after each sweep.
+    pub fn restore_reserve(&mut self) -> bool {
+        let path = self.reserve_path();
+        if let Ok(m) = fs::symlink_metadata(&path) {
+            if m.is_file() && m.len() >= RESERVE_BYTES {
+                return true;
+            }
+        }
+        let room = crate::fsops::DirHandle::open_root(&self.dir)
+            .ok()
+            .and_then(|h| h.usage().ok())
+            .map_or(0, |u| u.avail);
+        if room < 2 * RESERVE_BYTES {
+            return false;
+        }
+        let made = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(FILE_MODE)
+            .open(&path)
+            .and_then(|f| {
+                nix::fcntl::fallocate(&f, nix::fcntl::FallocateFlags::empty(), 0, RESERVE_BYTES as i64)?;
+                f.sync_all()?;
+                let _ = crate::fsops::adopt_dir_owner(&f, &self.dir);
+                Ok(())
+            });
+        match made {
+            Ok(()) => {
+                let _ = fsync_dir(&self.dir);
+                true
+            }
+            Err(e) => {
+                let _ = fs::remove_file(&path);
+                log::debug!("cannot set space aside for the audit log in {}: {e}", path.display());
+                false
+            }
+        }
+    }
+
+    /// Gives the reserve's space back to the filesystem (the log could not
+    /// be written for lack of space). Returns whether there was one.
+    fn release_reserve(&mut self) -> bool {
+        let path = self.reserve_path();
+        match fs::remove_file(&path) {
+            Ok(()) => {
+                let _ = fsync_dir(&self.dir);
+                log::warn!(
+                    retention_event = "audit-reserve";
+                    "the filesystem of the audit log is full: the {} set aside in {} is used for the log",
+                    crate::units::Bytes(RESERVE_BYTES),
+                    path.display()
+                );
+                true
+            }
+            Err(_) => false,
         }
     }
 

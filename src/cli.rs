@@ -133,6 +133,24 @@ pub enum CtlCommand {
     /// the alarms and how long they lasted. From the audit log, so it
     /// covers past days too.
     Report(ReportArgs),
+    /// Accept the deletions the mass-deletion guard holds back (alarm
+    /// `mass-deletion` or `clock-suspect`): the next sweep deletes them.
+    /// Needs group supervisors; audited with your user and --reason.
+    #[command(
+        after_help = "Example: retentionctl confirm --zone cctv --reason 'max_age shortened to 14d, DPO ticket 2026-88'"
+    )]
+    Confirm(ConfirmArgs),
+}
+
+/// `retentionctl confirm`.
+#[derive(Debug, Args)]
+pub struct ConfirmArgs {
+    /// Only this zone (default: every zone with a held-back surge).
+    #[arg(long)]
+    pub zone: Option<String>,
+    /// Why these deletions are right (recorded in the audit log).
+    #[arg(long)]
+    pub reason: String,
 }
 
 /// `retentionctl report`.

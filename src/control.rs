@@ -120,6 +120,14 @@ pub enum Request {
         /// The period.
         report: ReportRequest,
     },
+    /// Accept the deletions the mass-deletion guard holds back (supervisors).
+    Confirm {
+        /// Only this zone (else every zone with an open episode).
+        #[serde(default)]
+        zone: Option<String>,
+        /// Why (recorded).
+        reason: String,
+    },
 }
 
 impl Request {
@@ -140,6 +148,7 @@ impl Request {
             Request::AuditShow { .. } => (Role::Viewer, "audit show"),
             Request::ExportOpen { .. } | Request::ExportDone { .. } => (Role::Supervisor, "export"),
             Request::Report { .. } => (Role::Viewer, "report"),
+            Request::Confirm { .. } => (Role::Supervisor, "confirm"),
         }
     }
 }
@@ -208,6 +217,21 @@ fn handle_authorized(shared: &Shared, caller: &Caller, req: &Request, policy: &c
         }
         Request::ExportOpen { .. } => Err(OpError::Failed("export-open is answered with files".into())),
         Request::Report { report } => crate::report::report(&policy.daemon.audit_log, report).map_err(OpError::Failed),
+        Request::Confirm { zone, reason } => match &shared.audit {
+            Some(audit) => crate::guardstore::confirm(
+                &shared.guard,
+                &shared.guard_store,
+                audit,
+                caller,
+                zone.as_deref(),
+                reason,
+                now,
+            )
+            .inspect(|_| shared.wake.notify_one()),
+            None => Err(OpError::Failed(
+                "the daemon runs in dry-run mode: it writes no audit log".into(),
+            )),
+        },
         Request::ExportDone { done } => match &shared.audit {
             Some(audit) => crate::export::done(audit, caller, done),
             None => Err(OpError::Failed(

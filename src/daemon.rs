@@ -28,6 +28,8 @@ use serde_json::json;
 
 use crate::audit::{AuditLog, AuditOptions};
 use crate::execute::{execute, lock_audit, recover, ExecError, ExecOptions, StaticHolds, SweepReport};
+use crate::guard::{self, GuardState};
+use crate::guardstore::GuardStore;
 use crate::holdstore::{HoldStore, StoreGate};
 use crate::inventory::Inventory;
 use crate::plan::{Plan, Usage};
@@ -117,6 +119,12 @@ pub struct Shared {
     /// The hold store.
     pub store: HoldStore,
     inventory: Mutex<Option<Arc<Inventory>>>,
+    /// The mass-deletion guard's state (episodes, the last clock reading).
+    pub guard: Mutex<GuardState>,
+    /// Where it is kept.
+    pub guard_store: GuardStore,
+    /// Starts the next sweep now (after `retentionctl confirm`).
+    pub wake: tokio::sync::Notify,
 }
 
 impl Shared {
@@ -194,6 +202,9 @@ pub struct Sweeper {
     scanned_at: Option<Instant>,
     /// Directories that changed since the last sweep (from inotify).
     pending: Changes,
+    /// Files whose unlink was refused (immutable, permissions), by (device,
+    /// inode), with when: not tried (nor recorded) again for an hour.
+    refused: std::collections::HashMap<(u64, u64), Instant>,
     _lock: Option<StateLock>,
 }
 
@@ -216,6 +227,14 @@ impl Sweeper {
             }
             Err(e) => log::error!(retention_event = "holds-unavailable"; "{e}"),
         }
+        let guard_store = GuardStore::new(&policy.daemon.state_dir);
+        let guard_state = guard_store.load().unwrap_or_else(|e| {
+            log::error!("the mass-deletion guard starts afresh: {e}");
+            GuardState::default()
+        });
+        for (z, ep) in &guard_state.zones {
+            log::warn!(retention_event = "guard"; "zone {z}: deletions for age are capped since {} UTC ({} may still go) until `retentionctl confirm --zone {z}`", ep.since.short(), ep.budget_left);
+        }
         let s = Sweeper {
             shared: Arc::new(Shared {
                 policy: RwLock::new(Arc::new(policy)),
@@ -223,6 +242,9 @@ impl Sweeper {
                 audit,
                 store,
                 inventory: Mutex::new(None),
+                guard: Mutex::new(guard_state),
+                guard_store,
+                wake: tokio::sync::Notify::new(),
             }),
             alarms: BTreeMap::new(),
             ready: false,
@@ -234,6 +256,7 @@ impl Sweeper {
             inv: None,
             scanned_at: None,
             pending: Changes::default(),
+            refused: Default::default(),
             _lock: lock,
         };
         s.record_policy_load()?;
@@ -516,8 +539,14 @@ impl Sweeper {
             self.inv = Some(inv);
             anyhow::bail!(text);
         }
+        if let Some(a) = &shared.audit {
+            // Space for the log on a full disk, set aside again (once there
+            // is room) before usage is measured, so the plan counts it.
+            lock_audit(a).restore_reserve();
+        }
         let usage = scan::usage(&policy, &inv);
-        let plan = scan::plan_with_detail(&mut inv, &policy, &holds, &usage, now);
+        let mut plan = scan::plan_with_detail(&mut inv, &policy, &holds, &usage, now);
+        self.guard(&mut plan, &policy, &inv, now);
         let planned: u64 = plan.entries.iter().map(|e| u64::from(e.count)).sum();
         if planned > 0 && shared.audit.is_some() {
             service::status(&service::with_reload_error(
@@ -534,6 +563,7 @@ impl Sweeper {
             dry_run: shared.audit.is_none(),
             batch_size: policy.daemon.batch_size,
             list,
+            refused: self.refused.keys().copied().collect(),
         };
         let result = if shared.audit.is_some() {
             let mut gate = StoreGate::new(shared.store.clone());
@@ -541,8 +571,16 @@ impl Sweeper {
         } else {
             execute(&plan, &inv, &policy, &mut StaticHolds(holds), None, &opts, stop)
         };
+        self.refused.retain(|_, at| at.elapsed() < REFUSED_RETRY);
         let report = match result {
-            Ok(r) => r,
+            Ok(r) => {
+                for ((path, err), id) in r.failed.iter().zip(&r.failed_ids) {
+                    if self.refused.insert(*id, Instant::now()).is_none() {
+                        log::warn!(retention_event = "delete-refused"; "cannot delete {}: {err}; recorded, and not tried again for {}", path.display(), humantime::format_duration(REFUSED_RETRY));
+                    }
+                }
+                r
+            }
             Err(e) => {
                 log::error!(retention_event = "sweep-failed"; "sweep stopped: {e}");
                 let (kind, subject) = match e {
@@ -568,7 +606,8 @@ impl Sweeper {
         }
         self.alarm_state(&raised);
         if let Some(a) = &shared.audit {
-            if let Err(e) = lock_audit(a).maybe_rotate() {
+            let mut log = lock_audit(a);
+            if let Err(e) = log.maybe_rotate() {
                 log::error!(retention_event = "audit-rotate"; "cannot rotate the audit log: {e}");
             }
         }
@@ -605,6 +644,53 @@ impl Sweeper {
         };
         self.log_summary(&outcome);
         Ok(outcome)
+    }
+
+    /// The mass-deletion guard ([`crate::guard`]): compares the clocks,
+    /// caps the plan's deletions for age, persists the guard's state, and
+    /// adds its alarms to the plan's.
+    fn guard(&mut self, plan: &mut Plan, policy: &Policy, inv: &Inventory, now: Timestamp) {
+        let mark = crate::guardstore::clock_mark(now);
+        let mut st = self.shared.guard.lock().unwrap_or_else(|p| p.into_inner());
+        let clock = if policy.daemon.guard_share >= 100.0 {
+            None
+        } else {
+            clock_suspect(st.clock.as_ref(), &mark, policy, inv, now)
+        };
+        if let Some(why) = &clock {
+            log::warn!(retention_event = "clock-suspect"; "{why}");
+        }
+        let zone_files: Vec<u64> = (0..policy.zones.len()).map(|z| inv.zone_totals(z).files).collect();
+        let out = guard::apply(
+            plan,
+            &zone_files,
+            policy,
+            policy.daemon.guard_share,
+            &mut st,
+            clock.as_deref(),
+            now,
+        );
+        // The clock reading is persisted when the boot changes (or with an
+        // episode): a reading from earlier in the same boot compares just
+        // as well, wall against boot clock.
+        let new_boot = st.clock.as_ref().is_none_or(|c| c.boot_id != mark.boot_id);
+        st.clock = Some(mark);
+        for (z, c) in &out.confirmed {
+            log::warn!(retention_event = "guard"; "zone {z}: the deletions held back go ahead, as {} (uid {}) confirmed at {} UTC: {}", c.by, c.uid, c.at.short(), c.reason);
+        }
+        for z in &out.resolved {
+            log::info!(retention_event = "guard"; "zone {z}: deletions for age are back within the guard's share");
+        }
+        for (z, n) in &out.held_back {
+            log::warn!(retention_event = "guard"; "zone {z}: {n} deletions for age held back by the mass-deletion guard");
+        }
+        if self.shared.audit.is_some() && (out.changed || new_boot) {
+            if let Err(e) = self.shared.guard_store.save(&st) {
+                log::error!("cannot save {}: {e}", self.shared.guard_store.path().display());
+            }
+        }
+        drop(st);
+        plan.alarms.extend(out.alarms);
     }
 
     fn write_metrics(&mut self, r: &Result<SweepOutcome>, now: Timestamp) {
@@ -840,6 +926,8 @@ async fn sweep_loop(
             log::warn!("cannot start the inotify reader ({e}): the next sweeps take full inventories");
         }
     }
+    let wake = sweeper.shared.clone();
+    let wake = &wake.wake;
     let mut sweeper = Some(sweeper);
     tokio::pin!(shutdown);
     loop {
@@ -887,6 +975,10 @@ async fn sweep_loop(
         loop {
             tokio::select! {
                 _ = &mut sleep => break,
+                _ = wake.notified() => {
+                    log::info!(retention_event = "early-sweep"; "a supervisor confirmed held-back deletions: sweeping now");
+                    break;
+                }
                 Some(()) = early_rx.recv() => {
                     if sweeper.as_ref().is_some_and(|s| above_high(&s.policy())) {
                         log::info!(retention_event = "early-sweep"; "new recordings on a filesystem above its high watermark: sweeping now");
@@ -920,11 +1012,25 @@ pub fn dry_plan(policy: &Policy, store: &HoldStore, now: Timestamp, list: bool) 
     let recordings = inv.files();
     let (holds, _) = store.read()?;
     let usage = scan::usage(policy, &inv);
-    let plan = scan::plan_with_detail(&mut inv, policy, &holds, &usage, now);
+    let mut plan = scan::plan_with_detail(&mut inv, policy, &holds, &usage, now);
+    // What the guard would hold back, as things stand (its state unchanged).
+    let mut gs = GuardStore::new(&policy.daemon.state_dir).load().unwrap_or_default();
+    let zone_files: Vec<u64> = (0..policy.zones.len()).map(|z| inv.zone_totals(z).files).collect();
+    let out = guard::apply(
+        &mut plan,
+        &zone_files,
+        policy,
+        policy.daemon.guard_share,
+        &mut gs,
+        None,
+        now,
+    );
+    plan.alarms.extend(out.alarms);
     let opts = ExecOptions {
         dry_run: true,
         batch_size: policy.daemon.batch_size,
         list,
+        refused: Default::default(),
     };
     let report = execute(
         &plan,
@@ -1068,6 +1174,43 @@ fn above_high(policy: &Policy) -> bool {
         .filesystems
         .iter()
         .any(|f| f.marks.high.excess(f.used, f.avail).0 > 0)
+}
+
+/// How long a file whose unlink was refused is left alone.
+const REFUSED_RETRY: Duration = Duration::from_secs(3600);
+
+/// Why the wall clock is suspect, if it is: it jumped ahead of the boot
+/// clock since the last sweep, or recordings being written now are stamped
+/// far behind it.
+fn clock_suspect(
+    last: Option<&guard::ClockMark>,
+    mark: &guard::ClockMark,
+    policy: &Policy,
+    inv: &Inventory,
+    now: Timestamp,
+) -> Option<String> {
+    if let Some(why) = last.and_then(|l| guard::clock_jump(l, mark)) {
+        return Some(why);
+    }
+    for (zi, z) in policy.zones.iter().enumerate() {
+        if !matches!(z.time, crate::policy::TimeSource::Pattern(_)) {
+            continue;
+        }
+        let roots = inv.zones.get(zi).map(|x| x.roots.as_slice()).unwrap_or(&[]);
+        let newest_mtime = roots
+            .iter()
+            .flat_map(|r| r.dirs.iter())
+            .filter(|d| d.files > 0)
+            .map(|d| d.newest_mtime)
+            .max();
+        let newest = inv.zone_totals(zi).newest;
+        if let (Some(m), Some(n)) = (newest_mtime, newest) {
+            if let Some(why) = guard::clock_ahead_of_recordings(&z.name.0, n, m, now) {
+                return Some(why);
+            }
+        }
+    }
+    None
 }
 
 /// Logs every zone root the daemon could not delete in: not writable by its

@@ -96,18 +96,39 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
     )?;
     let audit_log = policy.daemon.audit_log.clone();
     let mut sweeper = Sweeper::open(policy.clone(), false)?;
-    let o = sweeper.sweep(now, &AtomicBool::new(false), false)?;
-    drop(sweeper);
-    for ((zone, code), (n, b)) in &o.report.by_reason {
-        writeln!(out, "  deleted {n:>5} recordings ({b}) from zone {zone}, reason {code}")?;
+    let mut o = sweeper.sweep(now, &AtomicBool::new(false), false)?;
+    print_sweep(out, &o)?;
+    let guarded: Vec<&crate::plan::Alarm> = o.plan.alarms.iter().filter(|a| a.kind == "mass-deletion").collect();
+    if !guarded.is_empty() {
+        for a in guarded {
+            writeln!(out, "  alarm {}: {}", a.kind, a.text)?;
+        }
+        writeln!(
+            out,
+            "\nA first start meets the whole backlog past max_age at once, more than the mass-deletion\n\
+             guard lets go without a supervisor (guard_share, 10% of a zone). The supervisor accepts it:\n  \
+             retentionctl confirm --reason 'first start: the backlog past max_age is expected'\n\
+             and the next sweep deletes the rest:"
+        )?;
+        let audit = sweeper.shared.audit.as_ref().expect("not a dry run");
+        let caller = crate::holdops::Caller {
+            uid: 0,
+            user: "demo".into(),
+        };
+        crate::guardstore::confirm(
+            &sweeper.shared.guard,
+            &sweeper.shared.guard_store,
+            audit,
+            &caller,
+            None,
+            "first start: the backlog past max_age is expected",
+            now,
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        o = sweeper.sweep(now, &AtomicBool::new(false), false)?;
+        print_sweep(out, &o)?;
     }
-    writeln!(
-        out,
-        "  {} recordings scanned; deleted {}; {} emptied time-bucket directories removed",
-        o.recordings,
-        o.report.summary(),
-        o.report.rmdirs
-    )?;
+    drop(sweeper);
     let inv = scan::scan(&policy);
     for (z, zi) in policy.zones.iter().zip(&inv.zones) {
         let oldest = zi
@@ -172,6 +193,20 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
+fn print_sweep(out: &mut dyn Write, o: &crate::daemon::SweepOutcome) -> Result<()> {
+    for ((zone, code), (n, b)) in &o.report.by_reason {
+        writeln!(out, "  deleted {n:>5} recordings ({b}) from zone {zone}, reason {code}")?;
+    }
+    writeln!(
+        out,
+        "  {} recordings scanned; deleted {}; {} emptied time-bucket directories removed",
+        o.recordings,
+        o.report.summary(),
+        o.report.rmdirs
+    )?;
+    Ok(())
+}
+
 /// The example policy with its paths moved under `root`.
 fn demo_policy(root: &Path) -> String {
     let r = root.display().to_string();
@@ -218,6 +253,7 @@ fn what_if_full(out: &mut dyn Write, policy: &Policy, now: Timestamp) -> Result<
         dry_run: true,
         batch_size: policy.daemon.batch_size,
         list: true,
+        refused: Default::default(),
     };
     let mut gate = StaticHolds(HoldSet::default());
     let r = execute(&plan, &inv, policy, &mut gate, None, &opts, &AtomicBool::new(false))?;

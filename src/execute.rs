@@ -22,6 +22,7 @@
 //!   and unlinking: it reports "would delete".
 
 use std::collections::BTreeMap;
+use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -76,6 +77,10 @@ pub struct ExecOptions {
     pub batch_size: usize,
     /// Keep the individual "would delete" lines (dry run) for printing.
     pub list: bool,
+    /// Files (device, inode) whose unlink was refused lately (EPERM,
+    /// EACCES, EROFS: immutable, permissions, read-only): not tried again
+    /// (and not recorded again) until the caller forgets them.
+    pub refused: HashSet<(u64, u64)>,
 }
 
 /// One file the sweep decided on.
@@ -104,6 +109,10 @@ pub struct SweepReport {
     pub kept: u64,
     /// Files whose unlink failed (EACCES, EPERM, immutable...).
     pub failed: Vec<(PathBuf, String)>,
+    /// Their identities (device, inode), for [`ExecOptions::refused`].
+    pub failed_ids: Vec<(u64, u64)>,
+    /// Due files skipped because their unlink was refused lately.
+    pub skipped_refused: u64,
     /// Directories that could not be opened safely (replaced, symlinked, remounted).
     pub dir_errors: Vec<(PathBuf, String)>,
     /// Empty time-bucket directories removed.
@@ -318,6 +327,10 @@ fn run_batch(
                 continue;
             }
             let zone = &policy.zones[e.dir.zone.0 as usize];
+            if opts.refused.contains(&(c.stat.dev, c.stat.ino)) {
+                report.skipped_refused += 1;
+                continue;
+            }
             let path = inv.root(e.dir).abs_path(e.dir.dir).join(&c.name);
             match plan.verdict(e, zone, holds, &c.rel, c.time, c.stat.mtime) {
                 Verdict::Keep(_) => report.kept += 1,
@@ -391,6 +404,7 @@ fn run_batch(
                 Err(Errno::ENOENT) => vanished.push(json!({"seq": p.seq, "path": path_value(p.path.as_os_str())})),
                 Err(e) => {
                     report.failed.push((p.path.clone(), e.desc().to_string()));
+                    report.failed_ids.push((p.stat.dev, p.stat.ino));
                     failed.push(json!({"seq": p.seq, "path": path_value(p.path.as_os_str()), "error": e.desc()}));
                 }
             }

@@ -13,6 +13,8 @@
 //!   summaries, per-file detail only at the deletion front).
 //! - [`holds`]: legal holds and whether one covers a recording.
 //! - [`plan`]: `plan(inventory, policy, holds, usage, now)` → ordered deletions with reasons.
+//! - [`guard`]: the mass-deletion guard: caps deletions for age on a sudden
+//!   surge or a suspect clock until a supervisor confirms.
 //!
 //! Edges:
 //! - [`fsops`]: fd-relative, symlink-proof directory walking and unlinking.
@@ -20,6 +22,7 @@
 //! - [`execute`]: carries out a plan: audit first, then unlink, defensively.
 //! - [`access`]: find and erase recordings by range, audited.
 //! - [`export`]: a hold's recordings to separate media, with a manifest.
+//! - [`guardstore`]: the guard's state file, the clocks it compares, `confirm`.
 //! - [`holdstore`]: the durable hold store and the lock deletion batches take.
 //! - [`audit`]: the hash-chained, write-ahead audit log.
 //! - [`auditq`]: audit log queries (`audit show`, the records about a path).
@@ -50,6 +53,8 @@ pub mod execute;
 pub mod explain;
 pub mod export;
 pub mod fsops;
+pub mod guard;
+pub mod guardstore;
 pub mod holdops;
 pub mod holds;
 pub mod holdstore;

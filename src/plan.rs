@@ -994,5 +994,15 @@ pub fn display_name(name: &OsStr) -> String {
     name.to_string_lossy().into_owned()
 }
 
+/// Cases per property test: `PROPTEST_CASES`, else 2,000 (the long
+/// mode in the README runs 100,000).
+#[cfg(test)]
+pub(crate) fn test_cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000)
+}
+
 #[cfg(test)]
 mod tests;

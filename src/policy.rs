@@ -89,6 +89,8 @@ pub mod raw {
         pub reconcile_interval: Option<Spanned<String>>,
         /// inotify watches the daemon may use (0: none, poll instead).
         pub max_watches: Option<Spanned<i64>>,
+        /// Share of a zone a sweep may delete for age without confirmation.
+        pub guard_share: Option<Spanned<String>>,
         /// Files modified more recently than this are still being written: never touched.
         pub settle_time: Option<Spanned<String>>,
         /// Deletions per durable audit batch (one fsync per batch).
@@ -208,6 +210,9 @@ pub struct DaemonSettings {
     pub reconcile_interval: Age,
     /// inotify watches the daemon may use.
     pub max_watches: usize,
+    /// Percentage of a zone's recordings deletions for age may remove
+    /// without a supervisor's confirmation ([`crate::guard`]).
+    pub guard_share: f64,
     /// Files modified more recently than this are never touched.
     pub settle_time: Age,
     /// Deletions per audit batch.
@@ -500,6 +505,7 @@ impl Policy {
         let _ = writeln!(s, "sweep_interval = \"{}\"", d.sweep_interval.exact());
         let _ = writeln!(s, "reconcile_interval = \"{}\"", d.reconcile_interval.exact());
         let _ = writeln!(s, "max_watches = {}", d.max_watches);
+        let _ = writeln!(s, "guard_share = \"{}%\"", d.guard_share);
         let _ = writeln!(s, "settle_time = \"{}\"", d.settle_time.exact());
         let _ = writeln!(s, "batch_size = {}", d.batch_size);
         let _ = writeln!(s, "control_socket = {:?}", d.control_socket.display().to_string());
@@ -665,6 +671,25 @@ pub fn validate(file: &Path, text: &str, raw: raw::RawPolicy) -> Result<Policy, 
         Some(b) if (0..=1_000_000).contains(b.get_ref()) => *b.get_ref() as usize,
         Some(b) => return Err(e.at(b.span(), "daemon.max_watches", "must be between 0 and 1000000")),
         None => 4096,
+    };
+    let guard_share = match &d.guard_share {
+        Some(g) => {
+            let t = g.get_ref().trim();
+            match t.strip_suffix('%').and_then(|p| p.trim().parse::<f64>().ok()) {
+                Some(v) if v.is_finite() && v > 0.0 && v <= 100.0 => v,
+                _ => {
+                    return Err(e.at(
+                        g.span(),
+                        "daemon.guard_share",
+                        format!(
+                        "{:?} is not a share of a zone: write a percentage above 0% and at most 100%, such as \"10%\"",
+                        g.get_ref()
+                    ),
+                    ))
+                }
+            }
+        }
+        None => 10.0,
     };
     let settle_time = age(&e, &d.settle_time, "daemon.settle_time", "2m")?;
     let batch_size = match &d.batch_size {
@@ -951,6 +976,7 @@ pub fn validate(file: &Path, text: &str, raw: raw::RawPolicy) -> Result<Policy, 
             sweep_interval,
             reconcile_interval,
             max_watches,
+            guard_share,
             settle_time,
             batch_size,
             control_socket,

@@ -223,13 +223,21 @@ fn new_recordings_over_the_high_watermark_trigger_an_early_sweep() {
     let d = Daemon::start(&policy, &socket);
     d.wait_for("sweep at", 1, 30);
     assert_eq!(deletions(&state.join("audit.jsonl")).len(), 0);
-    // A camera writes into the newest directory until the disk is above 85%.
+    // A camera writes segments until the disk is above 85% (in a cache
+    // directory, then moved into the newest recording directory, as
+    // Frigate does: the disk is full before the first one arrives).
     let newest = files(&root).into_iter().max_by_key(|p| path_time(&root, p)).unwrap();
     let dir = newest.parent().unwrap().to_path_buf();
+    let cache = fs.0.join("cache");
+    std::fs::create_dir_all(&cache).unwrap();
     let mut k = 0;
     while fs.used_pct() <= 88.0 {
-        write_file(&dir.join(format!("59.{k:02}.mp4")), &vec![1u8; FILE], now() - 60).unwrap();
+        write_file(&cache.join(format!("59.{k:02}.mp4")), &vec![1u8; FILE], now() - 60).unwrap();
         k += 1;
+    }
+    for i in 0..k {
+        let name = format!("59.{i:02}.mp4");
+        std::fs::rename(cache.join(&name), dir.join(&name)).unwrap();
     }
     d.wait_for("sweeping now", 1, 20);
     d.wait_for("sweep at", 2, 30);
@@ -240,4 +248,128 @@ fn new_recordings_over_the_high_watermark_trigger_an_early_sweep() {
         .iter()
         .all(|(_, r)| r == "capacity"));
     drop(d);
+}
+
+/// Writes `path` until the filesystem is full; returns the bytes written.
+fn fill_up(path: &Path) -> u64 {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).unwrap();
+    let chunk = vec![1u8; 64 * 1024];
+    let mut n = 0u64;
+    loop {
+        match f.write(&chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => n += k as u64,
+        }
+    }
+    let small = [1u8; 512];
+    while let Ok(k) = f.write(&small) {
+        if k == 0 {
+            break;
+        }
+        n += k as u64;
+    }
+    let _ = f.sync_all();
+    n
+}
+
+/// Recordings and the audit log on one filesystem at 100%: the space set
+/// aside for the log lets the sweep record and delete down to the low
+/// watermark; when the log truly cannot be written, nothing is deleted and
+/// the alarm says why.
+#[test]
+fn a_full_disk_still_records_and_deletes_and_an_unwritable_log_deletes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(fs) = Tmpfs::mount(&tmp.path().join("fs"), "48m") else {
+        eprintln!("skipped: cannot mount a tmpfs (needs root)");
+        return;
+    };
+    let state = fs.0.join("state");
+    let end = now() - 600;
+    let (root, other) = fill(&fs.0, end);
+    // A first run with room to spare sets the log's reserve aside.
+    let roomy = write_policy(tmp.path(), &state, "99%", "98%", &zone(&root, "1d"));
+    let o = retentiond(&["--config", roomy.to_str().unwrap(), "--once"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(state.join("audit.jsonl.reserve").exists());
+    fill_up(&other.join("filler"));
+    assert!(fs.used_pct() > 99.9, "{}", fs.used_pct());
+    let before = files(&root);
+
+    let policy = write_policy(tmp.path(), &state, "75%", "60%", &zone(&root, "1d"));
+    let o = retentiond(&["--config", policy.to_str().unwrap(), "--once"]);
+    assert!(o.status.success(), "at 100% the sweep runs: {}", text(&o));
+    assert!(text(&o).contains("is used for the log"), "{}", text(&o));
+    let after = files(&root);
+    let gone = before.len() - after.len();
+    // The plan aims at 60%; the audit records of the sweep itself live on
+    // the same filesystem (about 500 bytes each).
+    assert!(
+        gone > 0 && fs.used_pct() <= 61.0,
+        "deleted {gone}, now {:.1}%",
+        fs.used_pct()
+    );
+    let dels = deletions(&state.join("audit.jsonl"));
+    assert_eq!(dels.len(), gone, "one record per deletion");
+    let v = retentionctl(&["--config", policy.to_str().unwrap(), "audit", "verify"]);
+    assert!(v.status.success(), "{}", text(&v));
+
+    // Now no reserve is left and the disk is full again: a running daemon
+    // deletes nothing and says why.
+    let socket = tmp.path().join("ctl.sock");
+    // A floor of an hour: there is always footage the sweep would delete.
+    let policy = write_policy(tmp.path(), &state, "75%", "60%", &zone(&root, "1h"));
+    std::fs::write(
+        &policy,
+        std::fs::read_to_string(&policy).unwrap().replace(
+            "[daemon]\n",
+            &format!("[daemon]\ncontrol_socket = \"{}\"\n", socket.display()),
+        ),
+    )
+    .unwrap();
+    let d = Daemon::start(&policy, &socket);
+    d.wait_for("sweep at", 1, 60);
+    // Paused while the disk fills (else it would make room meanwhile).
+    let pid = nix::unistd::Pid::from_raw(d.child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    let _ = std::fs::remove_file(state.join("audit.jsonl.reserve"));
+    fill_up(&other.join("filler2"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    let before = files(&root);
+    let t0 = std::time::Instant::now();
+    let why = loop {
+        let o = retentionctl(&["--config", policy.to_str().unwrap(), "--json", "status"]);
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&o.stdout) {
+            if let Some(a) = v["alarms"]
+                .as_array()
+                .and_then(|a| a.iter().find(|a| a["kind"] == "audit-unwritable"))
+            {
+                break a["text"].as_str().unwrap_or_default().to_string();
+            }
+        }
+        assert!(t0.elapsed().as_secs() < 30, "no audit-unwritable alarm: {}", d.log());
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert!(
+        why.contains("No space left on device") && why.contains("nothing deleted"),
+        "{why}"
+    );
+    assert_eq!(files(&root), before, "nothing deleted without a record");
+    // Room again: the sweeps resume and the alarm clears.
+    std::fs::remove_file(other.join("filler2")).unwrap();
+    let t0 = std::time::Instant::now();
+    loop {
+        let o = retentionctl(&["--config", policy.to_str().unwrap(), "--json", "status"]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+        if v["alarms"]
+            .as_array()
+            .is_some_and(|a| a.iter().all(|a| a["kind"] != "audit-unwritable"))
+        {
+            break;
+        }
+        assert!(t0.elapsed().as_secs() < 30, "the alarm stays: {}", d.log());
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let v = retentionctl(&["--config", policy.to_str().unwrap(), "audit", "verify"]);
+    assert!(v.status.success(), "{}", text(&v));
 }

@@ -142,6 +142,8 @@ fn daemon_page_lists_every_reason_alarm_and_action() {
         "holds-unavailable",
         "audit-unwritable",
         "root-unavailable",
+        "mass-deletion",
+        "clock-suspect",
     ];
     let actions = [
         "policy-load",
@@ -160,6 +162,7 @@ fn daemon_page_lists_every_reason_alarm_and_action() {
         "export",
         "export-done",
         "sample",
+        "confirm",
     ];
     let missing: Vec<_> = retentiond::plan::Cause::CODES
         .iter()

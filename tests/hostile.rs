@@ -154,6 +154,7 @@ fn directories_swapped_for_symlinks_after_planning_are_skipped() {
         dry_run: false,
         batch_size: 100,
         list: false,
+        refused: Default::default(),
     };
     let report = execute(
         &plan,

@@ -676,7 +676,7 @@ fn report_proves_past_days_retention_from_the_audit_log() {
     std::fs::write(
         &policy,
         format!(
-            "[daemon]\nstate_dir = \"{}\"\ncontrol_socket = \"{}\"\n\n\
+            "[daemon]\nstate_dir = \"{}\"\ncontrol_socket = \"{}\"\nguard_share = \"100%\"\n\n\
              [[zone]]\nname = \"cctv\"\npaths = [\"{}\"]\ntime = \"%Y-%m-%d/%H/*/%M.%S.mp4\"\nmin_age = \"14d\"\nmax_age = \"28d\"\n\n\
              [[zone]]\nname = \"calls\"\npaths = [\"{}\"]\nmin_age = \"60d\"\nmax_age = \"60d\"\n",
             state.display(),

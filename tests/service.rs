@@ -45,7 +45,7 @@ fn drain(sock: &UnixDatagram, got: &mut Vec<String>) {
 
 fn policy_text(state: &Path, socket: &Path, root: &Path, max_age: &str) -> String {
     format!(
-        "[daemon]\nstate_dir = \"{}\"\ncontrol_socket = \"{}\"\nsweep_interval = \"1h\"\nsettle_time = \"1m\"\n\n\
+        "[daemon]\nstate_dir = \"{}\"\ncontrol_socket = \"{}\"\nsweep_interval = \"1h\"\nsettle_time = \"1m\"\nguard_share = \"100%\"\n\n\
          [[zone]]\nname = \"calls\"\npaths = [\"{}\"]\ntime = \"mtime\"\nmin_age = \"1d\"\nmax_age = \"{max_age}\"\n",
         state.display(),
         socket.display(),

@@ -19,6 +19,9 @@ _retentionctl() {
             retentionctl,audit)
                 cmd="retentionctl__subcmd__audit"
                 ;;
+            retentionctl,confirm)
+                cmd="retentionctl__subcmd__confirm"
+                ;;
             retentionctl,erase)
                 cmd="retentionctl__subcmd__erase"
                 ;;
@@ -78,6 +81,9 @@ _retentionctl() {
                 ;;
             retentionctl__subcmd__help,audit)
                 cmd="retentionctl__subcmd__help__subcmd__audit"
+                ;;
+            retentionctl__subcmd__help,confirm)
+                cmd="retentionctl__subcmd__help__subcmd__confirm"
                 ;;
             retentionctl__subcmd__help,erase)
                 cmd="retentionctl__subcmd__help__subcmd__erase"
@@ -173,7 +179,7 @@ _retentionctl() {
 
     case "${cmd}" in
         retentionctl)
-            opts="-c -h -V --config --socket --json --help --version plan hold audit status find erase explain export report help"
+            opts="-c -h -V --config --socket --json --help --version plan hold audit status find erase explain export report confirm help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -342,6 +348,40 @@ _retentionctl() {
             fi
             case "${prev}" in
                 --log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        retentionctl__subcmd__confirm)
+            opts="-c -h --zone --reason --config --socket --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --zone)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reason)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -597,7 +637,7 @@ _retentionctl() {
             return 0
             ;;
         retentionctl__subcmd__help)
-            opts="plan hold audit status find erase explain export report help"
+            opts="plan hold audit status find erase explain export report confirm help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -641,6 +681,20 @@ _retentionctl() {
         retentionctl__subcmd__help__subcmd__audit__subcmd__verify)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        retentionctl__subcmd__help__subcmd__confirm)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -65,6 +65,10 @@ fn run(args: &CtlArgs) -> anyhow::Result<ExitCode> {
             },
         },
         CtlCommand::Status => Request::Status {},
+        CtlCommand::Confirm(c) => Request::Confirm {
+            zone: c.zone.clone(),
+            reason: c.reason.clone(),
+        },
         CtlCommand::Find(r) => Request::Find {
             range: range_request(r, now),
         },
@@ -185,9 +189,9 @@ fn offline(policy: Policy, socket: &Path, req: &Request, now: Timestamp) -> anyh
         },
         Request::AuditShow { query } => auditq::show(&policy.daemon.audit_log, query).map_err(|e| anyhow::anyhow!(e)),
         Request::Report { report } => report::report(&policy.daemon.audit_log, report).map_err(|e| anyhow::anyhow!(e)),
-        Request::ExportOpen { .. } | Request::ExportDone { .. } => {
+        Request::ExportOpen { .. } | Request::ExportDone { .. } | Request::Confirm { .. } => {
             bail!(
-                "retentiond is not running (no listener on {}); export needs the daemon",
+                "retentiond is not running (no listener on {}); export and confirm need the daemon",
                 socket.display()
             )
         }
@@ -293,6 +297,16 @@ fn render(req: &Request, v: &Value) -> String {
         }
         Request::AuditShow { .. } => audit_text(v),
         Request::ExportOpen { .. } | Request::ExportDone { .. } | Request::Report { .. } => format!("{v}\n"),
+        Request::Confirm { .. } => format!(
+            "confirmed zone(s) {}: the next sweep deletes what the guard held back\n",
+            v["confirmed"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|z| z.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 

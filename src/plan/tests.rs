@@ -617,7 +617,7 @@ fn key(f: &MF) -> (u16, String) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: crate::plan::test_cases(), ..ProptestConfig::default() })]
 
     /// Summaries plus NeedDetail decide exactly what full detail decides.
     #[test]

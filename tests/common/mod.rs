@@ -45,11 +45,13 @@ pub fn files(root: &Path) -> BTreeSet<PathBuf> {
 }
 
 /// A policy file with the given `[daemon]` state directory, capacity
-/// watermarks and zone tables.
+/// watermarks and zone tables. The mass-deletion guard is off (tests/guard.rs
+/// tests it): these tests expire large shares of small trees on purpose.
 pub fn write_policy(dir: &Path, state: &Path, high: &str, low: &str, zones: &str) -> PathBuf {
     let p = dir.join("policy.toml");
     let text = format!(
-        "[daemon]\nstate_dir = \"{s}\"\naudit_log = \"{s}/audit.jsonl\"\nsweep_interval = \"1s\"\nsettle_time = \"2m\"\n\n\
+        "[daemon]\nstate_dir = \"{s}\"\naudit_log = \"{s}/audit.jsonl\"\nsweep_interval = \"1s\"\nsettle_time = \"2m\"\n\
+         guard_share = \"100%\"\n\
          [capacity]\nhigh_watermark = \"{high}\"\nlow_watermark = \"{low}\"\n\n{zones}",
         s = state.display()
     );
