@@ -488,6 +488,7 @@ impl Sweeper {
             }
         }
         let mut inv = self.current_inventory(&policy);
+        check_root_identities(&policy, &mut inv, shared.audit.is_some());
         let root_errors = inv.root_errors();
         for e in &root_errors {
             log::error!(retention_event = "root-error"; "{e}; that root is skipped this sweep");
@@ -1211,6 +1212,80 @@ fn clock_suspect(
         }
     }
     None
+}
+
+/// The filesystem each zone root was on when first seen, kept in
+/// `state_dir/roots.json`: a root whose mount vanished (the directory is
+/// now a bare mount point on the parent filesystem) or that now holds
+/// another filesystem is not read as "everything was deleted", nor
+/// deleted in: it becomes an unavailable root (alarm `root-unavailable`,
+/// saying why) until the same filesystem is back. A root seen for the first
+/// time is learned (not in a dry run, which writes nothing).
+fn check_root_identities(policy: &Policy, inv: &mut Inventory, learn: bool) {
+    #[derive(serde::Serialize, serde::Deserialize, PartialEq, Eq, Clone, Copy)]
+    struct RootId {
+        fsid: u64,
+        mount_point: bool,
+    }
+    let path = policy.daemon.state_dir.join("roots.json");
+    let mut known: BTreeMap<String, RootId> = std::fs::read(&path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let mut learned = false;
+    for r in inv.zones.iter_mut().flat_map(|z| z.roots.iter_mut()) {
+        if r.error.is_some() || r.dirs.is_empty() {
+            continue;
+        }
+        let now = RootId {
+            fsid: r.fsid,
+            mount_point: r.mount_point,
+        };
+        let key = r.path.display().to_string();
+        let describe = |id: &RootId| {
+            format!(
+                "{} (filesystem id {:x})",
+                if id.mount_point {
+                    "a mount point"
+                } else {
+                    "a plain directory"
+                },
+                id.fsid
+            )
+        };
+        match known.get(&key) {
+            None => {
+                known.insert(key, now);
+                learned = true;
+            }
+            Some(k) if *k == now => {}
+            Some(k) => {
+                r.error = Some(format!(
+                    "zone root {} is not the filesystem it was: {} when first seen, {} now; its mount may be missing or another filesystem mounted there. Nothing is read or deleted there until it is back (if the change is intended, remove its entry from {} and reload)",
+                    r.path.display(),
+                    describe(k),
+                    describe(&now),
+                    path.display()
+                ));
+                r.dirs.clear();
+                r.detail.clear();
+            }
+        }
+    }
+    if learned && learn {
+        let body = serde_json::to_vec_pretty(&known).unwrap_or_default();
+        let saved = tempfile::NamedTempFile::new_in(&policy.daemon.state_dir).and_then(|mut t| {
+            use std::io::Write;
+            t.write_all(&body)?;
+            t.as_file().sync_all()?;
+            let _ = crate::fsops::adopt_dir_owner(t.as_file(), &policy.daemon.state_dir);
+            t.persist(&path).map_err(|e| e.error)?;
+            File::open(&policy.daemon.state_dir)?.sync_all()
+        });
+        if let Err(e) = saved {
+            log::warn!("cannot save {}: {e}", path.display());
+        }
+    }
 }
 
 /// Logs every zone root the daemon could not delete in: not writable by its

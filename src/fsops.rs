@@ -278,6 +278,14 @@ impl DirHandle {
         nix::unistd::fsync(&self.fd)
     }
 
+    /// The identity of its filesystem (`f_fsid`), and whether it is a
+    /// mount point (`..` is on another device).
+    pub fn fs_identity(&self) -> Result<(u64, bool), Errno> {
+        let fsid = nix::sys::statvfs::fstatvfs(&self.fd)?.filesystem_id() as u64;
+        let parent = fstatat(&self.fd, "..", AtFlags::AT_SYMLINK_NOFOLLOW)?;
+        Ok((fsid, parent.st_dev != self.dev || parent.st_ino == self.ino))
+    }
+
     /// Filesystem usage of the filesystem holding this directory.
     pub fn usage(&self) -> Result<FsStat, Errno> {
         let s = nix::sys::statvfs::fstatvfs(&self.fd)?;

@@ -130,6 +130,11 @@ pub struct RootInventory {
     pub detail: HashMap<u32, Vec<FileRec>>,
     /// Side counts of the last scan.
     pub stats: ScanStats,
+    /// The identity of the root's filesystem (`statvfs` f_fsid: for ext4
+    /// and most disk filesystems derived from its UUID).
+    pub fsid: u64,
+    /// Whether the root is a mount point (its parent is on another device).
+    pub mount_point: bool,
 }
 
 impl RootInventory {

@@ -223,6 +223,12 @@ pub struct DaemonSettings {
     pub metrics_file: Option<PathBuf>,
 }
 
+/// A TOML basic string for `s` (what `--check-config` writes; Rust's
+/// `{:?}` escapes some characters as `\u{..}`, which TOML does not read).
+fn tq(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
 /// The Unix groups granting each role (root has every role; each role
 /// includes the ones below it: supervisors ⊇ operators ⊇ viewers).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -499,8 +505,8 @@ impl Policy {
             self.digest
         );
         let _ = writeln!(s, "[daemon]");
-        let _ = writeln!(s, "state_dir = {:?}", d.state_dir.display().to_string());
-        let _ = writeln!(s, "audit_log = {:?}", d.audit_log.display().to_string());
+        let _ = writeln!(s, "state_dir = {}", tq(&d.state_dir.display().to_string()));
+        let _ = writeln!(s, "audit_log = {}", tq(&d.audit_log.display().to_string()));
         let _ = writeln!(s, "audit_rotate_size = \"{}\"", d.audit_rotate_size.exact());
         let _ = writeln!(s, "sweep_interval = \"{}\"", d.sweep_interval.exact());
         let _ = writeln!(s, "reconcile_interval = \"{}\"", d.reconcile_interval.exact());
@@ -508,33 +514,29 @@ impl Policy {
         let _ = writeln!(s, "guard_share = \"{}%\"", d.guard_share);
         let _ = writeln!(s, "settle_time = \"{}\"", d.settle_time.exact());
         let _ = writeln!(s, "batch_size = {}", d.batch_size);
-        let _ = writeln!(s, "control_socket = {:?}", d.control_socket.display().to_string());
+        let _ = writeln!(s, "control_socket = {}", tq(&d.control_socket.display().to_string()));
         if let Some(m) = &d.metrics_file {
-            let _ = writeln!(s, "metrics_file = {:?}", m.display().to_string());
+            let _ = writeln!(s, "metrics_file = {}", tq(&m.display().to_string()));
         }
         let _ = writeln!(s, "\n[roles]");
-        let _ = writeln!(s, "viewers = {:?}", self.roles.viewers);
-        let _ = writeln!(s, "operators = {:?}", self.roles.operators);
-        let _ = writeln!(s, "supervisors = {:?}", self.roles.supervisors);
+        let _ = writeln!(s, "viewers = {}", tq(&self.roles.viewers));
+        let _ = writeln!(s, "operators = {}", tq(&self.roles.operators));
+        let _ = writeln!(s, "supervisors = {}", tq(&self.roles.supervisors));
         let _ = writeln!(s, "\n[capacity]");
         let _ = writeln!(s, "high_watermark = \"{}\"", self.default_marks.high.exact());
         let _ = writeln!(s, "low_watermark = \"{}\"", self.default_marks.low.exact());
         for f in &self.filesystems {
             let _ = writeln!(s, "\n[[capacity.filesystem]]");
-            let _ = writeln!(s, "mount = {:?}", f.mount.display().to_string());
+            let _ = writeln!(s, "mount = {}", tq(&f.mount.display().to_string()));
             let _ = writeln!(s, "high_watermark = \"{}\"", f.marks.high.exact());
             let _ = writeln!(s, "low_watermark = \"{}\"", f.marks.low.exact());
         }
         for z in &self.zones {
             let _ = writeln!(s, "\n[[zone]]");
-            let _ = writeln!(s, "name = {:?}", z.name.0);
-            let roots: Vec<String> = z
-                .roots
-                .iter()
-                .map(|r| format!("{:?}", r.display().to_string()))
-                .collect();
+            let _ = writeln!(s, "name = {}", tq(&z.name.0));
+            let roots: Vec<String> = z.roots.iter().map(|r| tq(&r.display().to_string())).collect();
             let _ = writeln!(s, "paths = [{}]", roots.join(", "));
-            let inc: Vec<String> = z.include.globs.iter().map(|g| format!("{g:?}")).collect();
+            let inc: Vec<String> = z.include.globs.iter().map(|g| tq(g)).collect();
             let _ = writeln!(
                 s,
                 "include = [{}]{}",
@@ -548,7 +550,7 @@ impl Policy {
                     let _ = writeln!(s, "time = \"mtime\"");
                 }
                 TimeSource::Pattern(p) => {
-                    let _ = writeln!(s, "time = {:?}", p.as_str());
+                    let _ = writeln!(s, "time = {}", tq(p.as_str()));
                     let _ = writeln!(s, "time_zone = \"{}\"", p.zone());
                 }
             }
@@ -1044,6 +1046,20 @@ max_bytes = "20GiB"
         let again = parse(&p.describe()).unwrap();
         assert_eq!(again.zones[1].priority, -1);
         assert_eq!(again.zones[0].include.globs, vec!["*.mp4".to_string()]);
+    }
+
+    /// Found by fuzzing: `{:?}` wrote a combining mark as `\u{5c8}`, which
+    /// TOML does not read, so `--check-config` output did not parse back.
+    #[test]
+    fn the_effective_policy_quotes_any_string_as_toml() {
+        let globs = "include = [\"*1\u{5c8}av\", \"q\\\" and \\\\ b\"]\n";
+        let p = parse(&format!("{ZONE}{globs}")).unwrap();
+        assert_eq!(
+            p.zones[0].include.globs,
+            vec!["*1\u{5c8}av".to_string(), "q\" and \\ b".to_string()]
+        );
+        let again = parse(&p.describe()).unwrap();
+        assert_eq!(again.zones[0].include.globs, p.zones[0].include.globs);
     }
 
     fn err(t: &str) -> String {

@@ -141,6 +141,10 @@ pub fn scan_root_with(zone: &Zone, path: &Path, threads: usize) -> RootInventory
         }
     };
     inv.dev = Some(root.dev);
+    if let Ok((fsid, mount_point)) = root.fs_identity() {
+        inv.fsid = fsid;
+        inv.mount_point = mount_point;
+    }
     inv.ino = root.ino;
     let root_idx = inv.add_dir(NONE, OsStr::new(""), root.ino, root.mtime);
     let mut stats = ScanStats::default();
@@ -409,7 +413,8 @@ pub fn refresh(inv: &mut Inventory, policy: &Policy, dirs: impl IntoIterator<Ite
     for ((zone, r), dirs) in by_root {
         let ri = &mut inv.zones[zone.0 as usize].roots[r as usize];
         if ri.dirs.is_empty() || ri.error.is_some() {
-            return Err(format!("zone root {} was not scanned", ri.path.display()));
+            // Unavailable: rescan_failed_roots tries it again each sweep.
+            continue;
         }
         let root = match DirHandle::open_root(&ri.path) {
             Ok(h) if Some(h.dev) == ri.dev && h.ino == ri.ino => h,
