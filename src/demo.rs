@@ -238,6 +238,7 @@ fn what_if_full(out: &mut dyn Write, policy: &Policy, now: Timestamp) -> Result<
             used: Bytes(used),
             avail: Bytes(size - used),
             marks: policy.default_marks,
+            log_bytes_per_deletion: 0,
         }],
     };
     writeln!(

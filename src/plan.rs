@@ -53,6 +53,9 @@ pub struct FsUsage {
     pub avail: Bytes,
     /// The watermarks in force for it (override or default).
     pub marks: Watermarks,
+    /// Audit log bytes each deletion writes on this filesystem (0 when the
+    /// log lives elsewhere): capacity deletion frees that much less.
+    pub log_bytes_per_deletion: u64,
 }
 
 impl FsUsage {
@@ -346,6 +349,7 @@ pub fn plan(
     let mut held: HashMap<(ZoneId, HoldId), (u64, u64)> = HashMap::new();
     let mut zone_bytes: Vec<u64> = vec![0; policy.zones.len()];
     let mut fs_recordings: HashMap<u64, u64> = HashMap::new();
+    let mut fs_files: HashMap<u64, u64> = HashMap::new();
     let mut fs_freed: HashMap<u64, u64> = HashMap::new();
     let mut zone_freed: Vec<u64> = vec![0; policy.zones.len()];
     // Expired entries, with their sort keys.
@@ -359,6 +363,7 @@ pub fn plan(
         let node = inv.dir(d);
         zone_bytes[d.zone.0 as usize] += node.bytes;
         *fs_recordings.entry(dev).or_default() += node.bytes;
+        *fs_files.entry(dev).or_default() += u64::from(node.files);
         let rel = root.rel_path(d.dir);
         if let Some(files) = inv.detail(d) {
             let mut exp: Vec<u32> = Vec::new();
@@ -544,6 +549,15 @@ pub fn plan(
             0
         };
         let mut need = to_low.saturating_sub(fs_freed.get(&fsu.dev).copied().unwrap_or(0));
+        // With the audit log on this filesystem, each deletion also writes
+        // its record here: freeing `need` net takes need * a / (a - o)
+        // bytes of recordings of average size a, o bytes of log each.
+        let files_here = fs_files.get(&fsu.dev).copied().unwrap_or(0);
+        if need > 0 && fsu.log_bytes_per_deletion > 0 && files_here > 0 {
+            let avg = (recordings / files_here).max(1);
+            let net = avg.saturating_sub(fsu.log_bytes_per_deletion).max(1);
+            need = need.saturating_add(need.saturating_mul(fsu.log_bytes_per_deletion) / net);
+        }
         let zones_here: Vec<&Zone> = policy
             .zones
             .iter()

@@ -32,6 +32,11 @@ use crate::plan::{plan, FsUsage, NeedDetail, Plan, Usage};
 use crate::policy::{Policy, TimeSource, Zone};
 use crate::units::{Bytes, Timestamp, ZoneId};
 
+/// Audit log bytes one deletion writes (its `delete` record, about 450
+/// bytes, and its share of the batch's records), for capacity planning when
+/// the log shares a filesystem with recordings.
+pub const AUDIT_BYTES_PER_DELETION: u64 = 600;
+
 /// Deepest directory level walked below a root (a bound on open descriptors).
 pub const MAX_DEPTH: usize = 64;
 
@@ -622,6 +627,14 @@ pub fn usage(policy: &Policy, inv: &Inventory) -> Usage {
         .filter_map(|o| nix::sys::stat::stat(&o.mount).ok().map(|s| (s.st_dev, o)))
         .collect();
     let mounts = mount_points();
+    // The device of the audit log's directory: deletions there also write
+    // their records (about this many bytes each, with its batch's share).
+    let log_dev = policy
+        .daemon
+        .audit_log
+        .parent()
+        .and_then(|d| nix::sys::stat::stat(d).ok())
+        .map(|s| s.st_dev);
     for root in inv.zones.iter().flat_map(|z| &z.roots) {
         let Some(dev) = root.dev else { continue };
         if seen.contains_key(&dev) {
@@ -646,6 +659,11 @@ pub fn usage(policy: &Policy, inv: &Inventory) -> Usage {
                 used: Bytes(st.used),
                 avail: Bytes(st.avail),
                 marks,
+                log_bytes_per_deletion: if log_dev == Some(dev) {
+                    AUDIT_BYTES_PER_DELETION
+                } else {
+                    0
+                },
             },
         );
     }

@@ -150,6 +150,7 @@ mod tests {
                 high: Watermark::Percent(90.0),
                 low: Watermark::Percent(85.0),
             },
+            log_bytes_per_deletion: 0,
         }
     }
 

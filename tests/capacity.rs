@@ -302,10 +302,10 @@ fn a_full_disk_still_records_and_deletes_and_an_unwritable_log_deletes_nothing()
     assert!(text(&o).contains("is used for the log"), "{}", text(&o));
     let after = files(&root);
     let gone = before.len() - after.len();
-    // The plan aims at 60%; the audit records of the sweep itself live on
-    // the same filesystem (about 500 bytes each).
+    // Below the low watermark, the sweep's own audit records (on the same
+    // filesystem) included.
     assert!(
-        gone > 0 && fs.used_pct() <= 61.0,
+        gone > 0 && fs.used_pct() <= 60.0,
         "deleted {gone}, now {:.1}%",
         fs.used_pct()
     );

@@ -194,6 +194,7 @@ fn usage_fs(dev: u64, used: u64, avail: u64, marks: &str) -> FsUsage {
             high: Watermark::parse(h).unwrap(),
             low: Watermark::parse(l).unwrap(),
         },
+        log_bytes_per_deletion: 0,
     }
 }
 
@@ -596,6 +597,7 @@ fn world() -> impl Strategy<Value = World> {
                         high: Watermark::Percent(high_mark as f64),
                         low: Watermark::Percent(high_mark.saturating_sub(gap).max(1) as f64),
                     },
+                    log_bytes_per_deletion: 0,
                 });
             }
             World {
@@ -713,4 +715,34 @@ fn capacity_never_overshoots_by_more_than_one_file() {
         .sum();
     assert!(freed >= need && freed < need + 1600, "freed {freed} need {need}");
     let _ = HashMap::<u8, u8>::new();
+}
+
+#[test]
+fn capacity_budgets_the_audit_records_it_writes_on_the_same_filesystem() {
+    let p = policy(&zone_toml("flat", "/srv/flat", "0s", "100d", ""), "");
+    let files: Vec<MF> = (0..500)
+        .map(|i| mf(0, "", &format!("{i:04}.wav"), (600 - i) as i64 * 600, 1000))
+        .collect();
+    let total: u64 = files.iter().map(|f| f.bytes).sum();
+    let mut fsu = usage_fs(1, total, total / 10, "85%,70%");
+    let need = Watermark::Percent(70.0).excess(Bytes(total), Bytes(total / 10)).0;
+    let freed = |fsu: &FsUsage| {
+        let usage = Usage {
+            filesystems: vec![fsu.clone()],
+        };
+        let (pl, inv, _) = run(&files, &p, &HoldSet::default(), &usage, false, &[1]);
+        let del = deleted(&pl, &inv, &files, &p, &HoldSet::default());
+        files.iter().filter(|f| del.contains_key(&key(f))).count() as u64
+    };
+    let plain = freed(&fsu);
+    assert!(plain * 1000 >= need && plain * 1000 < need + 2000);
+    // Each deletion writes 200 bytes of log on this filesystem: 800 net.
+    fsu.log_bytes_per_deletion = 200;
+    let with_log = freed(&fsu);
+    assert!(
+        with_log * 800 >= need,
+        "{with_log} files free {} net, need {need}",
+        with_log * 800
+    );
+    assert!(with_log * 800 < need + 2000);
 }
