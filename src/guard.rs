@@ -16,8 +16,9 @@
 //!   or the clock is suspect, an *episode* opens with a budget of `share`
 //!   of the zone's recordings, and an alarm (`mass-deletion` or
 //!   `clock-suspect`) is raised. Each sweep of the episode deletes, oldest
-//!   first, only what fits in what is left of the budget; once it is spent,
-//!   nothing more is deleted for age in that zone.
+//!   first by whole directory (plan entries are not split), only what fits
+//!   in what is left of the budget; once it is spent, nothing more is
+//!   deleted for age in that zone.
 //! - The episode ends when a supervisor confirms it (`retentionctl
 //!   confirm`; the next sweep deletes without the cap), or by itself: a
 //!   mass episode when what a sweep plans fits in the budget left (the
