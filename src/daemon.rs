@@ -205,6 +205,9 @@ pub struct Sweeper {
     /// Files whose unlink was refused (immutable, permissions), by (device,
     /// inode), with when: not tried (nor recorded) again for an hour.
     refused: std::collections::HashMap<(u64, u64), Instant>,
+    /// `state_dir/roots.json` as last read or written (None: read it at
+    /// the next sweep; after a reload, so an entry removed by hand counts).
+    roots: Option<RootIds>,
     _lock: Option<StateLock>,
 }
 
@@ -257,6 +260,7 @@ impl Sweeper {
             scanned_at: None,
             pending: Changes::default(),
             refused: Default::default(),
+            roots: None,
             _lock: lock,
         };
         s.record_policy_load()?;
@@ -337,8 +341,10 @@ impl Sweeper {
     pub fn set_policy(&mut self, policy: Policy) -> Result<()> {
         check_roots_writable(&policy);
         *self.shared.policy.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(policy);
-        // Roots and zones may differ: the next sweep walks the tree anew.
+        // Roots and zones may differ: the next sweep walks the tree anew
+        // and reads the root identities again.
         self.inv = None;
+        self.roots = None;
         self.record_policy_load()
     }
 
@@ -488,7 +494,7 @@ impl Sweeper {
             }
         }
         let mut inv = self.current_inventory(&policy);
-        check_root_identities(&policy, &mut inv, shared.audit.is_some());
+        check_root_identities(&policy, &mut inv, shared.audit.is_some(), &mut self.roots);
         let root_errors = inv.root_errors();
         for e in &root_errors {
             log::error!(retention_event = "root-error"; "{e}; that root is skipped this sweep");
@@ -1214,6 +1220,16 @@ fn clock_suspect(
     None
 }
 
+/// A zone root's filesystem: its `f_fsid`, and whether it is a mount point.
+#[derive(serde::Serialize, serde::Deserialize, PartialEq, Eq, Clone, Copy, Debug)]
+struct RootId {
+    fsid: u64,
+    mount_point: bool,
+}
+
+/// Root identities by root path (`state_dir/roots.json`).
+type RootIds = BTreeMap<String, RootId>;
+
 /// The filesystem each zone root was on when first seen, kept in
 /// `state_dir/roots.json`: a root whose mount vanished (the directory is
 /// now a bare mount point on the parent filesystem) or that now holds
@@ -1221,17 +1237,16 @@ fn clock_suspect(
 /// deleted in: it becomes an unavailable root (alarm `root-unavailable`,
 /// saying why) until the same filesystem is back. A root seen for the first
 /// time is learned (not in a dry run, which writes nothing).
-fn check_root_identities(policy: &Policy, inv: &mut Inventory, learn: bool) {
-    #[derive(serde::Serialize, serde::Deserialize, PartialEq, Eq, Clone, Copy)]
-    struct RootId {
-        fsid: u64,
-        mount_point: bool,
-    }
+/// `known` is the file's content, read once per policy load (`None`:
+/// read it now).
+fn check_root_identities(policy: &Policy, inv: &mut Inventory, learn: bool, known: &mut Option<RootIds>) {
     let path = policy.daemon.state_dir.join("roots.json");
-    let mut known: BTreeMap<String, RootId> = std::fs::read(&path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
+    let known = known.get_or_insert_with(|| {
+        std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    });
     let mut learned = false;
     for r in inv.zones.iter_mut().flat_map(|z| z.roots.iter_mut()) {
         if r.error.is_some() || r.dirs.is_empty() {
@@ -1273,16 +1288,8 @@ fn check_root_identities(policy: &Policy, inv: &mut Inventory, learn: bool) {
         }
     }
     if learned && learn {
-        let body = serde_json::to_vec_pretty(&known).unwrap_or_default();
-        let saved = tempfile::NamedTempFile::new_in(&policy.daemon.state_dir).and_then(|mut t| {
-            use std::io::Write;
-            t.write_all(&body)?;
-            t.as_file().sync_all()?;
-            let _ = crate::fsops::adopt_dir_owner(t.as_file(), &policy.daemon.state_dir);
-            t.persist(&path).map_err(|e| e.error)?;
-            File::open(&policy.daemon.state_dir)?.sync_all()
-        });
-        if let Err(e) = saved {
+        let body = serde_json::to_vec_pretty(&*known).unwrap_or_default();
+        if let Err(e) = crate::fsops::replace_file(&path, &body) {
             log::warn!("cannot save {}: {e}", path.display());
         }
     }

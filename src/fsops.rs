@@ -317,6 +317,21 @@ pub struct FsStat {
     pub avail: u64,
 }
 
+/// Replaces the file `path` durably and atomically: a temporary file in
+/// the same directory, written and fsynced, given the directory's owner,
+/// renamed over `path`, then the directory fsynced. A crash leaves the old
+/// or the new content, never a torn one.
+pub fn replace_file(path: &Path, body: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(body)?;
+    tmp.as_file().sync_all()?;
+    let _ = adopt_dir_owner(tmp.as_file(), dir);
+    tmp.persist(path).map_err(|e| e.error)?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
 /// When running as root, gives `file` (just created in `dir`) the owner and
 /// group of `dir`. The service runs as its own user; a root `retentionctl`
 /// changing the state directory while the daemon is stopped must not leave

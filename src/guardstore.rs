@@ -7,7 +7,6 @@
 //! - A confirmation is recorded in the audit log (durably) before it is
 //!   put in force.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -49,15 +48,9 @@ impl GuardStore {
 
     /// Replaces the state durably.
     pub fn save(&self, state: &GuardState) -> std::io::Result<()> {
-        let dir = self.path.parent().unwrap_or(Path::new("/"));
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
         let mut body = serde_json::to_vec_pretty(state).map_err(std::io::Error::other)?;
         body.push(b'\n');
-        tmp.write_all(&body)?;
-        tmp.as_file().sync_all()?;
-        let _ = crate::fsops::adopt_dir_owner(tmp.as_file(), dir);
-        tmp.persist(&self.path).map_err(|e| e.error)?;
-        std::fs::File::open(dir)?.sync_all()
+        crate::fsops::replace_file(&self.path, &body)
     }
 }
 

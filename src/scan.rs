@@ -324,10 +324,7 @@ fn walk(inv: &mut RootInventory, zone: &Zone, handle: DirHandle, idx: u32, mut r
                 let frame = visit(h, idx, &rel, inv, stats);
                 stack.push(frame);
             }
-            Err(OpenError::OtherFilesystem) => stats.other_fs += 1,
-            Err(OpenError::NotADirectory) => stats.symlinks += 1,
-            Err(OpenError::Gone) => {}
-            Err(OpenError::Io(_)) => stats.errors += 1,
+            Err(e) => count_open_error(&e, stats),
         }
     }
 }
@@ -387,18 +384,10 @@ fn reread(inv: &mut RootInventory, zone: &Zone, root: &DirHandle, dir: u32, stat
     for name in new {
         match handle.open_sub(&name) {
             Ok(h) => {
-                let mut sub_rel = rel.clone();
-                if !sub_rel.is_empty() {
-                    sub_rel.push(b'/');
-                }
-                sub_rel.extend_from_slice(name.as_bytes());
                 let idx = inv.add_dir(dir, &name, h.ino, h.mtime);
-                walk(inv, zone, h, idx, sub_rel, stats);
+                walk(inv, zone, h, idx, join_rel_bytes(&rel, &name), stats);
             }
-            Err(OpenError::OtherFilesystem) => stats.other_fs += 1,
-            Err(OpenError::NotADirectory) => stats.symlinks += 1,
-            Err(OpenError::Gone) => {}
-            Err(OpenError::Io(_)) => stats.errors += 1,
+            Err(e) => count_open_error(&e, stats),
         }
     }
     Reread::Done
