@@ -319,14 +319,7 @@ fn a_full_disk_still_records_and_deletes_and_an_unwritable_log_deletes_nothing()
     let socket = tmp.path().join("ctl.sock");
     // A floor of an hour: there is always footage the sweep would delete.
     let policy = write_policy(tmp.path(), &state, "75%", "60%", &zone(&root, "1h"));
-    std::fs::write(
-        &policy,
-        std::fs::read_to_string(&policy).unwrap().replace(
-            "[daemon]\n",
-            &format!("[daemon]\ncontrol_socket = \"{}\"\n", socket.display()),
-        ),
-    )
-    .unwrap();
+    with_control_socket(&policy, &socket);
     let d = Daemon::start(&policy, &socket);
     d.wait_for("sweep at", 1, 60);
     // Paused while the disk fills (else it would make room meanwhile).
@@ -338,14 +331,9 @@ fn a_full_disk_still_records_and_deletes_and_an_unwritable_log_deletes_nothing()
     let before = files(&root);
     let t0 = std::time::Instant::now();
     let why = loop {
-        let o = retentionctl(&["--config", policy.to_str().unwrap(), "--json", "status"]);
-        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&o.stdout) {
-            if let Some(a) = v["alarms"]
-                .as_array()
-                .and_then(|a| a.iter().find(|a| a["kind"] == "audit-unwritable"))
-            {
-                break a["text"].as_str().unwrap_or_default().to_string();
-            }
+        let unwritable = status_alarms(&policy).and_then(|a| a.into_iter().find(|(k, _)| k == "audit-unwritable"));
+        if let Some((_, text)) = unwritable {
+            break text;
         }
         assert!(t0.elapsed().as_secs() < 30, "no audit-unwritable alarm: {}", d.log());
         std::thread::sleep(std::time::Duration::from_millis(200));
@@ -359,12 +347,7 @@ fn a_full_disk_still_records_and_deletes_and_an_unwritable_log_deletes_nothing()
     std::fs::remove_file(other.join("filler2")).unwrap();
     let t0 = std::time::Instant::now();
     loop {
-        let o = retentionctl(&["--config", policy.to_str().unwrap(), "--json", "status"]);
-        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
-        if v["alarms"]
-            .as_array()
-            .is_some_and(|a| a.iter().all(|a| a["kind"] != "audit-unwritable"))
-        {
+        if status_alarms(&policy).is_some_and(|a| a.iter().all(|(k, _)| k != "audit-unwritable")) {
             break;
         }
         assert!(t0.elapsed().as_secs() < 30, "the alarm stays: {}", d.log());

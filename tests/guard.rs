@@ -75,28 +75,7 @@ fn ctl(e: &Env, args: &[&str]) -> std::process::Output {
 }
 
 fn alarms(e: &Env) -> Vec<(String, String)> {
-    let o = ctl(e, &["--json", "status"]);
-    assert!(o.status.success(), "{}", text(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    v["alarms"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|a| {
-            (
-                a["kind"].as_str().unwrap_or_default().to_string(),
-                a["text"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
-}
-
-fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let t0 = std::time::Instant::now();
-    while !f() {
-        assert!(t0.elapsed().as_secs() < secs, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    status_alarms(&e.policy).expect("status answers")
 }
 
 fn hup(d: &Daemon) {

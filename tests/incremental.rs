@@ -41,14 +41,6 @@ fn recordings(policy: &Path) -> u64 {
     v["zones"][0]["recordings"].as_u64().unwrap()
 }
 
-fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let t0 = std::time::Instant::now();
-    while !f() {
-        assert!(t0.elapsed().as_secs() < secs, "timed out waiting for {what}");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-}
-
 fn setup(
     extra_daemon: &str,
 ) -> (

@@ -71,21 +71,10 @@ impl Drop for Loop {
 }
 
 fn alarm_text(policy: &Path) -> Option<String> {
-    let o = retentionctl(&["--config", policy.to_str().unwrap(), "--json", "status"]);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).ok()?;
-    v["alarms"]
-        .as_array()?
-        .iter()
-        .find(|a| a["kind"] == "root-unavailable")
-        .map(|a| a["text"].as_str().unwrap_or_default().to_string())
-}
-
-fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let t0 = std::time::Instant::now();
-    while !f() {
-        assert!(t0.elapsed().as_secs() < secs, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    status_alarms(policy)?
+        .into_iter()
+        .find(|(kind, _)| kind == "root-unavailable")
+        .map(|(_, text)| text)
 }
 
 #[test]
@@ -112,14 +101,7 @@ fn a_vanished_mount_is_not_read_as_deleted_nor_deleted_in_and_comes_back() {
             root.display()
         ),
     );
-    std::fs::write(
-        &policy,
-        std::fs::read_to_string(&policy).unwrap().replace(
-            "[daemon]\n",
-            &format!("[daemon]\ncontrol_socket = \"{}\"\n", socket.display()),
-        ),
-    )
-    .unwrap();
+    with_control_socket(&policy, &socket);
     let d = Daemon::start(&policy, &socket);
     d.wait_for("sweep at", 1, 60);
     assert!(state.join("roots.json").exists());

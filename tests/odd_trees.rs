@@ -200,14 +200,7 @@ fn a_file_that_cannot_be_deleted_is_recorded_once_not_in_a_hot_loop() {
     let _unfreeze = Unfreeze(&stuck);
     let p = policy(tmp.path(), &state, &root);
     let socket = tmp.path().join("ctl.sock");
-    std::fs::write(
-        &p,
-        std::fs::read_to_string(&p).unwrap().replace(
-            "[daemon]\n",
-            &format!("[daemon]\ncontrol_socket = \"{}\"\n", socket.display()),
-        ),
-    )
-    .unwrap();
+    with_control_socket(&p, &socket);
     let d = Daemon::start(&p, &socket);
     // sweep_interval is 1s: several sweeps.
     d.wait_for("sweep at", 6, 60);

@@ -59,6 +59,44 @@ pub fn write_policy(dir: &Path, state: &Path, high: &str, low: &str, zones: &str
     p
 }
 
+/// Adds `control_socket = socket` to the `[daemon]` table of a policy
+/// written by [`write_policy`] (for tests that run the daemon).
+pub fn with_control_socket(policy: &Path, socket: &Path) {
+    let text = std::fs::read_to_string(policy).unwrap().replace(
+        "[daemon]\n",
+        &format!("[daemon]\ncontrol_socket = \"{}\"\n", socket.display()),
+    );
+    std::fs::write(policy, text).unwrap();
+}
+
+/// The raised alarms (kind, text) the running daemon's `status` reports,
+/// or None when it does not answer.
+pub fn status_alarms(policy: &Path) -> Option<Vec<(String, String)>> {
+    let o = retentionctl(&["--config", policy.to_str().unwrap(), "--json", "status"]);
+    let v: Value = serde_json::from_slice(&o.stdout).ok()?;
+    Some(
+        v["alarms"]
+            .as_array()?
+            .iter()
+            .map(|a| {
+                (
+                    a["kind"].as_str().unwrap_or_default().to_string(),
+                    a["text"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// Polls `f` until it holds; fails after `secs` seconds.
+pub fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let t0 = std::time::Instant::now();
+    while !f() {
+        assert!(t0.elapsed().as_secs() < secs, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 /// Every audit record (all segments), as JSON with `seq` and `action` merged in.
 pub fn audit_records(log: &Path) -> Vec<Value> {
     retentiond::audit::read_records(log)
