@@ -64,9 +64,15 @@ pub fn clock_mark(now: Timestamp) -> ClockMark {
     let boot = nix::time::clock_gettime(nix::time::ClockId::CLOCK_BOOTTIME)
         .map(|t| t.tv_sec())
         .unwrap_or(0);
-    let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default();
+    // Fixed for the life of the process: read once.
+    static BOOT_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let boot_id = BOOT_ID
+        .get_or_init(|| {
+            std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default()
+        })
+        .clone();
     ClockMark {
         wall: now.0,
         boot,
