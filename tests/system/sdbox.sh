@@ -1,6 +1,5 @@
 #!/bin/bash
-# Vendored from ../shared/tools/sdbox.sh so that a fresh clone runs the system test alone;
-# changed: the box gets a devpts and /dev/ptmx (PrivateDevices= needs them).
+# Vendored unchanged from ../shared/tools/sdbox.sh so that a fresh clone runs the system test alone.
 # Boot a real systemd (PID 1 in its own pid+mount namespace) over a debootstrapped root.
 # usage: sdbox.sh up ROOT   -> prints the PID of the box's systemd
 #        sdbox.sh exec PID CMD...   (runs inside the box)
@@ -39,10 +38,17 @@ exec chroot \$R env container=other /lib/systemd/systemd --system </dev/null >/d
 EOI
   chmod +x "$init"
   setsid unshare --pid --fork --mount --uts --ipc "$init" </dev/null >/dev/null 2>&1 &
+  us=$!
+  # the box's PID 1 is unshare's only child, once it has exec'd systemd. Never pick "the newest process
+  # named systemd": systemd's forked children carry its command line until they exec, inside a unit's own
+  # mount namespace (ProtectHome= hides /root there), and exit moments later.
+  pid=
   for i in $(seq 1 50); do
-    pid=$(pgrep -f -n '^/lib/systemd/systemd --system$' || true)
-    [ -n "$pid" ] && break; sleep 0.2
+    c=$(pgrep -P "$us" | head -1 || true)
+    if [ -n "$c" ] && [ "$(tr '\0' ' ' < /proc/$c/cmdline 2>/dev/null)" = "/lib/systemd/systemd --system " ]; then pid=$c; break; fi
+    sleep 0.2
   done
+  [ -n "$pid" ] || { echo "sdbox: the box's systemd did not start" >&2; exit 1; }
   for i in $(seq 1 100); do
     s=$(nsenter -t "$pid" -m -p -r -w systemctl is-system-running 2>/dev/null || true)
     case "$s" in running|degraded) break;; esac; sleep 0.2
