@@ -235,6 +235,6 @@ pub fn erase(
         "bytes": report.freed().0,
         "kept": report.kept,
         "vanished": report.vanished,
-        "failed": report.failed.iter().map(|(p, e)| json!({"path": path_value(p.as_os_str()), "error": e})).collect::<Vec<_>>(),
+        "failed": report.failed.iter().map(|f| json!({"path": path_value(f.path.as_os_str()), "error": f.errno.desc()})).collect::<Vec<_>>(),
     }))
 }

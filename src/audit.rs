@@ -68,11 +68,18 @@ use sha2::{Digest, Sha256};
 const ZERO_HASH: [u8; 32] = [0; 32];
 /// Keys written by the log itself; callers' fields may not use them.
 const RESERVED: [&str; 4] = ["seq", "ts", "action", "prev"];
-/// Space set aside next to the log (`<log>.reserve`) for a full
-/// filesystem: released when a batch cannot be written for lack of space,
-/// so that the records (and then the deletions that free space) go ahead.
-/// A batch of 2,000 records takes about 1 MB.
+/// Space set aside for the log's records on a full filesystem: allocated
+/// past the live file's end (`fallocate` with `FALLOC_FL_KEEP_SIZE`), so
+/// records written there need no free block and no recorder can take it
+/// meanwhile. A batch of 2,000 records takes about 1 MB. Capacity planning
+/// counts what is missing of it as used ([`reserve_short_of`]), so a sweep
+/// frees room for it before it is set aside again.
 pub const RESERVE_BYTES: u64 = 8 << 20;
+/// A reserve this close to [`RESERVE_BYTES`] counts as complete (block
+/// rounding, extent metadata).
+pub const RESERVE_SLOP: u64 = 64 << 10;
+/// Free space left to the recorders when the reserve is set aside.
+const RESERVE_SLACK: u64 = 1 << 20;
 
 /// At most this many torn bytes are kept (in hex) in a repair record.
 const TORN_HEX_MAX: u64 = 4096;
@@ -483,6 +490,7 @@ impl AuditLog {
             log.finish_rotation()?;
         }
         compress_leftovers(path);
+        log.adopt_legacy_reserve();
         log.restore_reserve();
         Ok(log)
     }
@@ -520,13 +528,10 @@ impl AuditLog {
             }
             return Ok(());
         }
-        let mut written = self.write_batch();
-        if matches!(&written, Err(e) if e.is_no_space()) && self.release_reserve() {
-            // The space set aside for this moment: the records go first,
-            // and the deletions they describe free more.
-            written = self.write_batch();
-        }
-        match written {
+        // On a full filesystem the batch goes into the space set aside
+        // past the file's end (no block to allocate); the deletions it
+        // describes then free more, and the next batch sets it aside again.
+        match self.write_batch() {
             Ok(()) => {
                 self.durable_len += self.buf.len() as u64;
                 self.durable_seq = self.seq;
@@ -545,6 +550,9 @@ impl AuditLog {
                 if let Err(e) = fsync_dir(&self.dir) {
                     log::warn!("audit log: the head anchor update may not be durable: {e}");
                 }
+                if self.reserve_short() > RESERVE_BYTES / 2 {
+                    self.restore_reserve();
+                }
                 Ok(())
             }
             Err(e) => {
@@ -554,71 +562,82 @@ impl AuditLog {
         }
     }
 
-    /// The file holding the space set aside for the log on a full
-    /// filesystem (`<log>.reserve`).
-    pub fn reserve_path(&self) -> PathBuf {
-        sibling(&self.path, ".reserve")
+    /// Bytes allocated to the live file beyond its durable end: the space
+    /// set aside for records on a full filesystem (see [`RESERVE_BYTES`]).
+    pub fn reserve_held(&self) -> u64 {
+        self.file
+            .as_ref()
+            .and_then(|f| f.metadata().ok())
+            .map_or(0, |m| held_beyond(&m, self.durable_len))
     }
 
-    /// Sets [`RESERVE_BYTES`] aside for the log (an allocated, empty-looking
-    /// file next to it), unless it is already there or the filesystem has
-    /// less than twice that free. Returns whether the reserve is in place.
-    /// Called at open and after each sweep.
+    /// How much of [`RESERVE_BYTES`] is missing (0 when it is all there,
+    /// give or take [`RESERVE_SLOP`]).
+    pub fn reserve_short(&self) -> u64 {
+        short_of(self.reserve_held())
+    }
+
+    /// Sets [`RESERVE_BYTES`] aside for the log's records: allocates the
+    /// space past the live file's end (`fallocate` with `KEEP_SIZE`), so
+    /// that later writes need no free block. Only when the filesystem has
+    /// that much free beyond a margin for the recorders, or reserved blocks
+    /// this process may be allowed to use (ext4's, granted with `tune2fs
+    /// -g`). Returns whether the reserve is in place. Called at open, after
+    /// a batch that used a good part of it, and at the end of each sweep.
     pub fn restore_reserve(&mut self) -> bool {
-        let path = self.reserve_path();
-        if let Ok(m) = fs::symlink_metadata(&path) {
-            if m.is_file() && m.len() >= RESERVE_BYTES {
-                return true;
-            }
+        let short = self.reserve_short();
+        if short == 0 {
+            return true;
         }
-        let room = crate::fsops::DirHandle::open_root(&self.dir)
-            .ok()
-            .and_then(|h| h.usage().ok())
-            .map_or(0, |u| u.avail);
-        if room < 2 * RESERVE_BYTES {
+        let Some(file) = &self.file else { return false };
+        let Some(st) = dir_usage(&self.dir) else {
+            return false;
+        };
+        if st.avail < short + RESERVE_SLACK && st.reserved() < short {
             return false;
         }
-        let made = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(FILE_MODE)
-            .open(&path)
-            .and_then(|f| {
-                nix::fcntl::fallocate(&f, nix::fcntl::FallocateFlags::empty(), 0, RESERVE_BYTES as i64)?;
-                f.sync_all()?;
-                let _ = crate::fsops::adopt_dir_owner(&f, &self.dir);
-                Ok(())
-            });
+        let made = nix::fcntl::fallocate(
+            file,
+            nix::fcntl::FallocateFlags::FALLOC_FL_KEEP_SIZE,
+            self.durable_len as i64,
+            RESERVE_BYTES as i64,
+        );
         match made {
             Ok(()) => {
-                let _ = fsync_dir(&self.dir);
-                true
+                // The allocation is metadata: make it durable like the data.
+                if let Err(e) = file.sync_all() {
+                    log::debug!("cannot fsync {} after setting space aside: {e}", self.path.display());
+                }
+                if short > RESERVE_BYTES / 2 && self.reserve_short() == 0 {
+                    log::info!(
+                        retention_event = "audit-reserve";
+                        "{} set aside again for the audit log's records in {}",
+                        crate::units::Bytes(short),
+                        self.path.display()
+                    );
+                }
+                self.reserve_short() == 0
             }
             Err(e) => {
-                let _ = fs::remove_file(&path);
-                log::debug!("cannot set space aside for the audit log in {}: {e}", path.display());
+                log::debug!(
+                    "cannot set space aside for the audit log in {}: {e}",
+                    self.path.display()
+                );
                 false
             }
         }
     }
 
-    /// Gives the reserve's space back to the filesystem (the log could not
-    /// be written for lack of space). Returns whether there was one.
-    fn release_reserve(&mut self) -> bool {
-        let path = self.reserve_path();
-        match fs::remove_file(&path) {
-            Ok(()) => {
-                let _ = fsync_dir(&self.dir);
-                log::warn!(
-                    retention_event = "audit-reserve";
-                    "the filesystem of the audit log is full: the {} set aside in {} is used for the log",
-                    crate::units::Bytes(RESERVE_BYTES),
-                    path.display()
-                );
-                true
-            }
-            Err(_) => false,
+    /// Moves a reserve kept in a separate `<log>.reserve` file (before
+    /// version 1.1) into the live file.
+    fn adopt_legacy_reserve(&mut self) {
+        let legacy = sibling(&self.path, ".reserve");
+        if fs::symlink_metadata(&legacy).is_ok_and(|m| m.is_file()) && fs::remove_file(&legacy).is_ok() {
+            let _ = fsync_dir(&self.dir);
+            log::info!(
+                "the audit log's reserve moved from {} into the log file itself",
+                legacy.display()
+            );
         }
     }
 
@@ -639,6 +658,13 @@ impl AuditLog {
     /// record and is synced. Returns the rotated file's path when it rotated.
     pub fn maybe_rotate(&mut self) -> Result<Option<PathBuf>, AuditError> {
         if self.pending > 0 || self.file.is_none() || self.durable_len < self.opts.rotate_bytes {
+            return Ok(None);
+        }
+        // A rotation writes a new live file and a compressed copy: not on
+        // a full filesystem, where the reserve must go to the records.
+        let room = dir_usage(&self.dir).map_or(0, |u| u.avail);
+        if room < 2 * RESERVE_BYTES + self.durable_len / 4 {
+            log::debug!("audit log: rotation postponed, {} free", crate::units::Bytes(room));
             return Ok(None);
         }
         let mut f = Map::new();
@@ -670,6 +696,10 @@ impl AuditLog {
                 ),
             });
         }
+        if let Some(f) = &self.file {
+            // The space set aside past the end goes to the new live file.
+            let _ = f.set_len(self.durable_len);
+        }
         fs::rename(&self.path, &rotated).map_err(io_err("rename", &self.path))?;
         // From here the old file must never be written again.
         self.file = None;
@@ -681,6 +711,7 @@ impl AuditLog {
         self.create_live()?;
         self.ensure_continue()?;
         self.sync()?;
+        self.restore_reserve();
         Ok(rotated)
     }
 
@@ -742,8 +773,20 @@ impl AuditLog {
     }
 
     /// Replaces the head anchor atomically (up to the rename; the directory
-    /// fsync is the caller's).
+    /// fsync is the caller's). On a full filesystem, where even the
+    /// temporary file has no block, the anchor is overwritten in place
+    /// instead (one sector, in a block it already has).
     fn write_anchor(&self, seq: u64, hash: &[u8; 32]) -> Result<(), AuditError> {
+        match self.replace_anchor(seq, hash) {
+            Err(e) if e.is_no_space() => {
+                let _ = fs::remove_file(&self.anchor_tmp);
+                self.overwrite_anchor(seq, hash).map_err(|_| e)
+            }
+            r => r,
+        }
+    }
+
+    fn anchor_bytes(&self, seq: u64, hash: &[u8; 32]) -> Vec<u8> {
         let mut s = Vec::with_capacity(192);
         s.extend_from_slice(b"{\"seq\":");
         s.extend_from_slice(seq.to_string().as_bytes());
@@ -752,6 +795,11 @@ impl AuditLog {
         s.extend_from_slice(b"\",\"file\":");
         s.extend_from_slice(path_value(&self.name).to_string().as_bytes());
         s.extend_from_slice(b"}\n");
+        s
+    }
+
+    fn replace_anchor(&self, seq: u64, hash: &[u8; 32]) -> Result<(), AuditError> {
+        let s = self.anchor_bytes(seq, hash);
         let tmp = &self.anchor_tmp;
         let mut f = OpenOptions::new()
             .write(true)
@@ -769,6 +817,26 @@ impl AuditLog {
         fs::rename(tmp, &self.anchor_path).map_err(io_err("rename", tmp))
     }
 
+    /// Writes the anchor over the existing one, without allocating: the
+    /// content fits in the file's first block. It is padded with spaces to
+    /// the old length (JSON allows trailing white space), so one write
+    /// replaces the whole content and no truncate is needed.
+    fn overwrite_anchor(&self, seq: u64, hash: &[u8; 32]) -> Result<(), AuditError> {
+        let mut s = self.anchor_bytes(seq, hash);
+        let p = &self.anchor_path;
+        let f = OpenOptions::new().write(true).open(p).map_err(io_err("open", p))?;
+        let old = f.metadata().map_err(io_err("stat", p))?.len() as usize;
+        if s.len() < old {
+            s.pop();
+            s.resize(old - 1, b' ');
+            s.push(b'\n');
+        }
+        f.write_all_at(&s, 0).map_err(io_err("write", p))?;
+        f.sync_all().map_err(io_err("fsync", p))?;
+        log::debug!("audit log: the filesystem is full, the head anchor was overwritten in place");
+        Ok(())
+    }
+
     /// Undoes a failed batch: drops it, rolls seq and hash back, truncates the file.
     fn rollback(&mut self) {
         self.buf.clear();
@@ -782,6 +850,8 @@ impl AuditLog {
             // Retried before the next write.
             log::error!("audit log: cannot remove a failed batch yet: {e}");
         }
+        // The truncate gave back the space set aside past the end.
+        self.restore_reserve();
     }
 
     /// Truncates the live file to its durable length and fdatasyncs it.
@@ -892,6 +962,40 @@ fn open_live(path: &Path, create_new: bool) -> Result<File, AuditError> {
         });
     }
     Ok(f)
+}
+
+/// Bytes allocated to a file beyond its first `len` bytes (rounded up to
+/// its block size): space set aside past the end with `KEEP_SIZE`.
+fn held_beyond(m: &fs::Metadata, len: u64) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let blk = m.blksize().max(512);
+    let data = len.div_ceil(blk) * blk;
+    (m.blocks() * 512).saturating_sub(data)
+}
+
+/// What is missing of [`RESERVE_BYTES`] when `held` is set aside.
+fn short_of(held: u64) -> u64 {
+    let short = RESERVE_BYTES.saturating_sub(held);
+    if short <= RESERVE_SLOP {
+        0
+    } else {
+        short
+    }
+}
+
+/// How much of the reserve of the log at `path` is missing, read from the
+/// live file without opening the log (capacity planning, dry runs): all of
+/// it when the log does not exist yet.
+pub fn reserve_short_of(path: &Path) -> u64 {
+    match fs::metadata(path) {
+        Ok(m) => short_of(held_beyond(&m, m.len())),
+        Err(_) => RESERVE_BYTES,
+    }
+}
+
+/// The usage of the filesystem holding `dir`.
+fn dir_usage(dir: &Path) -> Option<crate::fsops::FsStat> {
+    crate::fsops::DirHandle::open_root(dir).ok()?.usage().ok()
 }
 
 fn fsync_dir(dir: &Path) -> Result<(), AuditError> {

@@ -27,7 +27,7 @@ use nix::fcntl::{Flock, FlockArg};
 use serde_json::json;
 
 use crate::audit::{AuditLog, AuditOptions};
-use crate::execute::{execute, lock_audit, recover, ExecError, ExecOptions, StaticHolds, SweepReport};
+use crate::execute::{execute, execute_into, lock_audit, recover, ExecError, ExecOptions, StaticHolds, SweepReport};
 use crate::guard::{self, GuardState};
 use crate::guardstore::GuardStore;
 use crate::holdstore::{HoldStore, StoreGate};
@@ -208,6 +208,9 @@ pub struct Sweeper {
     /// `state_dir/roots.json` as last read or written (None: read it at
     /// the next sweep; after a reload, so an entry removed by hand counts).
     roots: Option<RootIds>,
+    /// The policy in force has no `policy-load` record yet (the log was
+    /// full at start): the next sweep writes it before anything else.
+    policy_unrecorded: bool,
     _lock: Option<StateLock>,
 }
 
@@ -238,7 +241,7 @@ impl Sweeper {
         for (z, ep) in &guard_state.zones {
             log::warn!(retention_event = "guard"; "zone {z}: deletions for age are capped since {} UTC ({} may still go) until `retentionctl confirm --zone {z}`", ep.since.short(), ep.budget_left);
         }
-        let s = Sweeper {
+        let mut s = Sweeper {
             shared: Arc::new(Shared {
                 policy: RwLock::new(Arc::new(policy)),
                 last: Mutex::new(None),
@@ -261,10 +264,32 @@ impl Sweeper {
             pending: Changes::default(),
             refused: Default::default(),
             roots: None,
+            policy_unrecorded: false,
             _lock: lock,
         };
-        s.record_policy_load()?;
+        s.record_policy_load_or_defer()?;
         Ok(s)
+    }
+
+    /// Records the policy load; on a full filesystem (a first start with
+    /// no space set aside for the log) the daemon starts all the same, and
+    /// each sweep tries again before it deletes anything.
+    fn record_policy_load_or_defer(&mut self) -> Result<()> {
+        match self.record_policy_load() {
+            Ok(()) => {
+                self.policy_unrecorded = false;
+                Ok(())
+            }
+            Err(e)
+                if e.downcast_ref::<crate::audit::AuditError>()
+                    .is_some_and(|a| a.is_no_space()) =>
+            {
+                log::error!(retention_event = "audit-unwritable"; "the policy load cannot be recorded yet, nothing is deleted until it is: {e:#}");
+                self.policy_unrecorded = true;
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The service status: the last sweep, its alarms, a failed reload.
@@ -345,7 +370,7 @@ impl Sweeper {
         // and reads the root identities again.
         self.inv = None;
         self.roots = None;
-        self.record_policy_load()
+        self.record_policy_load_or_defer()
     }
 
     /// Directories that changed since the last sweep (inotify, or polled):
@@ -547,9 +572,23 @@ impl Sweeper {
             anyhow::bail!(text);
         }
         if let Some(a) = &shared.audit {
-            // Space for the log on a full disk, set aside again (once there
-            // is room) before usage is measured, so the plan counts it.
+            // Space for the log on a full disk, set aside again where there
+            // is room; what is still missing, capacity planning counts as
+            // used (scan::usage), so the sweep frees room for it.
             lock_audit(a).restore_reserve();
+        }
+        if self.policy_unrecorded {
+            if let Err(e) = self.record_policy_load() {
+                let text = unwritable_text(&policy, &e);
+                self.raise_with_current((
+                    "audit-unwritable".into(),
+                    policy.daemon.audit_log.display().to_string(),
+                    text.clone(),
+                ));
+                self.inv = Some(inv);
+                anyhow::bail!(text);
+            }
+            self.policy_unrecorded = false;
         }
         let usage = scan::usage(&policy, &inv);
         let mut plan = scan::plan_with_detail(&mut inv, &policy, &holds, &usage, now);
@@ -572,29 +611,55 @@ impl Sweeper {
             list,
             refused: self.refused.keys().copied().collect(),
         };
+        let mut report = SweepReport::default();
         let result = if shared.audit.is_some() {
             let mut gate = StoreGate::new(shared.store.clone());
-            execute(&plan, &inv, &policy, &mut gate, shared.audit.as_ref(), &opts, stop)
+            execute_into(
+                &plan,
+                &inv,
+                &policy,
+                &mut gate,
+                shared.audit.as_ref(),
+                &opts,
+                stop,
+                &mut report,
+            )
         } else {
-            execute(&plan, &inv, &policy, &mut StaticHolds(holds), None, &opts, stop)
+            execute_into(
+                &plan,
+                &inv,
+                &policy,
+                &mut StaticHolds(holds),
+                None,
+                &opts,
+                stop,
+                &mut report,
+            )
         };
+        // The guard's budget pays only for deletions that happened.
+        self.refund_guard(&policy, &plan, &report);
         self.refused.retain(|_, at| at.elapsed() < REFUSED_RETRY);
+        for f in &report.failed {
+            self.refused.insert(f.id, Instant::now());
+        }
+        let failures = failure_alarms(&report, &self.alarms);
         let report = match result {
-            Ok(r) => {
-                for ((path, err), id) in r.failed.iter().zip(&r.failed_ids) {
-                    if self.refused.insert(*id, Instant::now()).is_none() {
-                        log::warn!(retention_event = "delete-refused"; "cannot delete {}: {err}; recorded, and not tried again for {}", path.display(), humantime::format_duration(REFUSED_RETRY));
-                    }
-                }
-                r
-            }
+            Ok(()) => report,
             Err(e) => {
                 log::error!(retention_event = "sweep-failed"; "sweep stopped: {e}");
-                let (kind, subject) = match e {
-                    ExecError::Holds(_) => ("holds-unavailable", shared.store.path().display().to_string()),
-                    ExecError::Audit(_) => ("audit-unwritable", policy.daemon.audit_log.display().to_string()),
+                let (kind, subject, text) = match &e {
+                    ExecError::Holds(_) => (
+                        "holds-unavailable",
+                        shared.store.path().display().to_string(),
+                        e.to_string(),
+                    ),
+                    ExecError::Audit(_) => (
+                        "audit-unwritable",
+                        policy.daemon.audit_log.display().to_string(),
+                        unwritable_text(&policy, &anyhow::anyhow!("{e}")),
+                    ),
                 };
-                self.raise_with_current((kind.to_string(), subject, e.to_string()));
+                self.raise_with_current((kind.to_string(), subject, text));
                 // Keep the inventory, true again where the sweep deleted.
                 if scan::refresh(&mut inv, &policy, plan.entries.iter().map(|e| e.dir)).is_ok() {
                     inv.drop_detail();
@@ -611,6 +676,7 @@ impl Sweeper {
         for e in &root_errors {
             raised.push(("root-unavailable".into(), e.clone(), e.clone()));
         }
+        raised.extend(failures);
         self.alarm_state(&raised);
         if let Some(a) = &shared.audit {
             let mut log = lock_audit(a);
@@ -627,6 +693,10 @@ impl Sweeper {
                 log::info!(retention_event = "reconcile"; "{e}: the next sweep takes a full inventory");
                 keep = false;
             }
+        }
+        if let Some(a) = &shared.audit {
+            // In the same sweep that used it: the deletions made the room.
+            lock_audit(a).restore_reserve();
         }
         let usage_after = scan::usage(&policy, &inv);
         if self.sampled_hour != Some(now.0.div_euclid(3600)) {
@@ -668,15 +738,14 @@ impl Sweeper {
             log::warn!(retention_event = "clock-suspect"; "{why}");
         }
         let zone_files: Vec<u64> = (0..policy.zones.len()).map(|z| inv.zone_totals(z).files).collect();
-        let out = guard::apply(
-            plan,
-            &zone_files,
-            policy,
-            policy.daemon.guard_share,
-            &mut st,
-            clock.as_deref(),
+        let seen = guard::Seen {
+            zone_files: &zone_files,
+            detail: Some(inv),
+            suspect: clock.as_deref(),
+            boot_id: Some(&mark.boot_id),
             now,
-        );
+        };
+        let out = guard::apply(plan, policy, policy.daemon.guard_share, &mut st, &seen);
         // The clock reading is persisted when the boot changes (or with an
         // episode): a reading from earlier in the same boot compares just
         // as well, wall against boot clock.
@@ -698,6 +767,17 @@ impl Sweeper {
         }
         drop(st);
         plan.alarms.extend(out.alarms);
+    }
+
+    /// Gives the guard's episodes back what this sweep's charged entries
+    /// did not delete, and persists the state if that changed it.
+    fn refund_guard(&self, policy: &Policy, plan: &Plan, report: &SweepReport) {
+        let mut st = self.shared.guard.lock().unwrap_or_else(|p| p.into_inner());
+        if guard::refund(&mut st, policy, plan, &report.deleted_per_entry) && self.shared.audit.is_some() {
+            if let Err(e) = self.shared.guard_store.save(&st) {
+                log::error!("cannot save {}: {e}", self.shared.guard_store.path().display());
+            }
+        }
     }
 
     fn write_metrics(&mut self, r: &Result<SweepOutcome>, now: Timestamp) {
@@ -805,8 +885,14 @@ impl Sweeper {
                 "{} recordings ({}) of zone {zone} held past max_age by {}", h.files, Bytes(h.bytes), h.label
             );
         }
-        for (p, e) in &o.report.failed {
-            log::warn!(retention_event = "delete-failed"; "cannot delete {}: {e}", p.display());
+        // One line per zone and cause (the audit log has every file):
+        // thousands of lines at once would be dropped by journald anyway.
+        for ((zone, errno), (n, example)) in failures_by_cause(&o.report) {
+            log::warn!(
+                retention_event = "delete-failed", retention_zone = zone.as_str(), retention_count = n;
+                "zone {zone}: {n} recordings could not be deleted: {} ({errno}), e.g. {}; {}; each is in the audit log and not tried again for {}",
+                errno.desc(), example.display(), failure_fix(errno), humantime::format_duration(REFUSED_RETRY)
+            );
         }
         for (p, e) in &o.report.dir_errors {
             log::warn!(retention_event = "dir-skipped"; "skipped directory {}: {e}", p.display());
@@ -1023,15 +1109,15 @@ pub fn dry_plan(policy: &Policy, store: &HoldStore, now: Timestamp, list: bool) 
     // What the guard would hold back, as things stand (its state unchanged).
     let mut gs = GuardStore::new(&policy.daemon.state_dir).load().unwrap_or_default();
     let zone_files: Vec<u64> = (0..policy.zones.len()).map(|z| inv.zone_totals(z).files).collect();
-    let out = guard::apply(
-        &mut plan,
-        &zone_files,
-        policy,
-        policy.daemon.guard_share,
-        &mut gs,
-        None,
+    let mark = crate::guardstore::clock_mark(now);
+    let seen = guard::Seen {
+        zone_files: &zone_files,
+        detail: Some(&inv),
+        suspect: None,
+        boot_id: Some(&mark.boot_id),
         now,
-    );
+    };
+    let out = guard::apply(&mut plan, policy, policy.daemon.guard_share, &mut gs, &seen);
     plan.alarms.extend(out.alarms);
     let opts = ExecOptions {
         dry_run: true,
@@ -1159,6 +1245,90 @@ pub fn plan_text(v: &serde_json::Value) -> String {
 
 /// Whether any filesystem of the policy's roots is above its high watermark
 /// (statvfs only: cheap).
+/// A sweep's failed unlinks per (zone, cause): how many, and one path.
+fn failures_by_cause(report: &SweepReport) -> Vec<((String, nix::errno::Errno), (u64, PathBuf))> {
+    let mut by: BTreeMap<(String, i32), (u64, PathBuf)> = BTreeMap::new();
+    for f in &report.failed {
+        by.entry((f.zone.clone(), f.errno as i32))
+            .or_insert_with(|| (0, f.path.clone()))
+            .0 += 1;
+    }
+    by.into_iter()
+        .map(|((z, e), v)| ((z, nix::errno::Errno::from_raw(e)), v))
+        .collect()
+}
+
+/// What to do about an unlink that fails with `errno`.
+fn failure_fix(errno: nix::errno::Errno) -> &'static str {
+    use nix::errno::Errno;
+    match errno {
+        Errno::EACCES => {
+            "the service may not delete in these directories: give it the recorder's group and the \
+             zone's root in a drop-in (SupplementaryGroups=, ReadWritePaths=; README, \"Installing\"), \
+             or an ACL, then restart it"
+        }
+        Errno::EROFS => {
+            "the filesystem is read-only to the service: list the zone's root in ReadWritePaths= \
+             (a drop-in, README \"Installing\"), or remount it read-write"
+        }
+        Errno::EPERM => {
+            "the files are immutable or append-only (`lsattr` shows the i or a flag), or the directory \
+             is sticky and owned by another user"
+        }
+        _ => "see the error; the files stay until it is fixed",
+    }
+}
+
+/// `delete-failed` alarms, one per zone whose unlinks failed in this sweep
+/// or whose refused recordings were skipped (the alarm already raised
+/// stays until the deletions succeed).
+fn failure_alarms(report: &SweepReport, current: &BTreeMap<(String, String), String>) -> Vec<(String, String, String)> {
+    let mut text: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for ((zone, errno), (n, example)) in failures_by_cause(report) {
+        text.entry(zone.clone()).or_default().push(format!(
+            "{n} recordings of zone {zone} could not be deleted: {} ({errno}), e.g. {}; {}",
+            errno.desc(),
+            example.display(),
+            failure_fix(errno)
+        ));
+    }
+    let mut out: Vec<(String, String, String)> = text
+        .into_iter()
+        .map(|(zone, t)| ("delete-failed".to_string(), zone, t.join("; ")))
+        .collect();
+    for zone in report.skipped_refused.keys() {
+        if out.iter().any(|(_, z, _)| z == zone) {
+            continue;
+        }
+        if let Some(t) = current.get(&("delete-failed".to_string(), zone.clone())) {
+            out.push(("delete-failed".into(), zone.clone(), t.clone()));
+        }
+    }
+    out
+}
+
+/// The `audit-unwritable` alarm's text: the error, and on a full
+/// filesystem what the admin can do about it.
+fn unwritable_text(policy: &Policy, e: &anyhow::Error) -> String {
+    let full = e.chain().any(|c| {
+        c.downcast_ref::<crate::audit::AuditError>()
+            .is_some_and(|a| a.is_no_space())
+            || c.to_string().contains("No space left on device")
+    });
+    if !full {
+        return format!("{e:#}");
+    }
+    let dir = policy.daemon.audit_log.parent().unwrap_or(Path::new("/"));
+    format!(
+        "{e:#}. The filesystem of the audit log ({}) is full and the {} set aside for its records is used \
+         up, or was never set aside (a first start on a full disk): nothing is deleted until a record can \
+         be written. Free a few MiB on it by hand, or let the service write into the filesystem's reserved \
+         blocks (ext4: mount it with resgid= the retentiond group's id); see retentiond(8), SMALL BOXES",
+        dir.display(),
+        Bytes(crate::audit::RESERVE_BYTES)
+    )
+}
+
 fn above_high(policy: &Policy) -> bool {
     let inv = crate::inventory::Inventory {
         zones: policy
@@ -1180,7 +1350,7 @@ fn above_high(policy: &Policy) -> bool {
     scan::usage(policy, &inv)
         .filesystems
         .iter()
-        .any(|f| f.marks.high.excess(f.used, f.avail).0 > 0)
+        .any(|f| f.excess(f.marks.high).0 > 0)
 }
 
 /// How long a file whose unlink was refused is left alone.

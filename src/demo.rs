@@ -239,6 +239,7 @@ fn what_if_full(out: &mut dyn Write, policy: &Policy, now: Timestamp) -> Result<
             avail: Bytes(size - used),
             marks: policy.default_marks,
             log_bytes_per_deletion: 0,
+            reserve_short: Bytes(0),
         }],
     };
     writeln!(

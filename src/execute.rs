@@ -98,6 +98,19 @@ pub struct Decided {
     pub size: u64,
 }
 
+/// An unlink that failed (the audit log has its `batch-done` record).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// Absolute path.
+    pub path: PathBuf,
+    /// Zone name.
+    pub zone: String,
+    /// Why.
+    pub errno: Errno,
+    /// Device and inode, for [`ExecOptions::refused`].
+    pub id: (u64, u64),
+}
+
 /// What a sweep did.
 #[derive(Debug, Default, Clone)]
 pub struct SweepReport {
@@ -108,11 +121,9 @@ pub struct SweepReport {
     /// Files kept at execution time (changed, held meanwhile, written since the scan).
     pub kept: u64,
     /// Files whose unlink failed (EACCES, EPERM, immutable...).
-    pub failed: Vec<(PathBuf, String)>,
-    /// Their identities (device, inode), for [`ExecOptions::refused`].
-    pub failed_ids: Vec<(u64, u64)>,
-    /// Due files skipped because their unlink was refused lately.
-    pub skipped_refused: u64,
+    pub failed: Vec<Failure>,
+    /// Due files skipped because their unlink was refused lately, per zone.
+    pub skipped_refused: BTreeMap<String, u64>,
     /// Directories that could not be opened safely (replaced, symlinked, remounted).
     pub dir_errors: Vec<(PathBuf, String)>,
     /// Empty time-bucket directories removed.
@@ -121,6 +132,9 @@ pub struct SweepReport {
     pub decided: Vec<Decided>,
     /// The sweep stopped early on a shutdown request.
     pub interrupted: bool,
+    /// Files deleted per plan entry (indexed like [`Plan::entries`]): the
+    /// guard gives back what its charged entries did not delete.
+    pub deleted_per_entry: Vec<u32>,
 }
 
 impl SweepReport {
@@ -183,6 +197,24 @@ pub fn execute(
     stop: &AtomicBool,
 ) -> Result<SweepReport, ExecError> {
     let mut report = SweepReport::default();
+    execute_into(plan, inv, policy, gate, audit, opts, stop, &mut report)?;
+    Ok(report)
+}
+
+/// [`execute`], reporting into `report`, which tells what was done
+/// before an error too.
+#[allow(clippy::too_many_arguments)]
+pub fn execute_into(
+    plan: &Plan,
+    inv: &Inventory,
+    policy: &Policy,
+    gate: &mut dyn HoldsGate,
+    audit: Option<&Mutex<AuditLog>>,
+    opts: &ExecOptions,
+    stop: &AtomicBool,
+    report: &mut SweepReport,
+) -> Result<(), ExecError> {
+    report.deleted_per_entry = vec![0; plan.entries.len()];
     let batch = opts.batch_size.max(1);
     let mut dirs: Vec<Option<DirHandle>> = Vec::new();
     let mut cands: Vec<Candidate> = Vec::new();
@@ -198,7 +230,7 @@ pub fn execute(
         dirs.clear();
         while i < plan.entries.len() && ((cands.len() < batch && dirs.len() < MAX_BATCH_DIRS) || i == first) {
             let e = &plan.entries[i];
-            dirs.push(gather(e, i - first, inv, policy, &mut cands, &mut report));
+            dirs.push(gather(e, i - first, inv, policy, &mut cands, report));
             i += 1;
         }
         run_batch(
@@ -208,10 +240,11 @@ pub fn execute(
             gate,
             audit,
             opts,
+            first,
             &plan.entries[first..i],
             &dirs,
             &cands,
-            &mut report,
+            report,
         )?;
         // Between batches the disk and the CPU go to the recorders first
         // (the sweep's thread also runs at idle I/O priority).
@@ -223,7 +256,7 @@ pub fn execute(
             a.sync()?;
         }
     }
-    Ok(report)
+    Ok(())
 }
 
 /// Locks the shared audit log; a panic elsewhere while holding it leaves
@@ -312,6 +345,7 @@ fn run_batch(
     gate: &mut dyn HoldsGate,
     audit: Option<&Mutex<AuditLog>>,
     opts: &ExecOptions,
+    first: usize,
     entries: &[Entry],
     dirs: &[Option<DirHandle>],
     cands: &[Candidate],
@@ -328,7 +362,7 @@ fn run_batch(
             }
             let zone = &policy.zones[e.dir.zone.0 as usize];
             if opts.refused.contains(&(c.stat.dev, c.stat.ino)) {
-                report.skipped_refused += 1;
+                *report.skipped_refused.entry(zone.name.0.clone()).or_default() += 1;
                 continue;
             }
             let path = inv.root(e.dir).abs_path(e.dir.dir).join(&c.name);
@@ -339,6 +373,7 @@ fn run_batch(
                         let t = report.by_reason.entry((zone.name.0.clone(), reason.code)).or_default();
                         t.0 += 1;
                         t.1 += Bytes(c.stat.frees());
+                        report.deleted_per_entry[first + c.entry] += 1;
                         if opts.list {
                             report.decided.push(Decided {
                                 path,
@@ -399,12 +434,17 @@ fn run_batch(
                     let t = report.by_reason.entry((zone.name.0.clone(), p.code)).or_default();
                     t.0 += 1;
                     t.1 += Bytes(p.stat.frees());
+                    report.deleted_per_entry[first + p.entry] += 1;
                 }
                 Ok(false) => changed.push(json!({"seq": p.seq, "path": path_value(p.path.as_os_str())})),
                 Err(Errno::ENOENT) => vanished.push(json!({"seq": p.seq, "path": path_value(p.path.as_os_str())})),
                 Err(e) => {
-                    report.failed.push((p.path.clone(), e.desc().to_string()));
-                    report.failed_ids.push((p.stat.dev, p.stat.ino));
+                    report.failed.push(Failure {
+                        path: p.path.clone(),
+                        zone: policy.zones[entries[p.entry].dir.zone.0 as usize].name.0.clone(),
+                        errno: e,
+                        id: (p.stat.dev, p.stat.ino),
+                    });
                     failed.push(json!({"seq": p.seq, "path": path_value(p.path.as_os_str()), "error": e.desc()}));
                 }
             }

@@ -16,7 +16,7 @@
 use std::ffi::{OsStr, OsString};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::dir::{Dir, Type};
 use nix::errno::Errno;
@@ -297,6 +297,7 @@ impl DirHandle {
             total,
             used: total.saturating_sub(free),
             avail,
+            free,
         })
     }
 
@@ -304,6 +305,40 @@ impl DirHandle {
     pub fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }
+}
+
+/// Who may write into an ext4 filesystem's reserved blocks (besides
+/// processes with `CAP_SYS_RESOURCE`), from `/proc/fs/ext4/<dev>/options`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReservedFor {
+    /// `resuid=`.
+    pub uid: u32,
+    /// `resgid=`.
+    pub gid: u32,
+}
+
+/// The ext4 filesystem holding `path`: its block device's path and who may
+/// use its reserved blocks. `None` when it is not ext4 (or /proc and /sys
+/// do not tell, as under the unit's `ProcSubset=pid`).
+pub fn ext4_reserved_for(path: &Path) -> Option<(PathBuf, ReservedFor)> {
+    let dev = nix::sys::stat::stat(path).ok()?.st_dev;
+    let (major, minor) = (nix::sys::stat::major(dev), nix::sys::stat::minor(dev));
+    let link = std::fs::read_link(format!("/sys/dev/block/{major}:{minor}")).ok()?;
+    let name = link.file_name()?.to_str()?.to_string();
+    let options = std::fs::read_to_string(format!("/proc/fs/ext4/{name}/options")).ok()?;
+    let field = |key: &str| {
+        options
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(key))
+            .and_then(|v| v.parse::<u32>().ok())
+    };
+    Some((
+        PathBuf::from(format!("/dev/{name}")),
+        ReservedFor {
+            uid: field("resuid=")?,
+            gid: field("resgid=")?,
+        },
+    ))
 }
 
 /// `statvfs` reduced to the figures watermarks use.
@@ -315,6 +350,17 @@ pub struct FsStat {
     pub used: u64,
     /// Bytes available to unprivileged users.
     pub avail: u64,
+    /// Free bytes, the filesystem's reserved blocks included.
+    pub free: u64,
+}
+
+impl FsStat {
+    /// Free bytes only privileged writers may take: root by default, or
+    /// the user or group an ext4 filesystem grants them to (`tune2fs -u`,
+    /// `-g`, or the `resuid=`/`resgid=` mount options).
+    pub fn reserved(&self) -> u64 {
+        self.free.saturating_sub(self.avail)
+    }
 }
 
 /// Replaces the file `path` durably and atomically: a temporary file in

@@ -12,20 +12,37 @@
 //!   erasure are never capped (capacity keeps the recorders running, and
 //!   its floors already protect young footage; an erasure is a
 //!   supervisor's explicit request).
-//! - When a sweep plans more than `share` of the zone's recordings for age,
-//!   or the clock is suspect, an *episode* opens with a budget of `share`
-//!   of the zone's recordings, and an alarm (`mass-deletion` or
-//!   `clock-suspect`) is raised. Each sweep of the episode deletes, oldest
-//!   first by whole directory (plan entries are not split), only what fits
-//!   in what is left of the budget; once it is spent, nothing more is
-//!   deleted for age in that zone.
+//! - Ageing is not a surge. Each zone has a *mark* ([`ZoneMark`]): its
+//!   max-age cutoff at the first sweep of this boot under its present
+//!   rules. A recording that crossed `max_age` after the mark did so
+//!   through the passage of time, which the boot clock vouches for, and
+//!   its deletion is never capped nor counted, whatever the zone's size
+//!   (a quiet camera, a stopped recorder). So, under an unchanged rule,
+//!   is a quota deletion. What counts is what became due all at once: a
+//!   backlog at first start, a shorter `max_age` or a changed time
+//!   pattern (a new mark), a suspect clock (no mark vouches, and a new
+//!   one is taken), or, across a reboot, more time than `share` of
+//!   `max_age` (at least an hour) that no boot clock can vouch for.
+//! - When a sweep plans more than `share` of the zone's recordings for age
+//!   (what counts of them), or the clock is suspect, an *episode* opens
+//!   with a budget of `share` of the zone's recordings, and an alarm
+//!   (`mass-deletion` or `clock-suspect`) is raised. Each sweep of the
+//!   episode deletes, oldest first by whole directory (plan entries are
+//!   not split, except that what aged since the mark still goes), only
+//!   what fits in what is left of the budget; once it is spent, nothing
+//!   more that counts is deleted for age in that zone.
+//! - The budget is charged when the plan is capped (a crash cannot reset
+//!   it) and what was not deleted (failed, refused, vanished, kept, not
+//!   reached) is given back after the sweep ([`refund`]): a deletion that
+//!   fails never spends it.
 //! - The episode ends when a supervisor confirms it (`retentionctl
 //!   confirm`; the next sweep deletes without the cap), or by itself: a
 //!   mass episode when what a sweep plans fits in the budget left (the
 //!   cause went away, e.g. the policy was reverted), a clock episode when
 //!   the clock is consistent again and the plan is within `share`.
-//! - The state (episodes and the last clock reading) is kept in the state
-//!   directory, so a restart (or a crash loop) does not reset a budget.
+//! - The state (episodes, marks and the last clock reading) is kept in the
+//!   state directory, so a restart (or a crash loop) does not reset a
+//!   budget, nor turn ageing into a surge.
 //!
 //! Nothing here performs I/O or reads a clock: the daemon measures the
 //! clocks ([`ClockMark`]) and persists [`GuardState`].
@@ -34,7 +51,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::plan::{Alarm, Cause, Plan};
+use crate::inventory::Inventory;
+use crate::plan::{Alarm, Cause, Entry, Files, Plan, ZonePlan};
 use crate::policy::Policy;
 use crate::units::Timestamp;
 
@@ -103,6 +121,10 @@ pub struct GuardState {
     /// The clocks at the last sweep.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clock: Option<ClockMark>,
+    /// Per zone name: where its footage stood at the first sweep of this
+    /// boot and policy.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub marks: BTreeMap<String, ZoneMark>,
 }
 
 /// The wall clock moved this much further than the boot clock between two
@@ -145,6 +167,54 @@ pub fn clock_ahead_of_recordings(zone: &str, newest: Timestamp, newest_mtime: i6
     })
 }
 
+/// Where a zone's footage stood at the first sweep of this boot and
+/// policy: what crossed `max_age` after it did so through the passage of
+/// time (the boot clock vouches for it), not all at once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZoneMark {
+    /// That sweep's time.
+    pub at: Timestamp,
+    /// Its max-age cutoff: recordings older than this were due then.
+    pub expire_before: Timestamp,
+    /// The zone's rules for age then ([`rule_of`]): a changed `max_age`,
+    /// quota, time pattern, include list or root makes a new mark.
+    pub rule: String,
+    /// The boot it was taken in.
+    pub boot_id: String,
+}
+
+/// A fingerprint of what decides when a zone's recordings are due for
+/// age: roots, include list, time source, `max_age`, `max_bytes`.
+pub fn rule_of(zone: &crate::policy::Zone) -> String {
+    use sha2::{Digest, Sha256};
+    let text = format!(
+        "{:?}|{:?}|{:?}|{}|{:?}",
+        zone.roots,
+        zone.include,
+        zone.time,
+        zone.max_age.0.as_secs(),
+        zone.max_bytes
+    );
+    hex::encode(&Sha256::digest(text.as_bytes())[..8])
+}
+
+/// What the daemon saw at this sweep, beside the plan.
+#[derive(Clone, Copy, Debug)]
+pub struct Seen<'a> {
+    /// Recordings per zone (indexed like [`Policy::zones`]).
+    pub zone_files: &'a [u64],
+    /// The inventory with the detail the plan used: the recording time of
+    /// each planned file, to tell ageing from backlog within a directory.
+    pub detail: Option<&'a Inventory>,
+    /// Why the wall clock is suspect, if it is.
+    pub suspect: Option<&'a str>,
+    /// The kernel's boot id; `None`: time since the last sweep cannot be
+    /// vouched for, and every deletion for age counts against the share.
+    pub boot_id: Option<&'a str>,
+    /// The plan's time.
+    pub now: Timestamp,
+}
+
 /// What the guard did to a plan.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Outcome {
@@ -160,19 +230,16 @@ pub struct Outcome {
     pub changed: bool,
 }
 
-/// Applies the guard to `plan`: `zone_files[z]` is zone `z`'s recordings,
-/// `share` the percentage allowed at once, `clock` why the clock is
-/// suspect (if it is). Drops deletions for age beyond the budgets from
-/// the plan (oldest kept first) and updates `state`.
-pub fn apply(
-    plan: &mut Plan,
-    zone_files: &[u64],
-    policy: &Policy,
-    share: f64,
-    state: &mut GuardState,
-    clock: Option<&str>,
-    now: Timestamp,
-) -> Outcome {
+/// Applies the guard to `plan`: `share` is the percentage of a zone
+/// allowed at once. Deletions of recordings that aged past `max_age` since
+/// the zone's mark (same policy, a clock the boot clock vouches for) are
+/// never capped, nor counted; the others (a backlog at first start, a
+/// shorter `max_age`, a changed pattern, a clock jump) count against the
+/// share, and beyond it against an episode's budget, oldest first. Sets
+/// each kept entry's `charged` (what it took of the budget, taken now so
+/// that a crash cannot reset it; [`refund`] gives back what was not
+/// deleted) and updates `state`.
+pub fn apply(plan: &mut Plan, policy: &Policy, share: f64, state: &mut GuardState, seen: &Seen) -> Outcome {
     let mut out = Outcome::default();
     if plan.erasure.is_some() {
         return out;
@@ -183,17 +250,28 @@ pub fn apply(
         out.changed = !out.resolved.is_empty();
         return out;
     }
+    let now = seen.now;
+    let before = state.marks.len();
+    state.marks.retain(|z, _| policy.zone(z).is_some());
+    out.changed |= state.marks.len() != before;
     let mut drop = vec![false; plan.entries.len()];
     for (zi, zone) in policy.zones.iter().enumerate() {
         let name = zone.name.0.clone();
-        let mut aged: Vec<usize> = (0..plan.entries.len())
+        let zp = plan.zones.get(zi);
+        let since = ageing_since(state.marks.get(&name), zone, zp, share, seen);
+        renew_mark(state, &name, zone, zp, seen, &mut out);
+        // Deletions for age, each with how many of its files count (did
+        // not just age past max_age); entries of ageing alone go ahead.
+        let mut aged: Vec<(usize, u32)> = (0..plan.entries.len())
             .filter(|&i| {
                 let e = &plan.entries[i];
                 e.dir.zone.0 as usize == zi && matches!(e.cause, Cause::MaxAge | Cause::Quota { .. })
             })
+            .map(|i| (i, surge_of(&plan.entries[i], since, seen.detail)))
+            .filter(|&(_, n)| n > 0)
             .collect();
-        let planned: u64 = aged.iter().map(|&i| u64::from(plan.entries[i].count)).sum();
-        let n = zone_files.get(zi).copied().unwrap_or(0);
+        let planned: u64 = aged.iter().map(|&(_, n)| u64::from(n)).sum();
+        let n = seen.zone_files.get(zi).copied().unwrap_or(0);
         let limit = share_of(n, share);
         let cap = match state.zones.get(&name) {
             Some(ep) if ep.confirmed.is_some() => {
@@ -205,7 +283,7 @@ pub fn apply(
             Some(ep) => {
                 let resolved = match ep.trigger {
                     Trigger::Mass => planned <= ep.budget_left && planned <= limit,
-                    Trigger::Clock => clock.is_none() && planned <= limit,
+                    Trigger::Clock => seen.suspect.is_none() && planned <= limit,
                 };
                 if resolved {
                     state.zones.remove(&name);
@@ -215,16 +293,20 @@ pub fn apply(
                 }
                 ep.budget_left
             }
-            None if planned > limit || (clock.is_some() && planned > 0) => {
+            None if planned > limit || (seen.suspect.is_some() && planned > 0) => {
                 state.zones.insert(
                     name.clone(),
                     Episode {
                         since: now,
-                        trigger: if clock.is_some() { Trigger::Clock } else { Trigger::Mass },
+                        trigger: if seen.suspect.is_some() {
+                            Trigger::Clock
+                        } else {
+                            Trigger::Mass
+                        },
                         budget_left: limit,
                         planned,
                         of: n,
-                        clock: clock.map(str::to_string),
+                        clock: seen.suspect.map(str::to_string),
                         confirmed: None,
                     },
                 );
@@ -235,17 +317,20 @@ pub fn apply(
         };
         // Strictly oldest first within the budget, whole entries only (an
         // entry is one directory's files for one cause): the first entry
-        // that does not fit ends it.
-        aged.sort_by_key(|&i| (plan.entries[i].newest, i));
+        // that does not fit ends it. What aged within a held-back entry
+        // still goes, where the detail tells it apart.
+        aged.sort_by_key(|&(i, _)| (plan.entries[i].newest, i));
         let mut kept = 0u64;
         let mut held_back = 0u64;
-        for i in aged {
-            let c = u64::from(plan.entries[i].count);
-            if held_back == 0 && kept + c <= cap {
-                kept += c;
+        for (i, c) in aged {
+            if held_back == 0 && kept + u64::from(c) <= cap {
+                kept += u64::from(c);
+                plan.entries[i].charged = c;
             } else {
-                drop[i] = true;
-                held_back += c;
+                held_back += u64::from(c);
+                if !keep_ageing_only(&mut plan.entries[i], since, seen.detail) {
+                    drop[i] = true;
+                }
             }
         }
         let ep = state.zones.get_mut(&name).expect("episode open");
@@ -264,6 +349,133 @@ pub fn apply(
         !drop[i - 1]
     });
     out
+}
+
+/// Gives back to each open episode the budget its plan's entries were
+/// charged for deletions that did not happen (refused, failed, vanished,
+/// kept, or not reached): `deleted[i]` is what entry `i` deleted. Returns
+/// whether `state` changed.
+pub fn refund(state: &mut GuardState, policy: &Policy, plan: &Plan, deleted: &[u32]) -> bool {
+    let mut back: BTreeMap<&str, u64> = BTreeMap::new();
+    for (i, e) in plan.entries.iter().enumerate() {
+        if e.charged == 0 {
+            continue;
+        }
+        let done = deleted.get(i).copied().unwrap_or(0);
+        let missed = e.count.saturating_sub(done).min(e.charged);
+        if missed > 0 {
+            *back.entry(&policy.zones[e.dir.zone.0 as usize].name.0).or_default() += u64::from(missed);
+        }
+    }
+    let mut changed = false;
+    for (z, n) in back {
+        if let Some(ep) = state.zones.get_mut(z) {
+            ep.budget_left += n;
+            changed = true;
+        }
+    }
+    changed
+}
+
+/// Recordings older than this in `zone` were due at its mark; younger ones
+/// aged past `max_age` since, with time vouched for. `None`: no mark for
+/// this policy, or a clock that cannot be trusted now.
+fn ageing_since(
+    mark: Option<&ZoneMark>,
+    zone: &crate::policy::Zone,
+    zp: Option<&ZonePlan>,
+    share: f64,
+    seen: &Seen,
+) -> Option<Timestamp> {
+    let boot = seen.boot_id?;
+    let m = mark?;
+    if seen.suspect.is_some() || m.rule != rule_of(zone) || m.at > seen.now {
+        return None;
+    }
+    if m.boot_id == boot {
+        return Some(m.expire_before);
+    }
+    // Across a reboot the boot clock cannot vouch for the wall clock (a
+    // dead RTC): trust as much time as the share would let go anyway.
+    let zp = zp?;
+    let bound = ((zone.max_age.0.as_secs() as f64 * share / 100.0) as i64).max(3600);
+    Some(m.expire_before.max(Timestamp(zp.expire_before.0 - bound)))
+}
+
+/// Takes a new mark for `zone` at this sweep when there is none, or its
+/// policy, boot or clock changed (from then on, what ages is normal).
+fn renew_mark(
+    state: &mut GuardState,
+    name: &str,
+    zone: &crate::policy::Zone,
+    zp: Option<&ZonePlan>,
+    seen: &Seen,
+    out: &mut Outcome,
+) {
+    let (Some(boot), Some(zp)) = (seen.boot_id, zp) else {
+        return;
+    };
+    let rule = rule_of(zone);
+    let fresh = state
+        .marks
+        .get(name)
+        .is_some_and(|m| m.rule == rule && m.boot_id == boot && m.at <= seen.now && seen.suspect.is_none());
+    if !fresh {
+        state.marks.insert(
+            name.to_string(),
+            ZoneMark {
+                at: seen.now,
+                expire_before: zp.expire_before,
+                rule,
+                boot_id: boot.to_string(),
+            },
+        );
+        out.changed = true;
+    }
+}
+
+/// How many of an entry's deletions count against the share: all, unless
+/// they aged since the mark (`since`); per file where the detail is known.
+fn surge_of(e: &Entry, since: Option<Timestamp>, detail: Option<&Inventory>) -> u32 {
+    let Some(since) = since else { return e.count };
+    match e.cause {
+        // Same quota, same clock: what goes is what was recorded meanwhile.
+        Cause::Quota { .. } => 0,
+        Cause::MaxAge if e.oldest >= since => 0,
+        Cause::MaxAge => match (&e.files, detail.and_then(|inv| inv.detail(e.dir))) {
+            (Files::Some(ix), Some(files)) => ix
+                .iter()
+                .filter(|&&k| files.get(k as usize).is_none_or(|f| f.time < since))
+                .count() as u32,
+            _ => e.count,
+        },
+        _ => e.count,
+    }
+}
+
+/// Narrows a held-back entry to its files that aged since the mark; false
+/// when none did (or they cannot be told apart: the entry is dropped).
+fn keep_ageing_only(e: &mut Entry, since: Option<Timestamp>, detail: Option<&Inventory>) -> bool {
+    let (Some(since), Cause::MaxAge, Files::Some(ix), Some(files)) =
+        (since, e.cause, &e.files, detail.and_then(|inv| inv.detail(e.dir)))
+    else {
+        return false;
+    };
+    let keep: Vec<u32> = ix
+        .iter()
+        .copied()
+        .filter(|&k| files.get(k as usize).is_some_and(|f| f.time >= since))
+        .collect();
+    if keep.is_empty() {
+        return false;
+    }
+    let of = |k: &u32| &files[*k as usize];
+    e.count = keep.len() as u32;
+    e.bytes = keep.iter().map(|k| of(k).stat.frees()).sum();
+    e.oldest = keep.iter().map(|k| of(k).time).min().unwrap_or(e.oldest);
+    e.newest = keep.iter().map(|k| of(k).time).max().unwrap_or(e.newest);
+    e.files = Files::Some(keep);
+    true
 }
 
 /// `share` percent of `n`, rounded down, in integers (a share has at most
@@ -332,6 +544,18 @@ mod tests {
             count,
             bytes: u64::from(count) * 1000,
             newest: Timestamp(newest),
+            oldest: Timestamp(newest),
+            charged: 0,
+        }
+    }
+
+    fn seen<'a>(zone_files: &'a [u64], suspect: Option<&'a str>) -> Seen<'a> {
+        Seen {
+            zone_files,
+            detail: None,
+            suspect,
+            boot_id: None,
+            now: NOW,
         }
     }
 
@@ -383,7 +607,7 @@ mod tests {
         let mut pl = plan();
         let mut st = GuardState::default();
         // 30 of 300 is exactly 10%.
-        let out = apply(&mut pl, &[300, 100], &p, 10.0, &mut st, None, NOW);
+        let out = apply(&mut pl, &p, 10.0, &mut st, &seen(&[300, 100], None));
         assert_eq!(aged(&pl, 0), 30);
         assert!(out.alarms.is_empty() && st.zones.is_empty() && !out.changed);
     }
@@ -394,7 +618,7 @@ mod tests {
         let mut st = GuardState::default();
         // 30 of 100: the budget is 10, two directories of 5 (the oldest).
         let mut pl = plan();
-        let out = apply(&mut pl, &[100, 100], &p, 10.0, &mut st, None, NOW);
+        let out = apply(&mut pl, &p, 10.0, &mut st, &seen(&[100, 100], None));
         assert_eq!(aged(&pl, 0), 10);
         let kept: Vec<u32> = pl
             .entries
@@ -424,13 +648,13 @@ mod tests {
 
         // The budget is spent: the next sweeps delete nothing for age.
         let mut pl = plan();
-        let out = apply(&mut pl, &[90, 100], &p, 10.0, &mut st, None, NOW);
+        let out = apply(&mut pl, &p, 10.0, &mut st, &seen(&[90, 100], None));
         assert_eq!(aged(&pl, 0), 0);
         assert_eq!(out.alarms.len(), 1);
         // Even a trickle waits while the episode is open.
         let mut small = plan();
         small.entries.retain(|e| e.dir.dir == 1 || e.dir.zone.0 == 1);
-        apply(&mut small, &[90, 100], &p, 10.0, &mut st, None, NOW);
+        apply(&mut small, &p, 10.0, &mut st, &seen(&[90, 100], None));
         assert_eq!(aged(&small, 0), 0);
 
         // A restart keeps the episode (the state round-trips).
@@ -442,7 +666,7 @@ mod tests {
             reason: "policy change approved".into(),
         });
         let mut pl = plan();
-        let out = apply(&mut pl, &[90, 100], &p, 10.0, &mut st, None, NOW);
+        let out = apply(&mut pl, &p, 10.0, &mut st, &seen(&[90, 100], None));
         assert_eq!(aged(&pl, 0), 30, "confirmed: uncapped");
         assert_eq!(out.confirmed.len(), 1);
         assert!(out.alarms.is_empty() && st.zones.is_empty());
@@ -454,13 +678,13 @@ mod tests {
         let mut st = GuardState::default();
         // 30 of 200: budget 20, four directories go, 10 held back.
         let mut pl = plan();
-        apply(&mut pl, &[200, 100], &p, 10.0, &mut st, None, NOW);
+        apply(&mut pl, &p, 10.0, &mut st, &seen(&[200, 100], None));
         assert_eq!(aged(&pl, 0), 20);
         assert_eq!(st.zones["cctv"].budget_left, 0);
         // The policy was reverted: nothing is due for age any more.
         let mut pl = plan();
         pl.entries.retain(|e| e.dir.zone.0 != 0 || e.cause != Cause::MaxAge);
-        let out = apply(&mut pl, &[180, 100], &p, 10.0, &mut st, None, NOW);
+        let out = apply(&mut pl, &p, 10.0, &mut st, &seen(&[180, 100], None));
         assert_eq!(out.resolved, vec!["cctv".to_string()]);
         assert!(st.zones.is_empty() && out.alarms.is_empty());
     }
@@ -470,7 +694,7 @@ mod tests {
         let p = policy();
         let mut st = GuardState::default();
         let mut pl = plan();
-        let out = apply(&mut pl, &[1000, 100], &p, 10.0, &mut st, Some("jumped"), NOW);
+        let out = apply(&mut pl, &p, 10.0, &mut st, &seen(&[1000, 100], Some("jumped")));
         // Within the share (30 of 1000), but the clock is suspect: an
         // episode with a budget of 100 for cctv, 10 for calls.
         assert_eq!(aged(&pl, 0), 30);
@@ -479,7 +703,7 @@ mod tests {
         assert_eq!(st.zones["calls"].budget_left, 8);
         // The clock is consistent again and the plan within the share.
         let mut pl = plan();
-        let out = apply(&mut pl, &[1000, 100], &p, 10.0, &mut st, None, NOW);
+        let out = apply(&mut pl, &p, 10.0, &mut st, &seen(&[1000, 100], None));
         assert_eq!(out.resolved.len(), 2);
         assert_eq!(aged(&pl, 0), 30);
         assert!(st.zones.is_empty());
@@ -494,7 +718,7 @@ mod tests {
             scope: crate::holds::Scope::new(crate::units::ZoneName("cctv".into()), None, Timestamp(0), NOW).unwrap(),
             text: "erasure requested".into(),
         });
-        let out = apply(&mut pl, &[10, 10], &p, 10.0, &mut st, None, NOW);
+        let out = apply(&mut pl, &p, 10.0, &mut st, &seen(&[10, 10], None));
         assert_eq!(aged(&pl, 0), 30);
         assert_eq!(out, Outcome::default());
     }
@@ -530,6 +754,167 @@ mod tests {
         );
     }
 
+    fn seen_at<'a>(zone_files: &'a [u64], boot: &'a str, suspect: Option<&'a str>, now: Timestamp) -> Seen<'a> {
+        Seen {
+            zone_files,
+            detail: None,
+            suspect,
+            boot_id: Some(boot),
+            now,
+        }
+    }
+
+    /// A plan for zone cctv (max_age 7 d) at `now`: one directory of `n`
+    /// recordings per entry, whose oldest recording is `oldest`.
+    fn aged_plan(now: Timestamp, entries: &[(u32, i64)]) -> Plan {
+        let mut pl = plan();
+        pl.now = now;
+        pl.zones = crate::plan::zone_plans(&policy(), now);
+        pl.entries = entries
+            .iter()
+            .enumerate()
+            .map(|(k, &(n, oldest))| Entry {
+                oldest: Timestamp(oldest),
+                ..entry(0, k as u32 + 1, Cause::MaxAge, n, oldest + 10)
+            })
+            .collect();
+        pl
+    }
+
+    const WEEK: i64 = 7 * 86_400;
+
+    #[test]
+    fn what_aged_since_the_last_sweep_is_never_capped_whatever_the_zones_size() {
+        let p = policy();
+        let mut st = GuardState::default();
+        let t0 = Timestamp(10_000_000);
+        // First sweep of this boot: nothing due; the mark is taken.
+        let mut pl = aged_plan(t0, &[]);
+        let out = apply(&mut pl, &p, 10.0, &mut st, &seen_at(&[4, 4], "b1", None, t0));
+        assert!(out.changed && out.alarms.is_empty());
+        assert_eq!(st.marks["cctv"].expire_before, Timestamp(t0.0 - WEEK));
+        // A zone of 4 files whose 4 files aged past max_age since: all go.
+        let t1 = Timestamp(t0.0 + 30);
+        let mut pl = aged_plan(t1, &[(2, t0.0 - WEEK + 1), (2, t0.0 - WEEK + 20)]);
+        let out = apply(&mut pl, &p, 10.0, &mut st, &seen_at(&[4, 4], "b1", None, t1));
+        assert_eq!(aged(&pl, 0), 4);
+        assert!(out.alarms.is_empty() && st.zones.is_empty(), "{out:?}");
+        assert!(pl.entries.iter().all(|e| e.charged == 0));
+        // After a restart (the state round-trips), the same.
+        let mut st: GuardState = serde_json::from_str(&serde_json::to_string(&st).unwrap()).unwrap();
+        let t2 = Timestamp(t0.0 + 3600);
+        let mut pl = aged_plan(t2, &[(3, t0.0 - WEEK + 100)]);
+        let out = apply(&mut pl, &p, 10.0, &mut st, &seen_at(&[4, 4], "b1", None, t2));
+        assert_eq!((aged(&pl, 0), out.alarms.len()), (3, 0));
+    }
+
+    #[test]
+    fn a_backlog_a_changed_rule_and_a_suspect_clock_still_count() {
+        let p = policy();
+        let t0 = Timestamp(10_000_000);
+        // No mark (a first start): the backlog counts, 30 of 100.
+        let mut st = GuardState::default();
+        let mut pl = aged_plan(t0, &[(10, t0.0 - WEEK - 300), (20, t0.0 - WEEK - 200)]);
+        let out = apply(&mut pl, &p, 10.0, &mut st, &seen_at(&[100, 100], "b1", None, t0));
+        assert_eq!(out.alarms[0].kind, "mass-deletion");
+        assert_eq!(aged(&pl, 0), 10, "the oldest directory fits the budget");
+        // What was due at the mark stays capped at the next sweep.
+        let t1 = Timestamp(t0.0 + 60);
+        let mut pl = aged_plan(t1, &[(20, t0.0 - WEEK - 200), (5, t0.0 - WEEK + 10)]);
+        let out = apply(&mut pl, &p, 10.0, &mut st, &seen_at(&[90, 100], "b1", None, t1));
+        assert_eq!(aged(&pl, 0), 5, "the backlog waits, what aged since goes");
+        assert_eq!(out.held_back["cctv"], 20);
+
+        // A shorter max_age (a changed rule): the mark does not vouch.
+        let shorter = Policy::from_str(
+            Path::new("t.toml"),
+            "[daemon]\nstate_dir = \"/nonexistent-state\"\n\
+             [[zone]]\nname = \"cctv\"\npaths = [\"/srv/cctv\"]\nmin_age = \"1d\"\nmax_age = \"6d\"\n\
+             [[zone]]\nname = \"calls\"\npaths = [\"/srv/calls\"]\nmin_age = \"1d\"\nmax_age = \"60d\"\n",
+        )
+        .unwrap();
+        let mut st = GuardState::default();
+        let mut pl = aged_plan(t0, &[]);
+        apply(&mut pl, &p, 10.0, &mut st, &seen_at(&[100, 100], "b1", None, t0));
+        let mut pl = aged_plan(t1, &[(30, t0.0 - WEEK + 30)]);
+        let out = apply(&mut pl, &shorter, 10.0, &mut st, &seen_at(&[100, 100], "b1", None, t1));
+        assert_eq!(out.alarms.len(), 1, "a shorter max_age counts: {out:?}");
+
+        // A suspect clock: nothing is vouched for, and the mark moves on.
+        let mut st = GuardState::default();
+        let mut pl = aged_plan(t0, &[]);
+        apply(&mut pl, &p, 10.0, &mut st, &seen_at(&[100, 100], "b1", None, t0));
+        let jumped = Timestamp(t0.0 + 30 * 86_400);
+        let mut pl = aged_plan(jumped, &[(30, t0.0 - WEEK + 30)]);
+        let out = apply(
+            &mut pl,
+            &p,
+            10.0,
+            &mut st,
+            &seen_at(&[100, 100], "b1", Some("jumped"), jumped),
+        );
+        assert_eq!(out.alarms[0].kind, "clock-suspect");
+        assert_eq!(st.marks["cctv"].at, jumped);
+        // Once the clock is consistent again, what was due at the jump still counts.
+        let later = Timestamp(jumped.0 + 60);
+        let mut pl = aged_plan(later, &[(30, t0.0 - WEEK + 30)]);
+        let out = apply(&mut pl, &p, 10.0, &mut st, &seen_at(&[100, 100], "b1", None, later));
+        assert!(!out.alarms.is_empty() && aged(&pl, 0) < 30, "{out:?}");
+
+        // Another boot: only as much time as the share lets go is vouched for.
+        let mut st = GuardState::default();
+        let mut pl = aged_plan(t0, &[]);
+        apply(&mut pl, &p, 10.0, &mut st, &seen_at(&[100, 100], "b1", None, t0));
+        let year = Timestamp(t0.0 + 365 * 86_400);
+        let mut pl = aged_plan(year, &[(30, t0.0 - WEEK + 30)]);
+        let out = apply(&mut pl, &p, 10.0, &mut st, &seen_at(&[100, 100], "b2", None, year));
+        assert_eq!(out.alarms.len(), 1, "a year since the mark, across a reboot: {out:?}");
+        let mut st = GuardState::default();
+        let mut pl = aged_plan(t0, &[]);
+        apply(&mut pl, &p, 10.0, &mut st, &seen_at(&[100, 100], "b1", None, t0));
+        let soon = Timestamp(t0.0 + 600);
+        let mut pl = aged_plan(soon, &[(30, t0.0 - WEEK + 30)]);
+        let out = apply(&mut pl, &p, 10.0, &mut st, &seen_at(&[100, 100], "b2", None, soon));
+        assert!(out.alarms.is_empty(), "a reboot of ten minutes: {out:?}");
+    }
+
+    #[test]
+    fn deletions_that_did_not_happen_are_given_back() {
+        let p = policy();
+        let mut st = GuardState::default();
+        // 30 of 100: budget 10, two directories of 5 charged.
+        let mut pl = plan();
+        apply(&mut pl, &p, 10.0, &mut st, &seen(&[100, 100], None));
+        assert_eq!(st.zones["cctv"].budget_left, 0);
+        let charged: Vec<u32> = pl.entries.iter().map(|e| e.charged).collect();
+        assert_eq!(charged.iter().sum::<u32>(), 10);
+        // Every unlink failed (EACCES): the budget is whole again.
+        let none = vec![0; pl.entries.len()];
+        assert!(refund(&mut st, &p, &pl, &none));
+        assert_eq!(st.zones["cctv"].budget_left, 10);
+        // Charged again; this time one directory went, one file of the other.
+        let mut pl = plan();
+        apply(&mut pl, &p, 10.0, &mut st, &seen(&[100, 100], None));
+        let done: Vec<u32> = pl
+            .entries
+            .iter()
+            .scan(0, |k, e| {
+                Some(if e.charged > 0 {
+                    *k += 1;
+                    if *k == 1 {
+                        e.count
+                    } else {
+                        1
+                    }
+                } else {
+                    e.count
+                })
+            })
+            .collect();
+        refund(&mut st, &p, &pl, &done);
+        assert_eq!(st.zones["cctv"].budget_left, 4);
+    }
+
     use proptest::prelude::*;
 
     proptest! {
@@ -553,9 +938,10 @@ mod tests {
             }
             let before = pl.entries.clone();
             let mut st = GuardState::default();
-            apply(&mut pl, &[n, n], &p, f64::from(share), &mut st, None, NOW);
+            apply(&mut pl, &p, f64::from(share), &mut st, &seen(&[n, n], None));
             let limit = n * u64::from(share) / 100;
-            prop_assert!(pl.entries.iter().all(|e| before.contains(e)));
+            let uncharged = |e: &Entry| Entry { charged: 0, ..e.clone() };
+            prop_assert!(pl.entries.iter().all(|e| before.contains(&uncharged(e))));
             prop_assert_eq!(
                 pl.entries.iter().filter(|e| e.cause != Cause::MaxAge).count(),
                 before.iter().filter(|e| e.cause != Cause::MaxAge).count()
@@ -563,8 +949,10 @@ mod tests {
             for z in 0..2u16 {
                 let name = &p.zones[z as usize].name.0;
                 let planned: u64 = before.iter().filter(|e| e.dir.zone.0 == z && e.cause == Cause::MaxAge).map(|e| u64::from(e.count)).sum();
-                let kept: Vec<&Entry> = pl.entries.iter().filter(|e| e.dir.zone.0 == z && e.cause == Cause::MaxAge).collect();
+                let kept: Vec<Entry> = pl.entries.iter().filter(|e| e.dir.zone.0 == z && e.cause == Cause::MaxAge).map(uncharged).collect();
                 let kept_n: u64 = kept.iter().map(|e| u64::from(e.count)).sum();
+                let charged: u64 = pl.entries.iter().filter(|e| e.dir.zone.0 == z).map(|e| u64::from(e.charged)).sum();
+                prop_assert_eq!(charged, if planned > limit { kept_n } else { 0 });
                 prop_assert_eq!(st.zones.contains_key(name), planned > limit);
                 if planned > limit {
                     prop_assert!(kept_n <= limit);

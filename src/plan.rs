@@ -38,7 +38,7 @@ use std::path::PathBuf;
 use crate::holds::{HoldId, HoldSet, Scope};
 use crate::inventory::{DirRef, Inventory};
 use crate::policy::{Policy, Watermarks, WhenFull, Zone};
-use crate::units::{Age, Bytes, Timestamp, ZoneId};
+use crate::units::{Age, Bytes, Timestamp, Watermark, ZoneId};
 
 /// Usage of one filesystem holding zone roots, as measured by the edge.
 #[derive(Clone, Debug, PartialEq)]
@@ -56,9 +56,52 @@ pub struct FsUsage {
     /// Audit log bytes each deletion writes on this filesystem (0 when the
     /// log lives elsewhere): capacity deletion frees that much less.
     pub log_bytes_per_deletion: u64,
+    /// What is missing of the audit log's reserve on this filesystem: the
+    /// watermarks count it as used ([`FsUsage::excess`]), so the sweep
+    /// frees room for it and sets it aside again.
+    pub reserve_short: Bytes,
 }
 
 impl FsUsage {
+    /// Usage as measured, with no audit log on the filesystem.
+    pub fn new(dev: u64, mount: PathBuf, used: Bytes, avail: Bytes, marks: Watermarks) -> FsUsage {
+        FsUsage {
+            dev,
+            mount,
+            used,
+            avail,
+            marks,
+            log_bytes_per_deletion: 0,
+            reserve_short: Bytes(0),
+        }
+    }
+
+    /// With the audit log on this filesystem (when `here`): each deletion
+    /// writes `per_deletion` bytes of records, and `reserve_short` of its
+    /// reserve is missing.
+    pub fn with_audit_log(mut self, here: bool, per_deletion: u64, reserve_short: Bytes) -> FsUsage {
+        if here {
+            self.log_bytes_per_deletion = per_deletion;
+            self.reserve_short = reserve_short;
+        }
+        self
+    }
+
+    /// Bytes that must be freed so that `mark` holds with the audit log's
+    /// reserve set aside (its missing part counted as used, and what of it
+    /// the free space cannot hold counted on top).
+    pub fn excess(&self, mark: Watermark) -> Bytes {
+        let inside = self.reserve_short.min(self.avail);
+        mark.excess(self.used + inside, self.avail.saturating_sub(inside)) + self.reserve_short.saturating_sub(inside)
+    }
+
+    /// Bytes that can still be written before `mark` is crossed, the
+    /// reserve set aside.
+    pub fn room(&self, mark: Watermark) -> Bytes {
+        let inside = self.reserve_short.min(self.avail);
+        mark.room(self.used + inside, self.avail.saturating_sub(inside))
+            .saturating_sub(self.reserve_short.saturating_sub(inside))
+    }
     /// Used share in percent, as `df` shows it.
     pub fn used_pct(&self) -> f64 {
         let cap = self.used.0 as f64 + self.avail.0 as f64;
@@ -69,10 +112,16 @@ impl FsUsage {
         }
     }
 
-    /// "/srv/nvr 93.1% (high 90%)".
+    /// "/srv/nvr 93.1% (high 90%)", and the audit log's reserve when part
+    /// of that is space it still has to set aside.
     pub fn describe(&self) -> String {
+        let reserve = if self.reserve_short.0 > 0 {
+            format!(", counting {} for the audit log's reserve", self.reserve_short)
+        } else {
+            String::new()
+        };
         format!(
-            "{} {:.1}% (high {})",
+            "{} {:.1}% (high {}{reserve})",
             self.mount.display(),
             self.used_pct(),
             self.marks.high
@@ -173,6 +222,13 @@ pub struct Entry {
     /// Newest recording time planned in this entry: a file found newer
     /// at execution time (written since the scan) is not deleted for capacity.
     pub newest: Timestamp,
+    /// Oldest recording time planned in this entry (the mass-deletion
+    /// guard tells footage that aged since the last sweep by it).
+    pub oldest: Timestamp,
+    /// How many of its deletions the mass-deletion guard charged to its
+    /// zone's budget (0 outside an episode); what is not deleted of them
+    /// is given back after the sweep ([`crate::guard::refund`]).
+    pub charged: u32,
 }
 
 /// Per-zone cutoffs, fixed for the whole sweep.
@@ -423,6 +479,8 @@ pub fn plan(
                         files: Files::Some(exp),
                         bytes: exp_bytes,
                         newest: exp_newest,
+                        oldest: start,
+                        charged: 0,
                     },
                 ));
             }
@@ -449,6 +507,8 @@ pub fn plan(
                     count: node.files,
                     bytes: node.bytes,
                     newest: node.newest,
+                    oldest: node.oldest,
+                    charged: 0,
                 },
             ));
             continue;
@@ -542,12 +602,8 @@ pub fn plan(
     let mut filesystems = Vec::new();
     for (fi, fsu) in usage.filesystems.iter().enumerate() {
         let recordings = fs_recordings.get(&fsu.dev).copied().unwrap_or(0);
-        let above_high = fsu.marks.high.excess(fsu.used, fsu.avail).0 > 0;
-        let to_low = if above_high {
-            fsu.marks.low.excess(fsu.used, fsu.avail).0
-        } else {
-            0
-        };
+        let above_high = fsu.excess(fsu.marks.high).0 > 0;
+        let to_low = if above_high { fsu.excess(fsu.marks.low).0 } else { 0 };
         let mut need = to_low.saturating_sub(fs_freed.get(&fsu.dev).copied().unwrap_or(0));
         // With the audit log on this filesystem, each deletion also writes
         // its record here: freeing `need` net takes need * a / (a - o)
@@ -673,6 +729,8 @@ pub fn plan(
                 count: it.count,
                 bytes: it.bytes,
                 newest: it.end,
+                oldest: it.start,
+                charged: 0,
             });
             continue;
         }
@@ -685,6 +743,7 @@ pub fn plan(
                 e.count += 1;
                 e.bytes += it.bytes;
                 e.newest = e.newest.max(it.end);
+                e.oldest = e.oldest.min(it.start);
             }
             None => {
                 index.insert((it.dir, cause), merged.len());
@@ -695,6 +754,8 @@ pub fn plan(
                     count: 1,
                     bytes: it.bytes,
                     newest: it.end,
+                    oldest: it.start,
+                    charged: 0,
                 });
             }
         }
@@ -729,7 +790,8 @@ pub fn plan(
     })
 }
 
-fn zone_plans(policy: &Policy, now: Timestamp) -> Vec<ZonePlan> {
+/// Each zone's cutoffs at `now` (max-age, floor, still being written).
+pub fn zone_plans(policy: &Policy, now: Timestamp) -> Vec<ZonePlan> {
     let settle = policy.daemon.settle_time;
     policy
         .zones
@@ -764,6 +826,8 @@ pub fn erasure_plan(inv: &Inventory, policy: &Policy, erasure: Erasure, now: Tim
                 count: node.files,
                 bytes: node.bytes,
                 newest: node.newest,
+                oldest: node.oldest,
+                charged: 0,
             },
         ));
     }

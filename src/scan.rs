@@ -624,6 +624,14 @@ pub fn usage(policy: &Policy, inv: &Inventory) -> Usage {
         .parent()
         .and_then(|d| nix::sys::stat::stat(d).ok())
         .map(|s| s.st_dev);
+    // What is missing of the audit log's reserve counts as used: a sweep
+    // on a full disk frees room for it too (else releasing it would make
+    // the disk look relieved while the recorders fill it again).
+    let reserve_short = if log_dev.is_some() {
+        crate::audit::reserve_short_of(&policy.daemon.audit_log)
+    } else {
+        0
+    };
     for root in inv.zones.iter().flat_map(|z| &z.roots) {
         let Some(dev) = root.dev else { continue };
         if seen.contains_key(&dev) {
@@ -642,23 +650,78 @@ pub fn usage(policy: &Policy, inv: &Inventory) -> Usage {
         order.push(dev);
         seen.insert(
             dev,
-            FsUsage {
-                dev,
-                mount,
-                used: Bytes(st.used),
-                avail: Bytes(st.avail),
-                marks,
-                log_bytes_per_deletion: if log_dev == Some(dev) {
-                    AUDIT_BYTES_PER_DELETION
-                } else {
-                    0
-                },
-            },
+            FsUsage::new(dev, mount, Bytes(st.used), Bytes(st.avail), marks).with_audit_log(
+                log_dev == Some(dev),
+                AUDIT_BYTES_PER_DELETION,
+                Bytes(reserve_short),
+            ),
         );
     }
     Usage {
         filesystems: order.into_iter().filter_map(|d| seen.remove(&d)).collect(),
     }
+}
+
+/// Advice for a small box (`retentiond --check-config`): when the audit
+/// log shares a filesystem with zone roots, whether a first start on that
+/// filesystem at 100% could record its deletions, and how to make sure.
+/// `service_gid` is the service group's id, if it exists here.
+pub fn small_box_notes(policy: &Policy, service_gid: Option<u32>) -> Vec<String> {
+    let Some(dir) = policy.daemon.audit_log.parent() else {
+        return Vec::new();
+    };
+    // The nearest existing ancestor: the state directory may not exist yet.
+    let Some(dir) = dir.ancestors().find(|d| d.exists()) else {
+        return Vec::new();
+    };
+    let Ok(log_dev) = nix::sys::stat::stat(dir).map(|s| s.st_dev) else {
+        return Vec::new();
+    };
+    let shared: Vec<&str> = policy
+        .zones
+        .iter()
+        .filter(|z| {
+            z.roots
+                .iter()
+                .any(|r| nix::sys::stat::stat(r.as_path()).is_ok_and(|s| s.st_dev == log_dev))
+        })
+        .map(|z| z.name.0.as_str())
+        .collect();
+    if shared.is_empty() {
+        return Vec::new();
+    }
+    let Some(stat) = DirHandle::open_root(dir).ok().and_then(|h| h.usage().ok()) else {
+        return Vec::new();
+    };
+    let what = format!(
+        "the audit log ({}) shares a filesystem with zone {}",
+        policy.daemon.audit_log.display(),
+        shared.join(", ")
+    );
+    // Without a service group here (a test box), any group but root's counts.
+    let granted = |gid: u32| service_gid.map_or(gid != 0, |g| g == gid);
+    let note = match crate::fsops::ext4_reserved_for(dir) {
+        Some((dev, r)) if stat.reserved() > 0 && granted(r.gid) => format!(
+            "{what}: its reserved blocks ({}) are granted to group {} ({}), so a first start on it at 100% can still record its deletions",
+            Bytes(stat.reserved()),
+            r.gid,
+            dev.display()
+        ),
+        Some((dev, r)) if stat.reserved() > 0 => format!(
+            "{what}: its reserved blocks ({}) are for group {} only; a first start on it at 100% cannot record (nor delete) until space is freed by hand. Grant them to the service: mount {} with the option resgid= the retentiond group's id (retentiond(8), SMALL BOXES)",
+            Bytes(stat.reserved()),
+            r.gid,
+            dev.display()
+        ),
+        Some((dev, _)) => format!(
+            "{what}: it has no reserved blocks; a first start on it at 100% cannot record (nor delete) until space is freed by hand. Reserve some (`tune2fs -m 1 {}`) and mount it with the option resgid= the retentiond group's id (retentiond(8), SMALL BOXES)",
+            dev.display()
+        ),
+        None => format!(
+            "{what}, which is not ext4 (or does not say who may use its reserved blocks): a first start on it at 100% cannot record (nor delete) until space is freed by hand; keep the state directory on another filesystem (retentiond(8), SMALL BOXES)"
+        ),
+    };
+    vec![note]
 }
 
 /// Mount points from /proc/self/mountinfo (empty if unreadable).

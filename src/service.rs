@@ -151,6 +151,7 @@ mod tests {
                 low: Watermark::Percent(85.0),
             },
             log_bytes_per_deletion: 0,
+            reserve_short: Bytes(0),
         }
     }
 

@@ -82,7 +82,7 @@ pub fn status(
                 }
             }
         }
-        let room = f.marks.high.room(f.used, f.avail);
+        let room = f.room(f.marks.high);
         let days_fit = (day > 0.0).then(|| (footage + room.0) as f64 / day);
         let alarm = alarms
             .iter()
@@ -95,7 +95,7 @@ pub fn status(
             "used_pct": (f.used_pct() * 10.0).round() / 10.0,
             "high_watermark": f.marks.high.to_string(),
             "low_watermark": f.marks.low.to_string(),
-            "above_high": f.marks.high.excess(f.used, f.avail).0 > 0,
+            "above_high": f.excess(f.marks.high).0 > 0,
             "footage_bytes": footage,
             "recorded_last_24h": day.round() as u64,
             "days_fit": days_fit.map(|d| (d * 10.0).round() / 10.0),

@@ -291,23 +291,33 @@ fn a_full_disk_still_records_and_deletes_and_an_unwritable_log_deletes_nothing()
     let roomy = write_policy(tmp.path(), &state, "99%", "98%", &zone(&root, "1d"));
     let o = retentiond(&["--config", roomy.to_str().unwrap(), "--once"]);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(state.join("audit.jsonl.reserve").exists());
+    assert!(
+        reserve_held(&state.join("audit.jsonl")) >= RESERVE,
+        "the log's reserve is set aside"
+    );
     fill_up(&other.join("filler"));
     assert!(fs.used_pct() > 99.9, "{}", fs.used_pct());
     let before = files(&root);
 
-    let policy = write_policy(tmp.path(), &state, "75%", "60%", &zone(&root, "1d"));
+    // A floor of 6 hours: the reserve is set aside again within the low
+    // watermark, so more must go than without it.
+    let policy = write_policy(tmp.path(), &state, "75%", "60%", &zone(&root, "6h"));
     let o = retentiond(&["--config", policy.to_str().unwrap(), "--once"]);
     assert!(o.status.success(), "at 100% the sweep runs: {}", text(&o));
-    assert!(text(&o).contains("is used for the log"), "{}", text(&o));
+    assert!(
+        reserve_held(&state.join("audit.jsonl")) >= RESERVE,
+        "set aside again in the same sweep: {}",
+        text(&o)
+    );
     let after = files(&root);
     let gone = before.len() - after.len();
     // Below the low watermark, the sweep's own audit records (on the same
     // filesystem) included.
     assert!(
         gone > 0 && fs.used_pct() <= 60.0,
-        "deleted {gone}, now {:.1}%",
-        fs.used_pct()
+        "deleted {gone}, now {:.1}%: {}",
+        fs.used_pct(),
+        text(&o)
     );
     let dels = deletions(&state.join("audit.jsonl"));
     assert_eq!(dels.len(), gone, "one record per deletion");
@@ -325,7 +335,7 @@ fn a_full_disk_still_records_and_deletes_and_an_unwritable_log_deletes_nothing()
     // Paused while the disk fills (else it would make room meanwhile).
     let pid = nix::unistd::Pid::from_raw(d.child.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
-    let _ = std::fs::remove_file(state.join("audit.jsonl.reserve"));
+    drop_reserve(&state.join("audit.jsonl"));
     fill_up(&other.join("filler2"));
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
     let before = files(&root);

@@ -144,6 +144,7 @@ fn daemon_page_lists_every_reason_alarm_and_action() {
         "root-unavailable",
         "mass-deletion",
         "clock-suspect",
+        "delete-failed",
     ];
     let actions = [
         "policy-load",

@@ -26,6 +26,13 @@ fn main() -> ExitCode {
         return match Policy::load(&args.config) {
             Ok(p) => {
                 print!("{}", p.describe());
+                let gid = nix::unistd::Group::from_name("retentiond")
+                    .ok()
+                    .flatten()
+                    .map(|g| g.gid.as_raw());
+                for note in retentiond::scan::small_box_notes(&p, gid) {
+                    eprintln!("retentiond: note: {note}");
+                }
                 ExitCode::SUCCESS
             }
             Err(e) => {

@@ -108,6 +108,19 @@ fn run(
     all_detail: bool,
     devs: &[u64],
 ) -> (Plan, Inventory, usize) {
+    run_at(files, p, holds, usage, all_detail, devs, NOW)
+}
+
+/// [`run`] at another time than `NOW`.
+fn run_at(
+    files: &[MF],
+    p: &Policy,
+    holds: &HoldSet,
+    usage: &Usage,
+    all_detail: bool,
+    devs: &[u64],
+    now: i64,
+) -> (Plan, Inventory, usize) {
     let mut inv = inventory(files, p, devs);
     if all_detail {
         let dirs: Vec<DirRef> = inv.dirs().collect();
@@ -117,7 +130,7 @@ fn run(
     }
     let mut rounds = 0;
     loop {
-        match plan(&inv, p, holds, usage, Timestamp(NOW)) {
+        match plan(&inv, p, holds, usage, Timestamp(now)) {
             Ok(pl) => return (pl, inv, rounds),
             Err(NeedDetail(dirs)) => {
                 rounds += 1;
@@ -195,6 +208,7 @@ fn usage_fs(dev: u64, used: u64, avail: u64, marks: &str) -> FsUsage {
             low: Watermark::parse(l).unwrap(),
         },
         log_bytes_per_deletion: 0,
+        reserve_short: Bytes(0),
     }
 }
 
@@ -598,6 +612,7 @@ fn world() -> impl Strategy<Value = World> {
                         low: Watermark::Percent(high_mark.saturating_sub(gap).max(1) as f64),
                     },
                     log_bytes_per_deletion: 0,
+                    reserve_short: Bytes(0),
                 });
             }
             World {
@@ -745,4 +760,116 @@ fn capacity_budgets_the_audit_records_it_writes_on_the_same_filesystem() {
         with_log * 800
     );
     assert!(with_log * 800 < need + 2000);
+}
+
+#[test]
+fn capacity_counts_the_audit_logs_missing_reserve_as_used() {
+    // 100 recordings of 1000 bytes, past their floor, on a filesystem of
+    // 10000 + 100000 bytes at 10% free; the log's reserve (8000 bytes
+    // here) is missing: the sweep frees room for it too.
+    let p = policy(
+        &zone_toml("cctv", "/srv/cctv", "1h", "30d", ""),
+        "high_watermark = \"90%\"\nlow_watermark = \"80%\"",
+    );
+    let files: Vec<MF> = (0..100)
+        .map(|i| mf(0, "d", &format!("{i:03}"), 2 * DAY - i, 1000))
+        .collect();
+    let cap = 200_000u64;
+    let plain = usage_fs(1, cap * 89 / 100, cap * 11 / 100, "90%,80%");
+    let freed = |fsu: FsUsage| {
+        let usage = Usage { filesystems: vec![fsu] };
+        let (pl, inv, _) = run(&files, &p, &HoldSet::default(), &usage, false, &[1]);
+        deleted(&pl, &inv, &files, &p, &HoldSet::default()).len() as u64 * 1000
+    };
+    assert_eq!(freed(plain.clone()), 0, "89% is below the high watermark");
+    let short = plain.clone().with_audit_log(true, 0, Bytes(8000));
+    assert!(
+        short.excess(short.marks.high).0 > 0,
+        "above the high watermark with the reserve counted"
+    );
+    // With less free than the reserve misses, the rest counts on top.
+    let full = usage_fs(1, cap, 0, "90%,80%").with_audit_log(true, 0, Bytes(8000));
+    assert_eq!(full.excess(full.marks.low).0, cap / 5 + 8000);
+    assert!(
+        short.describe().contains("for the audit log's reserve"),
+        "{}",
+        short.describe()
+    );
+    let f = freed(short);
+    // Down to 80% with the reserve set aside again.
+    assert!(f >= cap * 9 / 100 + 8000 && f < cap * 9 / 100 + 8000 + 1000, "{f}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: crate::plan::test_cases() / 10 + 10, ..ProptestConfig::default() })]
+
+    /// The mass-deletion guard over real plans: with a steady clock and an
+    /// unchanged policy, a recorder that writes, pauses or stops, sweeps
+    /// at any interval and restarts of the daemon never raise
+    /// `mass-deletion`, whatever the zone's size, and everything past
+    /// max_age goes at each sweep.
+    #[test]
+    fn steady_ageing_never_raises_the_guard(
+        max_age in 20i64..400,
+        seg in 2i64..10,
+        cams in 1u32..4,
+        share in 1u32..40,
+        steps in proptest::collection::vec((1i64..300, any::<bool>()), 1..25),
+        restart_at in 0usize..25,
+    ) {
+        let p = Policy::from_str(
+            Path::new("test.toml"),
+            &format!(
+                "[daemon]\nsettle_time = \"1s\"\nguard_share = \"{share}%\"\n{}",
+                zone_toml("cctv", "/srv/cctv", "1s", &format!("{max_age}s"), "")
+            ),
+        )
+        .unwrap();
+        let record = |files: &mut Vec<MF>, from: i64, to: i64| {
+            let mut t = from - from.rem_euclid(seg) + seg;
+            while t <= to {
+                for c in 0..cams {
+                    files.push(MF {
+                        zone: 0,
+                        dir: format!("{}/cam{c}", t / 60),
+                        name: format!("{t}.mp4"),
+                        time: t,
+                        bytes: 1000,
+                        mtime: t,
+                    });
+                }
+                t += seg;
+            }
+        };
+        let mut now = NOW;
+        let mut files = Vec::new();
+        record(&mut files, now - max_age + 1, now);
+        let mut st = crate::guard::GuardState::default();
+        let usage = Usage::default();
+        for (k, &(dt, recording)) in std::iter::once(&(0, true)).chain(&steps).enumerate() {
+            let before = now;
+            now += dt;
+            if recording {
+                record(&mut files, before, now);
+            }
+            if k == restart_at {
+                st = serde_json::from_str(&serde_json::to_string(&st).unwrap()).unwrap();
+            }
+            let (mut pl, inv, _) = run_at(&files, &p, &HoldSet::default(), &usage, false, &[1], now);
+            let planned = pl.entries.clone();
+            let seen = crate::guard::Seen {
+                zone_files: &[files.len() as u64],
+                detail: Some(&inv),
+                suspect: None,
+                boot_id: Some("boot"),
+                now: Timestamp(now),
+            };
+            let out = crate::guard::apply(&mut pl, &p, f64::from(share), &mut st, &seen);
+            prop_assert!(out.alarms.is_empty(), "sweep {}: {:?}", k, out.alarms);
+            prop_assert_eq!(&pl.entries, &planned);
+            let del = deleted(&pl, &inv, &files, &p, &HoldSet::default());
+            files.retain(|f| !del.contains_key(&key(f)));
+            prop_assert!(files.iter().all(|f| f.time >= now - max_age), "something past max_age stayed");
+        }
+    }
 }

@@ -286,3 +286,30 @@ pub fn retentionctl_as(uid: u32, socket: &Path, args: &[&str]) -> Output {
         .output()
         .unwrap()
 }
+
+/// The audit log's reserve, as a sweep leaves it: [`reserve_held`] is at
+/// least this once it is set aside (8 MiB, give or take block rounding).
+pub const RESERVE: u64 = retentiond::audit::RESERVE_BYTES - retentiond::audit::RESERVE_SLOP;
+
+/// Bytes allocated to the audit log beyond its end: its reserve.
+pub fn reserve_held(log: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(m) = std::fs::metadata(log) else { return 0 };
+    let data = m.len().div_ceil(m.blksize()) * m.blksize();
+    (m.blocks() * 512).saturating_sub(data)
+}
+
+/// Gives the audit log's reserve back to the filesystem (punches out what
+/// is allocated beyond its end), as if it had been used up.
+pub fn drop_reserve(log: &Path) {
+    let f = std::fs::OpenOptions::new().write(true).open(log).unwrap();
+    let len = f.metadata().unwrap().len();
+    nix::fcntl::fallocate(
+        &f,
+        nix::fcntl::FallocateFlags::FALLOC_FL_PUNCH_HOLE | nix::fcntl::FallocateFlags::FALLOC_FL_KEEP_SIZE,
+        len as i64,
+        retentiond::audit::RESERVE_BYTES as i64 * 2,
+    )
+    .unwrap();
+    assert!(reserve_held(log) < RESERVE, "the reserve is gone");
+}
