@@ -917,6 +917,144 @@ mod tests {
 
     use proptest::prelude::*;
 
+    /// A recording of the model world: its directory (one level below the
+    /// root) and its time (= its mtime).
+    type Rec = (String, i64);
+
+    /// The inventory of `recs` (summaries), with the detail a plan asks
+    /// for loaded until it is made: the daemon's own loop, on a model.
+    fn plan_at(recs: &[Rec], p: &Policy, now: i64) -> (Plan, Inventory) {
+        use crate::inventory::{FileRec, RootInventory, ZoneInventory};
+        use std::collections::BTreeMap;
+        use std::ffi::OsStr;
+        let mut root = RootInventory::new(p.zones[0].roots[0].clone());
+        root.dev = Some(1);
+        root.add_dir(u32::MAX, OsStr::new(""), 1, 0);
+        let mut dirs: BTreeMap<&str, (u32, Vec<i64>)> = BTreeMap::new();
+        for (d, t) in recs {
+            if !dirs.contains_key(d.as_str()) {
+                let id = root.add_dir(0, OsStr::new(d), 0, 0);
+                dirs.insert(d, (id, Vec::new()));
+            }
+            let e = dirs.get_mut(d.as_str()).unwrap();
+            root.add_file(e.0, Timestamp(*t), 1000, *t);
+            e.1.push(*t);
+        }
+        let mut inv = Inventory::default();
+        inv.zones.push(ZoneInventory { roots: vec![root] });
+        let usage = crate::plan::Usage::default();
+        loop {
+            match crate::plan::plan(&inv, p, &crate::holds::HoldSet::default(), &usage, Timestamp(now)) {
+                Ok(pl) => return (pl, inv),
+                Err(crate::plan::NeedDetail(need)) => {
+                    for d in need {
+                        let (_, times) = dirs.values().find(|(id, _)| *id == d.dir).unwrap();
+                        let files = times
+                            .iter()
+                            .map(|&t| FileRec {
+                                name: format!("{t}.mp4").into(),
+                                time: Timestamp(t),
+                                stat: crate::fsops::FileStat {
+                                    dev: 1,
+                                    ino: t as u64,
+                                    kind: crate::fsops::Kind::File,
+                                    nlink: 1,
+                                    size: 1000,
+                                    alloc: 1000,
+                                    mtime: t,
+                                    mtime_nsec: 0,
+                                },
+                            })
+                            .collect();
+                        inv.root_mut(d).set_detail(d.dir, files);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The recordings a plan's entries name (all are past max_age here).
+    fn planned(pl: &Plan, inv: &Inventory, recs: &[Rec]) -> Vec<Rec> {
+        let mut out = Vec::new();
+        for e in &pl.entries {
+            let root = inv.root(e.dir);
+            let dir = String::from_utf8(root.dir_name(e.dir.dir).to_vec()).unwrap();
+            match &e.files {
+                Files::All => out.extend(recs.iter().filter(|r| r.0 == dir).cloned()),
+                Files::Some(ix) => {
+                    let det = inv.detail(e.dir).unwrap();
+                    out.extend(ix.iter().map(|&k| (dir.clone(), det[k as usize].time.0)));
+                }
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: crate::plan::test_cases() / 10 + 10, ..ProptestConfig::default() })]
+
+        /// Over real plans: with a steady clock and an unchanged policy, a
+        /// recorder that writes, pauses or stops, sweeps at any interval and
+        /// restarts of the daemon never raise `mass-deletion`, whatever the
+        /// zone's size, and everything past max_age goes at each sweep.
+        #[test]
+        fn steady_ageing_never_raises_the_guard(
+            max_age in 20i64..400,
+            seg in 2i64..10,
+            cams in 1u32..4,
+            share in 1u32..40,
+            steps in proptest::collection::vec((1i64..300, any::<bool>()), 1..25),
+            restart_at in 0usize..25,
+        ) {
+            let p = Policy::from_str(
+                Path::new("test.toml"),
+                &format!(
+                    "[daemon]\nsettle_time = \"1s\"\nguard_share = \"{share}%\"\n\
+                     [[zone]]\nname = \"cctv\"\npaths = [\"/srv/cctv\"]\nmin_age = \"1s\"\nmax_age = \"{max_age}s\"\n"
+                ),
+            )
+            .unwrap();
+            let record = |recs: &mut Vec<Rec>, from: i64, to: i64| {
+                let mut t = from - from.rem_euclid(seg) + seg;
+                while t <= to {
+                    for c in 0..cams {
+                        recs.push((format!("{}-cam{c}", t / 60), t));
+                    }
+                    t += seg;
+                }
+            };
+            let mut now = 1_800_000_000;
+            let mut recs = Vec::new();
+            record(&mut recs, now - max_age + 1, now);
+            let mut st = GuardState::default();
+            for (k, &(dt, recording)) in std::iter::once(&(0, true)).chain(&steps).enumerate() {
+                let before = now;
+                now += dt;
+                if recording {
+                    record(&mut recs, before, now);
+                }
+                if k == restart_at {
+                    st = serde_json::from_str(&serde_json::to_string(&st).unwrap()).unwrap();
+                }
+                let (mut pl, inv) = plan_at(&recs, &p, now);
+                let due = pl.entries.clone();
+                let seen = Seen {
+                    zone_files: &[recs.len() as u64],
+                    detail: Some(&inv),
+                    suspect: None,
+                    boot_id: Some("boot"),
+                    now: Timestamp(now),
+                };
+                let out = apply(&mut pl, &p, f64::from(share), &mut st, &seen);
+                prop_assert!(out.alarms.is_empty(), "sweep {}: {:?}", k, out.alarms);
+                prop_assert_eq!(&pl.entries, &due);
+                let gone = planned(&pl, &inv, &recs);
+                recs.retain(|r| !gone.contains(r));
+                prop_assert!(recs.iter().all(|r| r.1 >= now - max_age), "something past max_age stayed");
+            }
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: crate::plan::test_cases(), ..ProptestConfig::default() })]
 

@@ -227,7 +227,7 @@ pub struct Entry {
     pub oldest: Timestamp,
     /// How many of its deletions the mass-deletion guard charged to its
     /// zone's budget (0 outside an episode); what is not deleted of them
-    /// is given back after the sweep ([`crate::guard::refund`]).
+    /// is given back after the sweep (the guard's `refund`).
     pub charged: u32,
 }
 
