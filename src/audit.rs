@@ -18,6 +18,13 @@
 //!   rename, directory fsync) after every [`AuditLog::sync`] that made records
 //!   durable, so removing records from the *end* of the log, which the chain
 //!   alone cannot reveal, is detected by [`AuditLog::open`] and [`verify`].
+//!   On a full filesystem, where the temporary file gets no block, it is
+//!   overwritten in place instead: one write of under 300 bytes (padded to
+//!   the old length) into the block it has, atomic on the sector-atomic
+//!   devices this runs on; a torn one would make open refuse until `audit
+//!   verify` is run, never lose a record.
+//! - **Reserve.** [`RESERVE_BYTES`] are kept allocated past the live file's
+//!   end for records on a full filesystem (see [`AuditLog::restore_reserve`]).
 //! - **Durability contract.** [`AuditLog::append`] only buffers in memory.
 //!   After [`AuditLog::sync`] returns `Ok`, every appended record is on disk
 //!   (fdatasync). If it returns `Err`, the file is truncated back to its length
@@ -490,8 +497,11 @@ impl AuditLog {
             log.finish_rotation()?;
         }
         compress_leftovers(path);
-        log.adopt_legacy_reserve();
-        log.restore_reserve();
+        if log.adopt_legacy_reserve() || torn > 0 {
+            log.reclaim_reserve();
+        } else {
+            log.restore_reserve();
+        }
         Ok(log)
     }
 
@@ -580,20 +590,30 @@ impl AuditLog {
     /// Sets [`RESERVE_BYTES`] aside for the log's records: allocates the
     /// space past the live file's end (`fallocate` with `KEEP_SIZE`), so
     /// that later writes need no free block. Only when the filesystem has
-    /// that much free beyond a margin for the recorders, or reserved blocks
-    /// this process may be allowed to use (ext4's, granted with `tune2fs
-    /// -g`). Returns whether the reserve is in place. Called at open, after
-    /// a batch that used a good part of it, and at the end of each sweep.
+    /// that much free and a margin for the recorders ([`RESERVE_SLACK`]);
+    /// capacity planning counts what is missing as used, so the sweep makes
+    /// that room. Returns whether the reserve is in place. Called at open,
+    /// after a batch that used a good part of it, and at the end of each
+    /// sweep.
     pub fn restore_reserve(&mut self) -> bool {
+        self.set_aside(RESERVE_SLACK)
+    }
+
+    /// Takes back at once the space the log has just given up itself (a
+    /// truncate gives back what was allocated past the end; a rotation,
+    /// an adopted old reserve file): no margin, since a moment ago it was
+    /// the log's, and a recorder must not get it in between.
+    fn reclaim_reserve(&mut self) -> bool {
+        self.set_aside(0)
+    }
+
+    fn set_aside(&mut self, slack: u64) -> bool {
         let short = self.reserve_short();
         if short == 0 {
             return true;
         }
         let Some(file) = &self.file else { return false };
-        let Some(st) = dir_usage(&self.dir) else {
-            return false;
-        };
-        if st.avail < short + RESERVE_SLACK && st.reserved() < short {
+        if slack > 0 && dir_usage(&self.dir).is_none_or(|st| st.avail < short + slack) {
             return false;
         }
         let made = nix::fcntl::fallocate(
@@ -628,9 +648,10 @@ impl AuditLog {
         }
     }
 
-    /// Moves a reserve kept in a separate `<log>.reserve` file (before
-    /// version 1.1) into the live file.
-    fn adopt_legacy_reserve(&mut self) {
+    /// Removes a reserve kept in a separate `<log>.reserve` file (before
+    /// version 1.1), to be taken into the live file; returns whether there
+    /// was one.
+    fn adopt_legacy_reserve(&mut self) -> bool {
         let legacy = sibling(&self.path, ".reserve");
         if fs::symlink_metadata(&legacy).is_ok_and(|m| m.is_file()) && fs::remove_file(&legacy).is_ok() {
             let _ = fsync_dir(&self.dir);
@@ -638,7 +659,15 @@ impl AuditLog {
                 "the audit log's reserve moved from {} into the log file itself",
                 legacy.display()
             );
+            return true;
         }
+        false
+    }
+
+    /// Bytes the next batch can write for sure: the reserve held past the
+    /// end, and what the filesystem has free for anyone.
+    pub fn batch_room(&self) -> u64 {
+        self.reserve_held() + dir_usage(&self.dir).map_or(0, |st| st.avail)
     }
 
     /// Number of appended-but-not-synced records.
@@ -709,9 +738,11 @@ impl AuditLog {
         self.needs_continue = Some(rotated_name);
         fsync_dir(&self.dir)?;
         self.create_live()?;
+        // The old file's space past its end, given back above, goes to the
+        // new one before its first record.
+        self.reclaim_reserve();
         self.ensure_continue()?;
         self.sync()?;
-        self.restore_reserve();
         Ok(rotated)
     }
 
@@ -851,7 +882,7 @@ impl AuditLog {
             log::error!("audit log: cannot remove a failed batch yet: {e}");
         }
         // The truncate gave back the space set aside past the end.
-        self.restore_reserve();
+        self.reclaim_reserve();
     }
 
     /// Truncates the live file to its durable length and fdatasyncs it.
@@ -987,10 +1018,13 @@ fn short_of(held: u64) -> u64 {
 /// live file without opening the log (capacity planning, dry runs): all of
 /// it when the log does not exist yet.
 pub fn reserve_short_of(path: &Path) -> u64 {
-    match fs::metadata(path) {
-        Ok(m) => short_of(held_beyond(&m, m.len())),
-        Err(_) => RESERVE_BYTES,
-    }
+    short_of(reserve_held_of(path))
+}
+
+/// Bytes allocated past the end of the live log file at `path`: its
+/// reserve (0 when there is no log).
+pub fn reserve_held_of(path: &Path) -> u64 {
+    fs::metadata(path).map_or(0, |m| held_beyond(&m, m.len()))
 }
 
 /// The usage of the filesystem holding `dir`.

@@ -159,22 +159,43 @@ impl Shared {
 /// Opens the policy's audit log (creating its directory) and closes any
 /// batch a crash left open.
 pub fn open_audit(policy: &Policy) -> Result<AuditLog> {
+    let mut audit = open_log(policy)?;
+    recover_batch(&mut audit)?;
+    Ok(audit)
+}
+
+/// Opens the policy's audit log, creating its directory.
+fn open_log(policy: &Policy) -> Result<AuditLog> {
     if let Some(parent) = policy.daemon.audit_log.parent() {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("cannot create audit log directory {}", parent.display()))?;
     }
-    let mut audit = AuditLog::open(
+    AuditLog::open(
         &policy.daemon.audit_log,
         AuditOptions {
             rotate_bytes: policy.daemon.audit_rotate_size.0,
         },
     )
-    .with_context(|| format!("cannot open the audit log {}", policy.daemon.audit_log.display()))?;
-    let n = recover(&mut audit).context("cannot close the batch a previous run left open")?;
+    .with_context(|| format!("cannot open the audit log {}", policy.daemon.audit_log.display()))
+}
+
+/// Closes the batch a crash left open, if any ([`recover`]).
+fn recover_batch(audit: &mut AuditLog) -> Result<()> {
+    let n = recover(audit).context("cannot close the batch a previous run left open")?;
     if n > 0 {
         log::warn!(retention_event = "recovered"; "closed an interrupted deletion batch of {n} files (see the audit log)");
     }
-    Ok(audit)
+    Ok(())
+}
+
+/// Whether `e` comes from a full filesystem (ENOSPC, EDQUOT).
+fn is_no_space(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<crate::audit::AuditError>()
+            .is_some_and(|a| a.is_no_space())
+            || c.downcast_ref::<ExecError>()
+                .is_some_and(|x| matches!(x, ExecError::Audit(a) if a.is_no_space()))
+    })
 }
 
 /// Everything a sweep needs, kept between sweeps.
@@ -208,9 +229,10 @@ pub struct Sweeper {
     /// `state_dir/roots.json` as last read or written (None: read it at
     /// the next sweep; after a reload, so an entry removed by hand counts).
     roots: Option<RootIds>,
-    /// The policy in force has no `policy-load` record yet (the log was
-    /// full at start): the next sweep writes it before anything else.
-    policy_unrecorded: bool,
+    /// The start's records (a recovered batch, the policy load) are not
+    /// written yet (the log was full at start): the next sweep writes them
+    /// before anything else.
+    startup_pending: bool,
     _lock: Option<StateLock>,
 }
 
@@ -223,7 +245,7 @@ impl Sweeper {
             (None, None)
         } else {
             let lock = StateLock::acquire(&policy.daemon.state_dir)?;
-            (Some(lock), Some(Mutex::new(open_audit(&policy)?)))
+            (Some(lock), Some(Mutex::new(open_log(&policy)?)))
         };
         let store = HoldStore::new(&policy.daemon.state_dir);
         match store.read() {
@@ -264,32 +286,36 @@ impl Sweeper {
             pending: Changes::default(),
             refused: Default::default(),
             roots: None,
-            policy_unrecorded: false,
+            startup_pending: false,
             _lock: lock,
         };
-        s.record_policy_load_or_defer()?;
+        s.startup_records_or_defer()?;
         Ok(s)
     }
 
-    /// Records the policy load; on a full filesystem (a first start with
-    /// no space set aside for the log) the daemon starts all the same, and
-    /// each sweep tries again before it deletes anything.
-    fn record_policy_load_or_defer(&mut self) -> Result<()> {
-        match self.record_policy_load() {
-            Ok(()) => {
-                self.policy_unrecorded = false;
-                Ok(())
-            }
-            Err(e)
-                if e.downcast_ref::<crate::audit::AuditError>()
-                    .is_some_and(|a| a.is_no_space()) =>
-            {
-                log::error!(retention_event = "audit-unwritable"; "the policy load cannot be recorded yet, nothing is deleted until it is: {e:#}");
-                self.policy_unrecorded = true;
+    /// Writes the records a start begins with: the close of a batch a
+    /// crash left open, then the policy load. On a full filesystem (a first
+    /// start with no space set aside for the log) the daemon starts all the
+    /// same, and each sweep tries again before it deletes anything.
+    fn startup_records_or_defer(&mut self) -> Result<()> {
+        match self.startup_records() {
+            Ok(()) => Ok(()),
+            Err(e) if is_no_space(&e) => {
+                log::error!(retention_event = "audit-unwritable"; "the start cannot be recorded yet, nothing is deleted until it is: {e:#}");
+                self.startup_pending = true;
                 Ok(())
             }
             Err(e) => Err(e),
         }
+    }
+
+    fn startup_records(&mut self) -> Result<()> {
+        if let Some(a) = &self.shared.audit {
+            recover_batch(&mut lock_audit(a))?;
+        }
+        self.record_policy_load()?;
+        self.startup_pending = false;
+        Ok(())
     }
 
     /// The service status: the last sweep, its alarms, a failed reload.
@@ -370,7 +396,10 @@ impl Sweeper {
         // and reads the root identities again.
         self.inv = None;
         self.roots = None;
-        self.record_policy_load_or_defer()
+        if self.startup_pending {
+            return Ok(());
+        }
+        self.startup_records_or_defer()
     }
 
     /// Directories that changed since the last sweep (inotify, or polled):
@@ -577,8 +606,8 @@ impl Sweeper {
             // used (scan::usage), so the sweep frees room for it.
             lock_audit(a).restore_reserve();
         }
-        if self.policy_unrecorded {
-            if let Err(e) = self.record_policy_load() {
+        if self.startup_pending {
+            if let Err(e) = self.startup_records() {
                 let text = unwritable_text(&policy, &e);
                 self.raise_with_current((
                     "audit-unwritable".into(),
@@ -588,7 +617,6 @@ impl Sweeper {
                 self.inv = Some(inv);
                 anyhow::bail!(text);
             }
-            self.policy_unrecorded = false;
         }
         let usage = scan::usage(&policy, &inv);
         let mut plan = scan::plan_with_detail(&mut inv, &policy, &holds, &usage, now);
@@ -647,16 +675,17 @@ impl Sweeper {
             Ok(()) => report,
             Err(e) => {
                 log::error!(retention_event = "sweep-failed"; "sweep stopped: {e}");
-                let (kind, subject, text) = match &e {
-                    ExecError::Holds(_) => (
+                let e = anyhow::Error::from(e);
+                let (kind, subject, text) = match e.downcast_ref::<ExecError>() {
+                    Some(ExecError::Holds(_)) => (
                         "holds-unavailable",
                         shared.store.path().display().to_string(),
                         e.to_string(),
                     ),
-                    ExecError::Audit(_) => (
+                    _ => (
                         "audit-unwritable",
                         policy.daemon.audit_log.display().to_string(),
-                        unwritable_text(&policy, &anyhow::anyhow!("{e}")),
+                        unwritable_text(&policy, &e),
                     ),
                 };
                 self.raise_with_current((kind.to_string(), subject, text));
@@ -665,7 +694,7 @@ impl Sweeper {
                     inv.drop_detail();
                     self.inv = Some(inv);
                 }
-                return Err(e.into());
+                return Err(e);
             }
         };
         let mut raised: Vec<(String, String, String)> = plan
@@ -742,7 +771,7 @@ impl Sweeper {
             zone_files: &zone_files,
             detail: Some(inv),
             suspect: clock.as_deref(),
-            boot_id: Some(&mark.boot_id),
+            boot_id: Some(mark.boot_id.as_str()).filter(|b| !b.is_empty()),
             now,
         };
         let out = guard::apply(plan, policy, policy.daemon.guard_share, &mut st, &seen);
@@ -773,7 +802,7 @@ impl Sweeper {
     /// did not delete, and persists the state if that changed it.
     fn refund_guard(&self, policy: &Policy, plan: &Plan, report: &SweepReport) {
         let mut st = self.shared.guard.lock().unwrap_or_else(|p| p.into_inner());
-        if guard::refund(&mut st, policy, plan, &report.deleted_per_entry) && self.shared.audit.is_some() {
+        if guard::refund(&mut st, policy, plan, &report.charged_deleted) && self.shared.audit.is_some() {
             if let Err(e) = self.shared.guard_store.save(&st) {
                 log::error!("cannot save {}: {e}", self.shared.guard_store.path().display());
             }
@@ -1114,7 +1143,7 @@ pub fn dry_plan(policy: &Policy, store: &HoldStore, now: Timestamp, list: bool) 
         zone_files: &zone_files,
         detail: Some(&inv),
         suspect: None,
-        boot_id: Some(&mark.boot_id),
+        boot_id: Some(mark.boot_id.as_str()).filter(|b| !b.is_empty()),
         now,
     };
     let out = guard::apply(&mut plan, policy, policy.daemon.guard_share, &mut gs, &seen);
@@ -1243,8 +1272,6 @@ pub fn plan_text(v: &serde_json::Value) -> String {
     s
 }
 
-/// Whether any filesystem of the policy's roots is above its high watermark
-/// (statvfs only: cheap).
 /// A sweep's failed unlinks per (zone, cause): how many, and one path.
 fn failures_by_cause(report: &SweepReport) -> Vec<((String, nix::errno::Errno), (u64, PathBuf))> {
     let mut by: BTreeMap<(String, i32), (u64, PathBuf)> = BTreeMap::new();
@@ -1310,12 +1337,7 @@ fn failure_alarms(report: &SweepReport, current: &BTreeMap<(String, String), Str
 /// The `audit-unwritable` alarm's text: the error, and on a full
 /// filesystem what the admin can do about it.
 fn unwritable_text(policy: &Policy, e: &anyhow::Error) -> String {
-    let full = e.chain().any(|c| {
-        c.downcast_ref::<crate::audit::AuditError>()
-            .is_some_and(|a| a.is_no_space())
-            || c.to_string().contains("No space left on device")
-    });
-    if !full {
+    if !is_no_space(e) {
         return format!("{e:#}");
     }
     let dir = policy.daemon.audit_log.parent().unwrap_or(Path::new("/"));
@@ -1329,6 +1351,8 @@ fn unwritable_text(policy: &Policy, e: &anyhow::Error) -> String {
     )
 }
 
+/// Whether any filesystem of the policy's roots is above its high watermark
+/// (statvfs only: cheap), the audit log's missing reserve counted.
 fn above_high(policy: &Policy) -> bool {
     let inv = crate::inventory::Inventory {
         zones: policy

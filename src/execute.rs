@@ -132,9 +132,10 @@ pub struct SweepReport {
     pub decided: Vec<Decided>,
     /// The sweep stopped early on a shutdown request.
     pub interrupted: bool,
-    /// Files deleted per plan entry (indexed like [`Plan::entries`]): the
-    /// guard gives back what its charged entries did not delete.
-    pub deleted_per_entry: Vec<u32>,
+    /// Per plan entry (indexed like [`Plan::entries`]), how many of the
+    /// files the guard charged to its budget were deleted: it gives back
+    /// the rest.
+    pub charged_deleted: Vec<u32>,
 }
 
 impl SweepReport {
@@ -170,6 +171,7 @@ struct Pending {
     path: PathBuf,
     seq: u64,
     code: &'static str,
+    time: Timestamp,
 }
 
 /// A candidate read from disk, not yet decided.
@@ -214,7 +216,7 @@ pub fn execute_into(
     stop: &AtomicBool,
     report: &mut SweepReport,
 ) -> Result<(), ExecError> {
-    report.deleted_per_entry = vec![0; plan.entries.len()];
+    report.charged_deleted = vec![0; plan.entries.len()];
     let batch = opts.batch_size.max(1);
     let mut dirs: Vec<Option<DirHandle>> = Vec::new();
     let mut cands: Vec<Candidate> = Vec::new();
@@ -233,19 +235,36 @@ pub fn execute_into(
             dirs.push(gather(e, i - first, inv, policy, &mut cands, report));
             i += 1;
         }
-        run_batch(
-            plan,
-            inv,
-            policy,
-            gate,
-            audit,
-            opts,
-            first,
-            &plan.entries[first..i],
-            &dirs,
-            &cands,
-            report,
-        )?;
+        // A batch's records must fit in what the log can write for sure
+        // (its reserve past the end, and free space): on a full disk a
+        // larger one would fail whole, every sweep, and nothing would be
+        // deleted. So a big directory goes in several batches there.
+        let per = audit.map_or(usize::MAX, |a| {
+            let room = lock_audit(a).batch_room() / 4 * 3;
+            (room / scan::AUDIT_BYTES_PER_DELETION).max(1) as usize
+        });
+        let mut start = 0usize;
+        loop {
+            let end = start.saturating_add(per).min(cands.len());
+            run_batch(
+                plan,
+                inv,
+                policy,
+                gate,
+                audit,
+                opts,
+                first,
+                &plan.entries[first..i],
+                &dirs,
+                &cands[start..end],
+                end == cands.len(),
+                report,
+            )?;
+            if end == cands.len() {
+                break;
+            }
+            start = end;
+        }
         // Between batches the disk and the CPU go to the recorders first
         // (the sweep's thread also runs at idle I/O priority).
         std::thread::yield_now();
@@ -349,6 +368,7 @@ fn run_batch(
     entries: &[Entry],
     dirs: &[Option<DirHandle>],
     cands: &[Candidate],
+    last: bool,
     report: &mut SweepReport,
 ) -> Result<(), ExecError> {
     let mut body = |holds: &HoldSet| -> Result<(), ExecError> {
@@ -373,7 +393,6 @@ fn run_batch(
                         let t = report.by_reason.entry((zone.name.0.clone(), reason.code)).or_default();
                         t.0 += 1;
                         t.1 += Bytes(c.stat.frees());
-                        report.deleted_per_entry[first + c.entry] += 1;
                         if opts.list {
                             report.decided.push(Decided {
                                 path,
@@ -407,6 +426,7 @@ fn run_batch(
                         path,
                         seq,
                         code: reason.code,
+                        time: c.time,
                     });
                 }
             }
@@ -434,7 +454,9 @@ fn run_batch(
                     let t = report.by_reason.entry((zone.name.0.clone(), p.code)).or_default();
                     t.0 += 1;
                     t.1 += Bytes(p.stat.frees());
-                    report.deleted_per_entry[first + p.entry] += 1;
+                    if p.time < entries[p.entry].charged.before {
+                        report.charged_deleted[first + p.entry] += 1;
+                    }
                 }
                 Ok(false) => changed.push(json!({"seq": p.seq, "path": path_value(p.path.as_os_str())})),
                 Err(Errno::ENOENT) => vanished.push(json!({"seq": p.seq, "path": path_value(p.path.as_os_str())})),
@@ -471,7 +493,7 @@ fn run_batch(
         Ok(())
     };
     gate.with_locked(&mut body)?;
-    if !opts.dry_run {
+    if !opts.dry_run && last {
         report.rmdirs += remove_emptied(inv, entries, dirs);
     }
     Ok(())

@@ -13,16 +13,16 @@
 //!   its floors already protect young footage; an erasure is a
 //!   supervisor's explicit request).
 //! - Ageing is not a surge. Each zone has a *mark* ([`ZoneMark`]): its
-//!   max-age cutoff at the first sweep of this boot under its present
-//!   rules. A recording that crossed `max_age` after the mark did so
+//!   max-age cutoff at its last sweep (after a restart, the last one
+//!   saved). A recording that crossed `max_age` after the mark did so
 //!   through the passage of time, which the boot clock vouches for, and
 //!   its deletion is never capped nor counted, whatever the zone's size
-//!   (a quiet camera, a stopped recorder). So, under an unchanged rule,
-//!   is a quota deletion. What counts is what became due all at once: a
-//!   backlog at first start, a shorter `max_age` or a changed time
-//!   pattern (a new mark), a suspect clock (no mark vouches, and a new
-//!   one is taken), or, across a reboot, more time than `share` of
-//!   `max_age` (at least an hour) that no boot clock can vouch for.
+//!   (a quiet camera, a stopped recorder). What counts is what became due
+//!   all at once: a backlog at first start, a shorter `max_age` or a
+//!   changed time pattern, include list or root (the mark vouches for
+//!   nothing then), a suspect clock (likewise, and a new mark is taken),
+//!   more than an hour across a reboot (no boot clock vouches for it), and
+//!   quota deletions, always.
 //! - When a sweep plans more than `share` of the zone's recordings for age
 //!   (what counts of them), or the clock is suspect, an *episode* opens
 //!   with a budget of `share` of the zone's recordings, and an alarm
@@ -52,7 +52,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::inventory::Inventory;
-use crate::plan::{Alarm, Cause, Entry, Files, Plan, ZonePlan};
+use crate::plan::{Alarm, Cause, Charge, Entry, Files, Plan, ZonePlan};
 use crate::policy::Policy;
 use crate::units::Timestamp;
 
@@ -134,7 +134,8 @@ pub const CLOCK_TOLERANCE_SECS: i64 = 600;
 /// Whether the wall clock jumped ahead between `last` and `now` (same
 /// boot): `Some(why)` if so.
 pub fn clock_jump(last: &ClockMark, now: &ClockMark) -> Option<String> {
-    if last.boot_id != now.boot_id {
+    // Boot clocks of different (or unknown) boots do not compare.
+    if last.boot_id != now.boot_id || now.boot_id.is_empty() {
         return None;
     }
     let wall = now.wall - last.wall;
@@ -167,34 +168,37 @@ pub fn clock_ahead_of_recordings(zone: &str, newest: Timestamp, newest_mtime: i6
     })
 }
 
-/// Where a zone's footage stood at the first sweep of this boot and
-/// policy: what crossed `max_age` after it did so through the passage of
-/// time (the boot clock vouches for it), not all at once.
+/// Where a zone's footage stood at its last sweep: what crossed `max_age`
+/// after that did so through the passage of time (the boot clock vouches
+/// for it), not all at once. Kept current in memory at every sweep, and
+/// saved with the guard's state (at least when its rules or the boot
+/// change), so after a restart it is the last one saved.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ZoneMark {
     /// That sweep's time.
     pub at: Timestamp,
     /// Its max-age cutoff: recordings older than this were due then.
     pub expire_before: Timestamp,
-    /// The zone's rules for age then ([`rule_of`]): a changed `max_age`,
-    /// quota, time pattern, include list or root makes a new mark.
+    /// The zone's `max_age` then, in seconds: a shorter one makes
+    /// recordings due at once.
+    pub max_age: u64,
+    /// The rest of what decides a recording's time then ([`rule_of`]).
     pub rule: String,
     /// The boot it was taken in.
     pub boot_id: String,
 }
 
-/// A fingerprint of what decides when a zone's recordings are due for
-/// age: roots, include list, time source, `max_age`, `max_bytes`.
+/// What, besides `max_age`, decides when a zone's recordings are due:
+/// its roots, include list and time source, as the effective policy
+/// writes them (a fingerprint).
 pub fn rule_of(zone: &crate::policy::Zone) -> String {
     use sha2::{Digest, Sha256};
-    let text = format!(
-        "{:?}|{:?}|{:?}|{}|{:?}",
-        zone.roots,
-        zone.include,
-        zone.time,
-        zone.max_age.0.as_secs(),
-        zone.max_bytes
-    );
+    let time = match &zone.time {
+        crate::policy::TimeSource::Mtime => "mtime".to_string(),
+        crate::policy::TimeSource::Pattern(p) => format!("{} {}", p.as_str(), p.zone()),
+    };
+    let roots: Vec<String> = zone.roots.iter().map(|r| r.display().to_string()).collect();
+    let text = format!("{}\n{}\n{time}", roots.join("\n"), zone.include.globs.join("\n"));
     hex::encode(&Sha256::digest(text.as_bytes())[..8])
 }
 
@@ -244,33 +248,41 @@ pub fn apply(plan: &mut Plan, policy: &Policy, share: f64, state: &mut GuardStat
     if plan.erasure.is_some() {
         return out;
     }
-    if share >= 100.0 {
-        // The guard is off: nothing is capped, no episode stays open.
-        out.resolved = std::mem::take(&mut state.zones).into_keys().collect();
-        out.changed = !out.resolved.is_empty();
-        return out;
-    }
-    let now = seen.now;
     let before = state.marks.len();
     state.marks.retain(|z, _| policy.zone(z).is_some());
     out.changed |= state.marks.len() != before;
+    // Where each zone stood before this sweep, then where it stands now
+    // (kept even while the guard is off, so turning it on trips nothing).
+    let since: Vec<Option<Timestamp>> = policy
+        .zones
+        .iter()
+        .map(|z| ageing_since(state.marks.get(&z.name.0), state.clock.as_ref(), z, seen))
+        .collect();
+    for (zi, zone) in policy.zones.iter().enumerate() {
+        renew_mark(state, &zone.name.0, zone, plan.zones.get(zi), seen, &mut out);
+    }
+    if share >= 100.0 {
+        // The guard is off: nothing is capped, no episode stays open.
+        out.resolved = std::mem::take(&mut state.zones).into_keys().collect();
+        out.changed |= !out.resolved.is_empty();
+        return out;
+    }
+    let now = seen.now;
     let mut drop = vec![false; plan.entries.len()];
     for (zi, zone) in policy.zones.iter().enumerate() {
         let name = zone.name.0.clone();
-        let zp = plan.zones.get(zi);
-        let since = ageing_since(state.marks.get(&name), zone, zp, share, seen);
-        renew_mark(state, &name, zone, zp, seen, &mut out);
+        let since = since[zi];
         // Deletions for age, each with how many of its files count (did
         // not just age past max_age); entries of ageing alone go ahead.
-        let mut aged: Vec<(usize, u32)> = (0..plan.entries.len())
+        let mut aged: Vec<(usize, Charge)> = (0..plan.entries.len())
             .filter(|&i| {
                 let e = &plan.entries[i];
                 e.dir.zone.0 as usize == zi && matches!(e.cause, Cause::MaxAge | Cause::Quota { .. })
             })
             .map(|i| (i, surge_of(&plan.entries[i], since, seen.detail)))
-            .filter(|&(_, n)| n > 0)
+            .filter(|(_, c)| c.files > 0)
             .collect();
-        let planned: u64 = aged.iter().map(|&(_, n)| u64::from(n)).sum();
+        let planned: u64 = aged.iter().map(|(_, c)| u64::from(c.files)).sum();
         let n = seen.zone_files.get(zi).copied().unwrap_or(0);
         let limit = share_of(n, share);
         let cap = match state.zones.get(&name) {
@@ -323,11 +335,12 @@ pub fn apply(plan: &mut Plan, policy: &Policy, share: f64, state: &mut GuardStat
         let mut kept = 0u64;
         let mut held_back = 0u64;
         for (i, c) in aged {
-            if held_back == 0 && kept + u64::from(c) <= cap {
-                kept += u64::from(c);
+            let n = u64::from(c.files);
+            if held_back == 0 && kept + n <= cap {
+                kept += n;
                 plan.entries[i].charged = c;
             } else {
-                held_back += u64::from(c);
+                held_back += n;
                 if !keep_ageing_only(&mut plan.entries[i], since, seen.detail) {
                     drop[i] = true;
                 }
@@ -353,16 +366,14 @@ pub fn apply(plan: &mut Plan, policy: &Policy, share: f64, state: &mut GuardStat
 
 /// Gives back to each open episode the budget its plan's entries were
 /// charged for deletions that did not happen (refused, failed, vanished,
-/// kept, or not reached): `deleted[i]` is what entry `i` deleted. Returns
-/// whether `state` changed.
+/// kept, or not reached): `deleted[i]` is how many of entry `i`'s charged
+/// files (those recorded before its `charged.before`) were deleted.
+/// Returns whether `state` changed.
 pub fn refund(state: &mut GuardState, policy: &Policy, plan: &Plan, deleted: &[u32]) -> bool {
     let mut back: BTreeMap<&str, u64> = BTreeMap::new();
     for (i, e) in plan.entries.iter().enumerate() {
-        if e.charged == 0 {
-            continue;
-        }
         let done = deleted.get(i).copied().unwrap_or(0);
-        let missed = e.count.saturating_sub(done).min(e.charged);
+        let missed = e.charged.files.saturating_sub(done);
         if missed > 0 {
             *back.entry(&policy.zones[e.dir.zone.0 as usize].name.0).or_default() += u64::from(missed);
         }
@@ -377,33 +388,47 @@ pub fn refund(state: &mut GuardState, policy: &Policy, plan: &Plan, deleted: &[u
     changed
 }
 
-/// Recordings older than this in `zone` were due at its mark; younger ones
-/// aged past `max_age` since, with time vouched for. `None`: no mark for
-/// this policy, or a clock that cannot be trusted now.
+/// Recordings older than this in `zone` were already due at its last
+/// sweep; younger ones aged past `max_age` since, with time vouched for.
+/// `None`: no mark (a first start: everything due counts), a changed rule
+/// or a shorter `max_age`, or a clock that cannot be trusted now. Without
+/// a mark of its own a zone goes by the guard's last clock reading (state
+/// saved before zone marks existed, or a zone added by a reload).
 fn ageing_since(
     mark: Option<&ZoneMark>,
+    last_clock: Option<&ClockMark>,
     zone: &crate::policy::Zone,
-    zp: Option<&ZonePlan>,
-    share: f64,
     seen: &Seen,
 ) -> Option<Timestamp> {
     let boot = seen.boot_id?;
-    let m = mark?;
-    if seen.suspect.is_some() || m.rule != rule_of(zone) || m.at > seen.now {
+    if seen.suspect.is_some() {
         return None;
     }
-    if m.boot_id == boot {
-        return Some(m.expire_before);
+    let max_age = zone.max_age.0.as_secs();
+    let (at, cutoff, same_boot) = match mark {
+        Some(m) if m.rule != rule_of(zone) || max_age < m.max_age => return None,
+        Some(m) => (m.at, m.expire_before, m.boot_id == boot),
+        None => {
+            let c = last_clock.filter(|c| !c.boot_id.is_empty())?;
+            (Timestamp(c.wall), Timestamp(c.wall - max_age as i64), c.boot_id == boot)
+        }
+    };
+    if at > seen.now {
+        return None;
+    }
+    if same_boot {
+        return Some(cutoff);
     }
     // Across a reboot the boot clock cannot vouch for the wall clock (a
-    // dead RTC): trust as much time as the share would let go anyway.
-    let zp = zp?;
-    let bound = ((zone.max_age.0.as_secs() as f64 * share / 100.0) as i64).max(3600);
-    Some(m.expire_before.max(Timestamp(zp.expire_before.0 - bound)))
+    // dead RTC set by NTP later): an hour of it is trusted, no more.
+    Some(cutoff.max(Timestamp(seen.now.0 - max_age as i64 - REBOOT_TRUST_SECS)))
 }
 
-/// Takes a new mark for `zone` at this sweep when there is none, or its
-/// policy, boot or clock changed (from then on, what ages is normal).
+/// Time across a reboot that counts as ageing without the boot clock's word.
+pub const REBOOT_TRUST_SECS: i64 = 3600;
+
+/// Moves `zone`'s mark to this sweep; the state is to be saved (`changed`)
+/// when its rule, `max_age` or boot changed, or the clock is suspect.
 fn renew_mark(
     state: &mut GuardState,
     name: &str,
@@ -415,41 +440,45 @@ fn renew_mark(
     let (Some(boot), Some(zp)) = (seen.boot_id, zp) else {
         return;
     };
-    let rule = rule_of(zone);
-    let fresh = state
+    let mark = ZoneMark {
+        at: seen.now,
+        expire_before: zp.expire_before,
+        max_age: zone.max_age.0.as_secs(),
+        rule: rule_of(zone),
+        boot_id: boot.to_string(),
+    };
+    let same = state
         .marks
         .get(name)
-        .is_some_and(|m| m.rule == rule && m.boot_id == boot && m.at <= seen.now && seen.suspect.is_none());
-    if !fresh {
-        state.marks.insert(
-            name.to_string(),
-            ZoneMark {
-                at: seen.now,
-                expire_before: zp.expire_before,
-                rule,
-                boot_id: boot.to_string(),
-            },
-        );
+        .is_some_and(|m| m.rule == mark.rule && m.max_age == mark.max_age && m.boot_id == boot && m.at <= seen.now);
+    if !same || seen.suspect.is_some() {
         out.changed = true;
     }
+    state.marks.insert(name.to_string(), mark);
 }
 
-/// How many of an entry's deletions count against the share: all, unless
-/// they aged since the mark (`since`); per file where the detail is known.
-fn surge_of(e: &Entry, since: Option<Timestamp>, detail: Option<&Inventory>) -> u32 {
-    let Some(since) = since else { return e.count };
+/// Which of an entry's deletions count against the share: all, unless
+/// they aged since the last sweep (`since`), per file where the detail is
+/// known (by its oldest recording otherwise). Quota deletions always count.
+fn surge_of(e: &Entry, since: Option<Timestamp>, detail: Option<&Inventory>) -> Charge {
+    let all = Charge {
+        files: e.count,
+        before: Timestamp::MAX,
+    };
+    let Some(since) = since else { return all };
     match e.cause {
-        // Same quota, same clock: what goes is what was recorded meanwhile.
-        Cause::Quota { .. } => 0,
-        Cause::MaxAge if e.oldest >= since => 0,
+        Cause::MaxAge if e.oldest >= since => Charge::default(),
         Cause::MaxAge => match (&e.files, detail.and_then(|inv| inv.detail(e.dir))) {
-            (Files::Some(ix), Some(files)) => ix
-                .iter()
-                .filter(|&&k| files.get(k as usize).is_none_or(|f| f.time < since))
-                .count() as u32,
-            _ => e.count,
+            (Files::Some(ix), Some(files)) => Charge {
+                files: ix
+                    .iter()
+                    .filter(|&&k| files.get(k as usize).is_none_or(|f| f.time < since))
+                    .count() as u32,
+                before: since,
+            },
+            _ => all,
         },
-        _ => e.count,
+        _ => all,
     }
 }
 
@@ -545,7 +574,7 @@ mod tests {
             bytes: u64::from(count) * 1000,
             newest: Timestamp(newest),
             oldest: Timestamp(newest),
-            charged: 0,
+            charged: Charge::default(),
         }
     }
 
@@ -799,7 +828,7 @@ mod tests {
         let out = apply(&mut pl, &p, 10.0, &mut st, &seen_at(&[4, 4], "b1", None, t1));
         assert_eq!(aged(&pl, 0), 4);
         assert!(out.alarms.is_empty() && st.zones.is_empty(), "{out:?}");
-        assert!(pl.entries.iter().all(|e| e.charged == 0));
+        assert!(pl.entries.iter().all(|e| e.charged.files == 0));
         // After a restart (the state round-trips), the same.
         let mut st: GuardState = serde_json::from_str(&serde_json::to_string(&st).unwrap()).unwrap();
         let t2 = Timestamp(t0.0 + 3600);
@@ -879,6 +908,69 @@ mod tests {
     }
 
     #[test]
+    fn a_longer_max_age_a_guard_turned_on_and_an_upgrade_keep_ageing_normal() {
+        let p = policy();
+        let t0 = Timestamp(10_000_000);
+        let t1 = Timestamp(t0.0 + 60);
+        let ageing = |now: Timestamp| aged_plan(now, &[(3, t0.0 - WEEK + 30)]);
+        // A longer max_age (8 d) since the last sweep: what is due under
+        // it aged since, nothing came due at once.
+        let longer = Policy::from_str(
+            Path::new("t.toml"),
+            "[daemon]\nstate_dir = \"/nonexistent-state\"\n\
+             [[zone]]\nname = \"cctv\"\npaths = [\"/srv/cctv\"]\nmin_age = \"1d\"\nmax_age = \"8d\"\n\
+             [[zone]]\nname = \"calls\"\npaths = [\"/srv/calls\"]\nmin_age = \"1d\"\nmax_age = \"60d\"\n",
+        )
+        .unwrap();
+        let mut st = GuardState::default();
+        apply(
+            &mut aged_plan(t0, &[]),
+            &p,
+            10.0,
+            &mut st,
+            &seen_at(&[4, 4], "b1", None, t0),
+        );
+        let day = 86_400;
+        let mut pl = aged_plan(Timestamp(t0.0 + day), &[(3, t0.0 - WEEK + 30)]);
+        let out = apply(
+            &mut pl,
+            &longer,
+            10.0,
+            &mut st,
+            &seen_at(&[4, 4], "b1", None, Timestamp(t0.0 + day)),
+        );
+        assert!(out.alarms.is_empty(), "{out:?}");
+        assert_eq!(st.marks["cctv"].max_age, 8 * 86_400, "the new max_age is the mark's");
+        // The guard was off (100%) and is turned on: the marks were kept.
+        let mut st = GuardState::default();
+        apply(
+            &mut aged_plan(t0, &[]),
+            &p,
+            100.0,
+            &mut st,
+            &seen_at(&[4, 4], "b1", None, t0),
+        );
+        let out = apply(&mut ageing(t1), &p, 10.0, &mut st, &seen_at(&[4, 4], "b1", None, t1));
+        assert!(out.alarms.is_empty(), "{out:?}");
+        // State from before zone marks: the last clock reading vouches.
+        let mut st = GuardState {
+            clock: Some(ClockMark {
+                wall: t0.0,
+                boot: 100,
+                boot_id: "b1".into(),
+            }),
+            ..GuardState::default()
+        };
+        let out = apply(&mut ageing(t1), &p, 10.0, &mut st, &seen_at(&[4, 4], "b1", None, t1));
+        assert!(out.alarms.is_empty(), "{out:?}");
+        // An unknown boot id vouches for nothing.
+        let mut st = GuardState::default();
+        apply(&mut aged_plan(t0, &[]), &p, 10.0, &mut st, &seen(&[4, 4], None));
+        let out = apply(&mut ageing(t1), &p, 10.0, &mut st, &seen(&[4, 4], None));
+        assert_eq!(out.alarms.len(), 1, "{out:?}");
+    }
+
+    #[test]
     fn deletions_that_did_not_happen_are_given_back() {
         let p = policy();
         let mut st = GuardState::default();
@@ -886,7 +978,7 @@ mod tests {
         let mut pl = plan();
         apply(&mut pl, &p, 10.0, &mut st, &seen(&[100, 100], None));
         assert_eq!(st.zones["cctv"].budget_left, 0);
-        let charged: Vec<u32> = pl.entries.iter().map(|e| e.charged).collect();
+        let charged: Vec<u32> = pl.entries.iter().map(|e| e.charged.files).collect();
         assert_eq!(charged.iter().sum::<u32>(), 10);
         // Every unlink failed (EACCES): the budget is whole again.
         let none = vec![0; pl.entries.len()];
@@ -899,7 +991,7 @@ mod tests {
             .entries
             .iter()
             .scan(0, |k, e| {
-                Some(if e.charged > 0 {
+                Some(if e.charged.files > 0 {
                     *k += 1;
                     if *k == 1 {
                         e.count
@@ -1078,7 +1170,7 @@ mod tests {
             let mut st = GuardState::default();
             apply(&mut pl, &p, f64::from(share), &mut st, &seen(&[n, n], None));
             let limit = n * u64::from(share) / 100;
-            let uncharged = |e: &Entry| Entry { charged: 0, ..e.clone() };
+            let uncharged = |e: &Entry| Entry { charged: Charge::default(), ..e.clone() };
             prop_assert!(pl.entries.iter().all(|e| before.contains(&uncharged(e))));
             prop_assert_eq!(
                 pl.entries.iter().filter(|e| e.cause != Cause::MaxAge).count(),
@@ -1089,7 +1181,7 @@ mod tests {
                 let planned: u64 = before.iter().filter(|e| e.dir.zone.0 == z && e.cause == Cause::MaxAge).map(|e| u64::from(e.count)).sum();
                 let kept: Vec<Entry> = pl.entries.iter().filter(|e| e.dir.zone.0 == z && e.cause == Cause::MaxAge).map(uncharged).collect();
                 let kept_n: u64 = kept.iter().map(|e| u64::from(e.count)).sum();
-                let charged: u64 = pl.entries.iter().filter(|e| e.dir.zone.0 == z).map(|e| u64::from(e.charged)).sum();
+                let charged: u64 = pl.entries.iter().filter(|e| e.dir.zone.0 == z).map(|e| u64::from(e.charged.files)).sum();
                 prop_assert_eq!(charged, if planned > limit { kept_n } else { 0 });
                 prop_assert_eq!(st.zones.contains_key(name), planned > limit);
                 if planned > limit {

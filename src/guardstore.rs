@@ -59,18 +59,33 @@ pub fn parse(bytes: &[u8]) -> Result<GuardState, serde_json::Error> {
     serde_json::from_slice(bytes)
 }
 
+/// Where the kernel's boot id comes from when /proc/sys is hidden (the
+/// unit sets it to systemd's `%b`).
+pub const BOOT_ID_ENV: &str = "RETENTIOND_BOOT_ID";
+
 /// The wall clock (`now`) with the boot clock and boot id beside it.
 pub fn clock_mark(now: Timestamp) -> ClockMark {
     let boot = nix::time::clock_gettime(nix::time::ClockId::CLOCK_BOOTTIME)
         .map(|t| t.tv_sec())
         .unwrap_or(0);
-    // Fixed for the life of the process: read once.
+    // Fixed for the life of the process: read once. The unit's
+    // ProcSubset=pid hides /proc/sys; it passes systemd's %b instead.
     static BOOT_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let boot_id = BOOT_ID
         .get_or_init(|| {
-            std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
-                .map(|s| s.trim().to_string())
-                .unwrap_or_default()
+            let id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+                .map(|s| s.trim().replace('-', ""))
+                .ok()
+                .filter(|s| !s.is_empty())
+                .or_else(|| std::env::var(BOOT_ID_ENV).ok().map(|s| s.trim().replace('-', "")))
+                .unwrap_or_default();
+            if id.is_empty() {
+                log::warn!(
+                    "the kernel's boot id is unknown (neither /proc/sys/kernel/random/boot_id nor ${BOOT_ID_ENV}): \
+                     wall clock jumps cannot be told, and the mass-deletion guard counts every deletion for age"
+                );
+            }
+            id
         })
         .clone();
     ClockMark {

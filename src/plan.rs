@@ -225,10 +225,20 @@ pub struct Entry {
     /// Oldest recording time planned in this entry (the mass-deletion
     /// guard tells footage that aged since the last sweep by it).
     pub oldest: Timestamp,
-    /// How many of its deletions the mass-deletion guard charged to its
-    /// zone's budget (0 outside an episode); what is not deleted of them
-    /// is given back after the sweep (the guard's `refund`).
-    pub charged: u32,
+    /// What the mass-deletion guard charged to its zone's budget (nothing
+    /// outside an episode); what is not deleted of it is given back after
+    /// the sweep (the guard's `refund`).
+    pub charged: Charge,
+}
+
+/// The deletions of an [`Entry`] charged to its zone's guard budget.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Charge {
+    /// How many.
+    pub files: u32,
+    /// Which: the entry's files recorded before this (the others aged
+    /// past max_age since the guard's mark and cost nothing).
+    pub before: Timestamp,
 }
 
 /// Per-zone cutoffs, fixed for the whole sweep.
@@ -480,7 +490,7 @@ pub fn plan(
                         bytes: exp_bytes,
                         newest: exp_newest,
                         oldest: start,
-                        charged: 0,
+                        charged: Charge::default(),
                     },
                 ));
             }
@@ -508,7 +518,7 @@ pub fn plan(
                     bytes: node.bytes,
                     newest: node.newest,
                     oldest: node.oldest,
-                    charged: 0,
+                    charged: Charge::default(),
                 },
             ));
             continue;
@@ -730,7 +740,7 @@ pub fn plan(
                 bytes: it.bytes,
                 newest: it.end,
                 oldest: it.start,
-                charged: 0,
+                charged: Charge::default(),
             });
             continue;
         }
@@ -755,7 +765,7 @@ pub fn plan(
                     bytes: it.bytes,
                     newest: it.end,
                     oldest: it.start,
-                    charged: 0,
+                    charged: Charge::default(),
                 });
             }
         }
@@ -791,7 +801,7 @@ pub fn plan(
 }
 
 /// Each zone's cutoffs at `now` (max-age, floor, still being written).
-pub fn zone_plans(policy: &Policy, now: Timestamp) -> Vec<ZonePlan> {
+pub(crate) fn zone_plans(policy: &Policy, now: Timestamp) -> Vec<ZonePlan> {
     let settle = policy.daemon.settle_time;
     policy
         .zones
@@ -827,7 +837,7 @@ pub fn erasure_plan(inv: &Inventory, policy: &Policy, erasure: Erasure, now: Tim
                 bytes: node.bytes,
                 newest: node.newest,
                 oldest: node.oldest,
-                charged: 0,
+                charged: Charge::default(),
             },
         ));
     }

@@ -5,39 +5,12 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::*;
 use retentiond::treegen::{frigate, write_file, TreeSpec};
 
 const DAY: i64 = 86_400;
 const FILE: usize = 32 * 1024;
-
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
-        std::fs::create_dir_all(dir).unwrap();
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0755"), "tmpfs"])
-            .arg(dir)
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then(|| Tmpfs(dir.to_path_buf()))
-    }
-
-    fn used_pct(&self) -> f64 {
-        let s = nix::sys::statvfs::statvfs(&self.0).unwrap();
-        let total = s.blocks() as f64;
-        100.0 * (total - s.blocks_free() as f64) / total
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
 
 /// 4 cameras x 4 days of 30-minute segments of 32 KiB (24 MiB) plus 5 MiB
 /// no zone claims, on a 32 MiB filesystem: about 91% full.
@@ -70,13 +43,13 @@ fn zone(root: &Path, min_age: &str) -> String {
 #[test]
 fn above_high_watermark_deletes_oldest_first_down_to_low_and_floors_hold() {
     let tmp = tempfile::tempdir().unwrap();
-    let Some(fs) = Tmpfs::mount(&tmp.path().join("fs"), "32m") else {
+    let Some(fs) = Mount::tmpfs(&tmp.path().join("fs"), "32m") else {
         eprintln!("skipped: cannot mount a tmpfs (needs root)");
         return;
     };
     let state = tmp.path().join("state");
     let end = now() - 600;
-    let (root, other) = fill(&fs.0, end);
+    let (root, other) = fill(&fs.dir, end);
     let before = files(&root);
     let full = fs.used_pct();
     assert!(full > 88.0, "filled to {full:.1}%");
@@ -119,13 +92,13 @@ fn above_high_watermark_deletes_oldest_first_down_to_low_and_floors_hold() {
 #[test]
 fn when_floors_prevent_relief_the_alarm_is_raised_and_floors_hold() {
     let tmp = tempfile::tempdir().unwrap();
-    let Some(fs) = Tmpfs::mount(&tmp.path().join("fs"), "32m") else {
+    let Some(fs) = Mount::tmpfs(&tmp.path().join("fs"), "32m") else {
         eprintln!("skipped: cannot mount a tmpfs (needs root)");
         return;
     };
     let state = tmp.path().join("state");
     let end = now() - 600;
-    let (root, _) = fill(&fs.0, end);
+    let (root, _) = fill(&fs.dir, end);
     let before = files(&root);
     let policy = write_policy(tmp.path(), &state, "85%", "60%", &zone(&root, "3d12h"));
     // A hold over one camera's oldest day: held bytes count, and the alarm names it.
@@ -200,13 +173,13 @@ fn when_floors_prevent_relief_the_alarm_is_raised_and_floors_hold() {
 #[test]
 fn new_recordings_over_the_high_watermark_trigger_an_early_sweep() {
     let tmp = tempfile::tempdir().unwrap();
-    let Some(fs) = Tmpfs::mount(&tmp.path().join("fs"), "32m") else {
+    let Some(fs) = Mount::tmpfs(&tmp.path().join("fs"), "32m") else {
         eprintln!("skipped: cannot mount a tmpfs (needs root)");
         return;
     };
     let state = tmp.path().join("state");
     let end = now() - 600;
-    let (root, other) = fill(&fs.0, end);
+    let (root, other) = fill(&fs.dir, end);
     std::fs::remove_file(other.join("export.bin")).unwrap();
     let start = fs.used_pct();
     assert!(start < 85.0, "{start:.1}%");
@@ -228,7 +201,7 @@ fn new_recordings_over_the_high_watermark_trigger_an_early_sweep() {
     // Frigate does: the disk is full before the first one arrives).
     let newest = files(&root).into_iter().max_by_key(|p| path_time(&root, p)).unwrap();
     let dir = newest.parent().unwrap().to_path_buf();
-    let cache = fs.0.join("cache");
+    let cache = fs.dir.join("cache");
     std::fs::create_dir_all(&cache).unwrap();
     let mut k = 0;
     while fs.used_pct() <= 88.0 {
@@ -250,43 +223,21 @@ fn new_recordings_over_the_high_watermark_trigger_an_early_sweep() {
     drop(d);
 }
 
-/// Writes `path` until the filesystem is full; returns the bytes written.
-fn fill_up(path: &Path) -> u64 {
-    use std::io::Write;
-    let mut f = std::fs::File::create(path).unwrap();
-    let chunk = vec![1u8; 64 * 1024];
-    let mut n = 0u64;
-    loop {
-        match f.write(&chunk) {
-            Ok(0) | Err(_) => break,
-            Ok(k) => n += k as u64,
-        }
-    }
-    let small = [1u8; 512];
-    while let Ok(k) = f.write(&small) {
-        if k == 0 {
-            break;
-        }
-        n += k as u64;
-    }
-    let _ = f.sync_all();
-    n
-}
-
 /// Recordings and the audit log on one filesystem at 100%: the space set
 /// aside for the log lets the sweep record and delete down to the low
-/// watermark; when the log truly cannot be written, nothing is deleted and
-/// the alarm says why.
+/// watermark, and set it aside again; with the reserve used up, small
+/// batches still work their way down; when the log truly cannot be
+/// written, nothing is deleted and the alarm says why.
 #[test]
 fn a_full_disk_still_records_and_deletes_and_an_unwritable_log_deletes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
-    let Some(fs) = Tmpfs::mount(&tmp.path().join("fs"), "48m") else {
+    let Some(fs) = Mount::tmpfs(&tmp.path().join("fs"), "48m") else {
         eprintln!("skipped: cannot mount a tmpfs (needs root)");
         return;
     };
-    let state = fs.0.join("state");
+    let state = fs.dir.join("state");
     let end = now() - 600;
-    let (root, other) = fill(&fs.0, end);
+    let (root, other) = fill(&fs.dir, end);
     // A first run with room to spare sets the log's reserve aside.
     let roomy = write_policy(tmp.path(), &state, "99%", "98%", &zone(&root, "1d"));
     let o = retentiond(&["--config", roomy.to_str().unwrap(), "--once"]);
@@ -324,45 +275,105 @@ fn a_full_disk_still_records_and_deletes_and_an_unwritable_log_deletes_nothing()
     let v = retentionctl(&["--config", policy.to_str().unwrap(), "audit", "verify"]);
     assert!(v.status.success(), "{}", text(&v));
 
-    // Now no reserve is left and the disk is full again: a running daemon
-    // deletes nothing and says why.
+    // Now the reserve is gone too (used up) and the disk full again: the
+    // log's last page and its head anchor, written in place, hold a batch
+    // of one record, and each deletion frees more than its record, so the
+    // running daemon works its way down, every deletion recorded.
+    // (The disk is mostly other files by now: it cannot get under its low
+    // watermark, but every recording past the floor goes.)
     let socket = tmp.path().join("ctl.sock");
     // A floor of an hour: there is always footage the sweep would delete.
     let policy = write_policy(tmp.path(), &state, "75%", "60%", &zone(&root, "1h"));
     with_control_socket(&policy, &socket);
+    let log = state.join("audit.jsonl");
     let d = Daemon::start(&policy, &socket);
     d.wait_for("sweep at", 1, 60);
     // Paused while the disk fills (else it would make room meanwhile).
     let pid = nix::unistd::Pid::from_raw(d.child.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
-    drop_reserve(&state.join("audit.jsonl"));
+    drop_reserve(&log);
     fill_up(&other.join("filler2"));
+    assert!(fs.used_pct() > 99.9);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
-    let before = files(&root);
+    let floor = now() - 3600 - 120;
     let t0 = std::time::Instant::now();
-    let why = loop {
-        let unwritable = status_alarms(&policy).and_then(|a| a.into_iter().find(|(k, _)| k == "audit-unwritable"));
-        if let Some((_, text)) = unwritable {
-            break text;
-        }
-        assert!(t0.elapsed().as_secs() < 30, "no audit-unwritable alarm: {}", d.log());
+    while files(&root).iter().any(|p| path_time(&root, p) < floor) {
+        assert!(
+            t0.elapsed().as_secs() < 60,
+            "the daemon does not delete without a reserve ({:.1}%): {}",
+            fs.used_pct(),
+            d.log()
+        );
         std::thread::sleep(std::time::Duration::from_millis(200));
-    };
+    }
+    drop(d);
+    assert_eq!(
+        deletions(&log).len(),
+        before.len() - files(&root).len(),
+        "one record per deletion"
+    );
+    let v = retentionctl(&["--config", policy.to_str().unwrap(), "audit", "verify"]);
+    assert!(v.status.success(), "{}", text(&v));
+
+    // A log that truly cannot be written (immutable; on ext4, in the test's
+    // own directory): a running daemon deletes nothing and says why, and
+    // resumes once it can write again.
+    let state = tmp.path().join("state2");
+    let log = state.join("audit.jsonl");
+    let policy = write_policy(tmp.path(), &state, "75%", "60%", &zone(&root, "1h"));
+    with_control_socket(&policy, &socket);
+    let d = Daemon::start(&policy, &socket);
+    d.wait_for("sweep at", 1, 60);
+    let pid = nix::unistd::Pid::from_raw(d.child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    // Footage past the floor again, and a full disk.
+    frigate(
+        &root,
+        &TreeSpec {
+            cams: 1,
+            days: 0.1,
+            segment: 600,
+            size: FILE,
+            end: now() - 7200,
+        },
+    )
+    .unwrap();
+    fill_up(&other.join("filler3"));
+    let frozen = sh("chattr", &["+i", log.to_str().unwrap()]);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    if !frozen {
+        eprintln!("skipped the unwritable log: cannot set the immutable attribute");
+        return;
+    }
+    struct Unfreeze<'a>(&'a Path);
+    impl Drop for Unfreeze<'_> {
+        fn drop(&mut self) {
+            let _ = sh("chattr", &["-i", self.0.to_str().unwrap()]);
+        }
+    }
+    let unfreeze = Unfreeze(&log);
+    let before = files(&root);
+    let mut why = String::new();
+    wait_until("the audit-unwritable alarm", 30, || {
+        let a = status_alarms(&policy).unwrap_or_default();
+        why = a
+            .into_iter()
+            .find(|(k, _)| k == "audit-unwritable")
+            .map(|(_, t)| t)
+            .unwrap_or_default();
+        !why.is_empty()
+    });
     assert!(
-        why.contains("No space left on device") && why.contains("nothing deleted"),
+        why.contains("Operation not permitted") && why.contains("nothing deleted"),
         "{why}"
     );
     assert_eq!(files(&root), before, "nothing deleted without a record");
-    // Room again: the sweeps resume and the alarm clears.
-    std::fs::remove_file(other.join("filler2")).unwrap();
-    let t0 = std::time::Instant::now();
-    loop {
-        if status_alarms(&policy).is_some_and(|a| a.iter().all(|(k, _)| k != "audit-unwritable")) {
-            break;
-        }
-        assert!(t0.elapsed().as_secs() < 30, "the alarm stays: {}", d.log());
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    // Writable again: the sweeps resume and the alarm clears.
+    drop(unfreeze);
+    wait_until("the alarm clears", 30, || {
+        status_alarms(&policy).is_some_and(|a| a.iter().all(|(k, _)| k != "audit-unwritable"))
+    });
+    drop(d);
     let v = retentionctl(&["--config", policy.to_str().unwrap(), "audit", "verify"]);
     assert!(v.status.success(), "{}", text(&v));
 }

@@ -293,10 +293,7 @@ pub const RESERVE: u64 = retentiond::audit::RESERVE_BYTES - retentiond::audit::R
 
 /// Bytes allocated to the audit log beyond its end: its reserve.
 pub fn reserve_held(log: &Path) -> u64 {
-    use std::os::unix::fs::MetadataExt;
-    let Ok(m) = std::fs::metadata(log) else { return 0 };
-    let data = m.len().div_ceil(m.blksize()) * m.blksize();
-    (m.blocks() * 512).saturating_sub(data)
+    retentiond::audit::reserve_held_of(log)
 }
 
 /// Gives the audit log's reserve back to the filesystem (punches out what
@@ -312,4 +309,103 @@ pub fn drop_reserve(log: &Path) {
     )
     .unwrap();
     assert!(reserve_held(log) < RESERVE, "the reserve is gone");
+}
+
+/// A small filesystem mounted for one test (root only): a tmpfs, or an
+/// ext4 image on a loop device. Unmounted when dropped.
+pub struct Mount {
+    /// Where it is mounted.
+    pub dir: PathBuf,
+    loop_dev: Option<String>,
+}
+
+impl Mount {
+    /// A tmpfs of `size` (mount's syntax: "64m").
+    pub fn tmpfs(dir: &Path, size: &str) -> Option<Mount> {
+        if !nix::unistd::getuid().is_root() {
+            return None;
+        }
+        std::fs::create_dir_all(dir).unwrap();
+        let opts = format!("size={size},mode=0755");
+        sh("mount", &["-t", "tmpfs", "-o", &opts, "tmpfs", dir.to_str()?]).then(|| Mount {
+            dir: dir.to_path_buf(),
+            loop_dev: None,
+        })
+    }
+
+    /// An ext4 filesystem of `mib` MiB with 10% reserved blocks, granted
+    /// to group `resgid` (the mount option), as the small-box set-up of
+    /// retentiond(8) has it.
+    pub fn ext4(image: &Path, dir: &Path, mib: usize, resgid: u32) -> Option<Mount> {
+        if !nix::unistd::getuid().is_root() {
+            return None;
+        }
+        std::fs::write(image, vec![0u8; mib << 20]).ok()?;
+        if !sh("mkfs.ext4", &["-q", "-F", "-m", "10", image.to_str()?]) {
+            return None;
+        }
+        let o = Command::new("losetup")
+            .args(["-f", "--show", image.to_str()?])
+            .output()
+            .ok()?;
+        let dev = String::from_utf8(o.stdout).ok()?.trim().to_string();
+        if dev.is_empty() {
+            return None;
+        }
+        std::fs::create_dir_all(dir).ok()?;
+        let m = Mount {
+            dir: dir.to_path_buf(),
+            loop_dev: Some(dev.clone()),
+        };
+        sh("mount", &["-o", &format!("resgid={resgid}"), &dev, dir.to_str()?]).then_some(m)
+    }
+
+    /// Used share as `df` shows it (and as the watermarks count it).
+    pub fn used_pct(&self) -> f64 {
+        let s = nix::sys::statvfs::statvfs(&self.dir).unwrap();
+        let used = (s.blocks() - s.blocks_free()) as f64;
+        100.0 * used / (used + s.blocks_available() as f64)
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = sh("umount", &["-l", self.dir.to_str().unwrap()]);
+        if let Some(d) = &self.loop_dev {
+            let _ = sh("losetup", &["-d", d]);
+        }
+    }
+}
+
+/// Runs a command; whether it succeeded.
+pub fn sh(cmd: &str, args: &[&str]) -> bool {
+    Command::new(cmd).args(args).output().is_ok_and(|o| o.status.success())
+}
+
+/// Writes `path` until its filesystem is full, as a recorder would;
+/// returns the bytes written.
+pub fn fill_up(path: &Path) -> u64 {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).unwrap();
+    let mut n = 0u64;
+    for chunk in [64 * 1024, 512] {
+        let buf = vec![1u8; chunk];
+        while let Ok(k) = f.write(&buf) {
+            if k == 0 {
+                break;
+            }
+            n += k as u64;
+        }
+    }
+    let _ = f.sync_all();
+    n
+}
+
+/// A user's primary group.
+pub fn gid_of(uid: u32) -> u32 {
+    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .unwrap()
+        .unwrap()
+        .gid
+        .as_raw()
 }
