@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use retentiond::treegen::{frigate, TreeSpec};
+use retentiond::demo::treegen::{frigate, TreeSpec};
 
 /// Builds a Frigate-like recording tree.
 #[derive(Parser)]
@@ -39,7 +39,7 @@ fn main() -> ExitCode {
         days: a.days,
         segment: a.segment,
         size: a.size,
-        end: a.end.unwrap_or_else(|| retentiond::units::Timestamp::now().0),
+        end: a.end.unwrap_or_else(|| retentiond::core::units::Timestamp::now().0),
     };
     let t0 = std::time::Instant::now();
     match std::fs::create_dir_all(&a.root).and_then(|()| frigate(&a.root, &spec)) {

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
 
-use crate::policy::DEFAULT_PATH;
-use crate::units::{Age, Timestamp};
+use crate::core::policy::DEFAULT_PATH;
+use crate::core::units::{Age, Timestamp};
 
 /// Exit status of a failure.
 pub const EXIT_FAILURE: u8 = 1;

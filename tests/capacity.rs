@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::*;
-use retentiond::treegen::{frigate, write_file, TreeSpec};
+use retentiond::demo::treegen::{frigate, write_file, TreeSpec};
 
 const DAY: i64 = 86_400;
 const FILE: usize = 32 * 1024;

@@ -21,7 +21,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
-use retentiond::treegen::{frigate, TreeSpec};
+use retentiond::demo::treegen::{frigate, TreeSpec};
 
 const DAY: i64 = 86_400;
 

@@ -15,7 +15,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
-use retentiond::treegen::{frigate, write_file, TreeSpec};
+use retentiond::demo::treegen::{frigate, write_file, TreeSpec};
 
 /// 5 cameras x 4 days of 30-minute segments of 48 KiB: 45 MiB.
 fn tree(root: &Path) {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use common::*;
-use retentiond::treegen::{frigate, TreeSpec};
+use retentiond::demo::treegen::{frigate, TreeSpec};
 use serde_json::Value;
 
 const DAY: i64 = 86_400;

@@ -9,12 +9,12 @@ use std::sync::Arc;
 
 use common::*;
 use retentiond::audit::{AuditLog, AuditOptions};
-use retentiond::execute::{execute, ExecOptions, StaticHolds};
-use retentiond::holds::HoldSet;
-use retentiond::policy::Policy;
-use retentiond::scan;
-use retentiond::treegen::{frigate, TreeSpec};
-use retentiond::units::Timestamp;
+use retentiond::core::holds::HoldSet;
+use retentiond::core::policy::Policy;
+use retentiond::core::units::Timestamp;
+use retentiond::demo::treegen::{frigate, TreeSpec};
+use retentiond::fs::scan;
+use retentiond::sweep::execute::{execute, ExecOptions, StaticHolds};
 
 const DAY: i64 = 86_400;
 
@@ -126,8 +126,8 @@ fn directories_swapped_for_symlinks_after_planning_are_skipped() {
     let policy_path = write_policy(tmp.path(), &state, "99%", "98%", &zone(&root));
     let policy = Policy::load(&policy_path).unwrap();
     let mut inv = scan::scan(&policy);
-    let usage = scan::usage(&policy, &inv);
-    let plan = scan::plan_with_detail(&mut inv, &policy, &HoldSet::default(), &usage, Timestamp(t));
+    let usage = retentiond::sweep::usage(&policy, &inv);
+    let plan = retentiond::sweep::plan_with_detail(&mut inv, &policy, &HoldSet::default(), &usage, Timestamp(t));
     assert!(!plan.entries.is_empty());
 
     // Swap a day directory, an hour directory and a camera directory.

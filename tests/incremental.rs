@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::*;
-use retentiond::treegen::{frigate, write_file, TreeSpec};
+use retentiond::demo::treegen::{frigate, write_file, TreeSpec};
 
 const HOUR: i64 = 3600;
 const DAY: i64 = 86_400;

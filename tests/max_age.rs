@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use common::*;
-use retentiond::treegen::{frigate, TreeSpec};
+use retentiond::demo::treegen::{frigate, TreeSpec};
 
 #[test]
 fn once_deletes_exactly_what_is_past_max_age_and_the_chain_catches_tampering() {

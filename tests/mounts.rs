@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::*;
-use retentiond::treegen::write_file;
+use retentiond::demo::treegen::write_file;
 
 const DAY: i64 = 86_400;
 

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::*;
-use retentiond::treegen::write_file;
+use retentiond::demo::treegen::write_file;
 
 const DAY: i64 = 86_400;
 
@@ -241,12 +241,12 @@ fn files_gone_or_still_being_written_are_handled() {
     write_file(&root.join("writing.wav"), b"a", now()).unwrap();
     let p = policy(tmp.path(), &state, &root);
     // Scan and plan, then someone else deletes half before the executor runs.
-    let policy = retentiond::policy::Policy::load(&p).unwrap();
-    let mut inv = retentiond::scan::scan(&policy);
-    let usage = retentiond::scan::usage(&policy, &inv);
-    let holds = retentiond::holds::HoldSet::default();
-    let now_t = retentiond::units::Timestamp(now());
-    let plan = retentiond::scan::plan_with_detail(&mut inv, &policy, &holds, &usage, now_t);
+    let policy = retentiond::core::policy::Policy::load(&p).unwrap();
+    let mut inv = retentiond::fs::scan::scan(&policy);
+    let usage = retentiond::sweep::usage(&policy, &inv);
+    let holds = retentiond::core::holds::HoldSet::default();
+    let now_t = retentiond::core::units::Timestamp(now());
+    let plan = retentiond::sweep::plan_with_detail(&mut inv, &policy, &holds, &usage, now_t);
     for i in 0..25 {
         std::fs::remove_file(root.join(format!("{i:02}.wav"))).unwrap();
     }
@@ -254,17 +254,17 @@ fn files_gone_or_still_being_written_are_handled() {
     let audit = std::sync::Mutex::new(
         retentiond::audit::AuditLog::open(&state.join("audit.jsonl"), Default::default()).unwrap(),
     );
-    let opts = retentiond::execute::ExecOptions {
+    let opts = retentiond::sweep::execute::ExecOptions {
         dry_run: false,
         batch_size: 10,
         list: false,
         refused: Default::default(),
     };
-    let r = retentiond::execute::execute(
+    let r = retentiond::sweep::execute::execute(
         &plan,
         &inv,
         &policy,
-        &mut retentiond::execute::StaticHolds(holds),
+        &mut retentiond::sweep::execute::StaticHolds(holds),
         Some(&audit),
         &opts,
         &std::sync::atomic::AtomicBool::new(false),

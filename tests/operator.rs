@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::Output;
 
 use common::*;
-use retentiond::treegen::{frigate, TreeSpec};
+use retentiond::demo::treegen::{frigate, TreeSpec};
 use serde_json::Value;
 
 const DAY: i64 = 86_400;
@@ -975,4 +975,106 @@ fn without_the_daemon_root_finds_and_anyone_reads_status() {
         "x",
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+}
+
+/// `plan` and `explain` run the sweep's own pipeline with deletion switched
+/// off, so they refuse what the sweep refuses: a hold naming a zone the
+/// policy no longer has, and a root that is not on the filesystem it was.
+#[test]
+fn plan_and_explain_refuse_what_the_sweep_refuses() {
+    if !nix::unistd::getuid().is_root() {
+        eprintln!("skipped: changing holds without the daemon needs root");
+        return;
+    }
+    let e = env("");
+    // A first sweep learns the root's filesystem; 3 days are past max_age.
+    let o = retentiond(&["--config", e.policy.to_str().unwrap(), "--once"]);
+    assert!(o.status.success(), "{}", text(&o));
+    // Make more footage due: the sweep deleted what was past 28 days.
+    let text_of = std::fs::read_to_string(&e.policy)
+        .unwrap()
+        .replace("max_age = \"28d\"", "max_age = \"20d\"");
+    std::fs::write(&e.policy, text_of).unwrap();
+    let due = files(&e.root)
+        .into_iter()
+        .find(|p| e.end - path_time(&e.root, p) > 25 * DAY)
+        .unwrap();
+    let out = json(&e.ctl(&["--json", "explain", due.to_str().unwrap()]));
+    assert_eq!(out["state"], "due", "{out:#}");
+
+    // 1. The root is no longer the filesystem it was (a swapped mount).
+    let roots = e.state.join("roots.json");
+    let mut ids: Value = serde_json::from_slice(&std::fs::read(&roots).unwrap()).unwrap();
+    for (_, id) in ids.as_object_mut().unwrap() {
+        id["fsid"] = Value::from(id["fsid"].as_u64().unwrap() ^ 1);
+    }
+    std::fs::write(&roots, serde_json::to_vec(&ids).unwrap()).unwrap();
+    let plan = json(&e.ctl(&["--json", "plan", "--summary"]));
+    assert_eq!(plan["delete"]["files"], 0, "{plan:#}");
+    assert!(
+        plan["root_errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("is not the filesystem it was"),
+        "{plan:#}"
+    );
+    let t = e.ctl(&["plan"]);
+    assert!(
+        String::from_utf8_lossy(&t.stdout).contains("refused, root skipped"),
+        "{}",
+        text(&t)
+    );
+    let out = json(&e.ctl(&["--json", "explain", due.to_str().unwrap()]));
+    assert_eq!(out["state"], "refused", "{out:#}");
+    assert!(
+        out["refused"].as_str().unwrap().contains("its root is skipped"),
+        "{out:#}"
+    );
+    let before = files(&e.root).len();
+    let o = retentiond(&["--config", e.policy.to_str().unwrap(), "--once"]);
+    assert_eq!(
+        files(&e.root).len(),
+        before,
+        "the sweep deletes nothing there either: {}",
+        text(&o)
+    );
+    std::fs::remove_file(&roots).unwrap();
+
+    // 2. A hold names a zone the policy no longer has.
+    let o = e.ctl(&[
+        "hold",
+        "add",
+        "--zone",
+        "cctv",
+        "--case",
+        "C-1",
+        "--reason",
+        "investigation",
+        "--from",
+        "2020-01-01T00:00:00Z",
+        "--to",
+        "2020-01-02T00:00:00Z",
+        "--indefinite",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let text_of = std::fs::read_to_string(&e.policy)
+        .unwrap()
+        .replace("name = \"cctv\"", "name = \"lobby\"");
+    std::fs::write(&e.policy, text_of).unwrap();
+    let p = e.ctl(&["plan"]);
+    assert!(!p.status.success(), "{}", text(&p));
+    assert!(
+        text(&p).contains("refused") && text(&p).contains("names zone \"cctv\""),
+        "{}",
+        text(&p)
+    );
+    let out = json(&e.ctl(&["--json", "explain", due.to_str().unwrap()]));
+    assert_eq!(out["state"], "refused", "{out:#}");
+    let o = retentiond(&["--config", e.policy.to_str().unwrap(), "--once"]);
+    assert!(
+        !o.status.success() && text(&o).contains("names zone \"cctv\""),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(files(&e.root).len(), before, "the sweep refuses too");
 }

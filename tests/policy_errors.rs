@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use retentiond::treegen::{frigate, TreeSpec};
+use retentiond::demo::treegen::{frigate, TreeSpec};
 
 const ZONE: &str = "[[zone]]\nname = \"cctv\"\npaths = [\"ROOT\"]\ntime = \"%Y-%m-%d/%H/*/%M.%S.mp4\"\nmin_age = \"1d\"\nmax_age = \"2d\"\n";
 

@@ -132,7 +132,7 @@ fn notify_protocol_ready_status_watchdog_reload_stopping() {
     assert!(!ok.contains("RELOAD FAILED"), "{ok}");
     until(&sock, &mut got, 30, |m| m.contains("deleted 1 (max-age 1)"));
     assert!(!root.join("call3.wav").exists() && root.join("call4.wav").exists());
-    let digest = retentiond::policy::Policy::load(&policy).unwrap().digest;
+    let digest = retentiond::core::policy::Policy::load(&policy).unwrap().digest;
     let loads: Vec<_> = audit_records(&state.join("audit.jsonl"))
         .into_iter()
         .filter(|r| r["action"] == "policy-load")

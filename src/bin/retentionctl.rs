@@ -5,26 +5,29 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Parser;
 use log::LevelFilter;
-use retentiond::access::{self, RangeRequest};
-use retentiond::auditq::{self, Query};
+use retentiond::audit;
+use retentiond::audit::query::Query;
 use retentiond::cli::{
     AuditCommand, CtlArgs, CtlCommand, ExportArgs, ExportCommand, HoldAddArgs, HoldCommand, RangeArgs, ReportFormat,
     EXIT_FAILURE,
 };
-use retentiond::control::{self, ClientError, Request};
-use retentiond::daemon::{self, StateLock};
-use retentiond::holdops::{self, AddRequest, Caller, Ctx, OpError};
-use retentiond::holdstore::HoldStore;
-use retentiond::policy::{Policy, DEFAULT_SOCKET};
-use retentiond::report::{self, ReportRequest};
-use retentiond::units::{Bytes, Timestamp};
-use retentiond::{audit, explain, export, logging, status};
+use retentiond::control::client::{self, ClientError};
+use retentiond::control::{AddRequest, RangeRequest, ReportRequest, Request};
+use retentiond::core::policy::{Policy, DEFAULT_SOCKET};
+use retentiond::core::units::{Bytes, Timestamp};
+use retentiond::daemon;
+use retentiond::host::logging;
+use retentiond::ops::auth::Caller;
+use retentiond::ops::dispatch::{dispatch, Served};
+use retentiond::ops::{export, plan, report, status};
+use retentiond::state::holdstore::HoldStore;
+use retentiond::state::lock::StateLock;
 use serde_json::{json, Value};
 
 /// How long to wait for the daemon (counting a large hold's coverage takes a while).
@@ -115,9 +118,9 @@ fn run(args: &CtlArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .or_else(|| policy.as_ref().ok().map(|p| p.daemon.control_socket.clone()))
         .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET));
-    let data = match control::request(&socket, &req, TIMEOUT) {
+    let data = match client::request(&socket, &req, TIMEOUT) {
         Ok(v) => v,
-        Err(ClientError::NotRunning(_)) => match offline(policy?, &socket, &req, now) {
+        Err(ClientError::NotRunning(_)) => match offline(policy?, &socket, &req) {
             Ok(v) => v,
             Err(e) => {
                 eprintln!("retentionctl: {e:#}");
@@ -168,70 +171,61 @@ fn add_request(a: &HoldAddArgs, now: Timestamp) -> AddRequest {
     }
 }
 
-/// Serves a request without the daemon: reads from the state directory;
-/// changes only as root, under the state lock (which proves the daemon is
-/// not running) and the hold store's lock, audited like the daemon does.
-fn offline(policy: Policy, socket: &Path, req: &Request, now: Timestamp) -> anyhow::Result<Value> {
-    let store = HoldStore::new(&policy.daemon.state_dir);
-    let op = |r: Result<Value, OpError>| r.map_err(anyhow::Error::from);
-    match req {
-        Request::Ping {} => bail!("retentiond is not running (no listener on {})", socket.display()),
-        Request::Plan { summary } => {
-            let o = daemon::dry_plan(&policy, &store, now, !*summary)?;
-            Ok(daemon::plan_json(&o, *summary))
-        }
-        Request::HoldList { all } => op(holdops::list(&store, *all, now)),
-        Request::HoldShow { id } => op(holdops::show(&policy, &store, None, *id, now)),
-        Request::Status {} => op(control::status(&policy, &store, None, None, now)),
-        Request::Explain { path } => match audit::path_from_value(path) {
-            Some(p) => op(explain::explain(&policy, &store, None, Path::new(&p), now)),
-            None => bail!("not a path"),
-        },
-        Request::AuditShow { query } => auditq::show(&policy.daemon.audit_log, query).map_err(|e| anyhow::anyhow!(e)),
-        Request::Report { report } => report::report(&policy.daemon.audit_log, report).map_err(|e| anyhow::anyhow!(e)),
-        Request::ExportOpen { .. } | Request::ExportDone { .. } | Request::Confirm { .. } => {
-            bail!(
-                "retentiond is not running (no listener on {}); export and confirm need the daemon",
-                socket.display()
-            )
-        }
-        Request::HoldAdd { .. }
-        | Request::HoldRelease { .. }
-        | Request::HoldExtend { .. }
-        | Request::Find { .. }
-        | Request::Erase { .. } => {
-            let caller = Caller::current();
-            if caller.uid != 0 {
-                bail!(
-                    "retentiond is not running (no listener on {}); without it only root can change holds, find or erase",
-                    socket.display()
-                );
-            }
-            let _lock = StateLock::acquire(&policy.daemon.state_dir)
-                .context("retentiond seems to be running but its control socket is not answering")?;
-            let audit = Mutex::new(daemon::open_audit(&policy)?);
-            let ctx = Ctx {
-                policy: &policy,
-                store: &store,
-                audit: &audit,
-                inventory: None,
-            };
-            let v = op(match req {
-                Request::HoldAdd { hold } => holdops::add(&ctx, &caller, hold, now),
-                Request::HoldRelease { id, reason } => holdops::release(&ctx, &caller, *id, reason, now),
-                Request::HoldExtend { id, expires, reason } => {
-                    holdops::extend(&ctx, &caller, *id, *expires, reason, now)
-                }
-                Request::Find { range } => access::find(&policy, &store, &audit, &caller, range, now),
-                Request::Erase { range } => access::erase(&policy, &store, &audit, &caller, range, now),
-                _ => unreachable!("matched above"),
-            })?;
-            if !matches!(req, Request::Find { .. } | Request::Erase { .. }) {
-                eprintln!("retentionctl: retentiond is not running; the change is in the hold store and the daemon reads it before its first sweep");
-            }
-            Ok(v)
-        }
+/// Serves a request without the daemon, through the same dispatch as the
+/// socket: reads from the state directory; changes only as root, under the
+/// state lock (which proves the daemon is not running) and the hold
+/// store's lock, audited like the daemon does.
+fn offline(policy: Policy, socket: &Path, req: &Request) -> anyhow::Result<Value> {
+    let not_running = format!("retentiond is not running (no listener on {})", socket.display());
+    if matches!(req, Request::Ping {}) {
+        bail!("{not_running}");
     }
+    if matches!(
+        req,
+        Request::ExportOpen { .. } | Request::ExportDone { .. } | Request::Confirm { .. }
+    ) {
+        bail!("{not_running}; export and confirm need the daemon");
+    }
+    let store = HoldStore::new(&policy.daemon.state_dir);
+    let caller = Caller::current();
+    let changes = matches!(
+        req,
+        Request::HoldAdd { .. }
+            | Request::HoldRelease { .. }
+            | Request::HoldExtend { .. }
+            | Request::Find { .. }
+            | Request::Erase { .. }
+    );
+    let read_only = format!("{not_running}; without it only root can change holds, find or erase");
+    if changes && caller.uid != 0 {
+        bail!("{read_only}");
+    }
+    let (_lock, audit) = if changes {
+        let lock = StateLock::acquire(&policy.daemon.state_dir)
+            .context("retentiond seems to be running but its control socket is not answering")?;
+        (Some(lock), Some(Mutex::new(daemon::open_audit(&policy)?)))
+    } else {
+        (None, None)
+    };
+    let served = Served {
+        policy: Arc::new(policy),
+        store: &store,
+        audit: audit.as_ref(),
+        inventory: None,
+        last: None,
+        guard: None,
+        wake: None,
+        read_only: &read_only,
+        check_roles: false,
+    };
+    let (v, _) = dispatch(&served, &caller, req)?;
+    if matches!(
+        req,
+        Request::HoldAdd { .. } | Request::HoldRelease { .. } | Request::HoldExtend { .. }
+    ) {
+        eprintln!("retentionctl: retentiond is not running; the change is in the hold store and the daemon reads it before its first sweep");
+    }
+    Ok(v)
 }
 
 fn s(v: &Value) -> &str {
@@ -257,7 +251,7 @@ fn expiry(v: &Value) -> String {
 fn render(req: &Request, v: &Value) -> String {
     match req {
         Request::Ping {} => format!("retentiond is running (pid {})\n", v["pid"]),
-        Request::Plan { .. } => daemon::plan_text(v),
+        Request::Plan { .. } => plan::plan_text(v),
         Request::HoldAdd { .. } => format!(
             "hold {} placed (case {}): covers {} now; {}\n",
             v["id"],
@@ -329,13 +323,13 @@ fn export_cmd(args: &CtlArgs, x: &ExportArgs) -> anyhow::Result<ExitCode> {
     let dest = std::fs::canonicalize(to)
         .with_context(|| format!("{}: the destination must be an existing directory", to.display()))?;
     let open = Request::ExportOpen {
-        export: export::OpenRequest {
+        export: retentiond::control::OpenRequest {
             hold,
             dest: dest.display().to_string(),
             reason: reason.clone(),
         },
     };
-    let (listing, fds) = match control::request_fds(&socket, &open, TIMEOUT) {
+    let (listing, fds) = match client::request_fds(&socket, &open, TIMEOUT) {
         Ok(r) => r,
         Err(ClientError::Refused { msg, .. }) => {
             eprintln!("retentionctl: {msg}");
@@ -345,7 +339,7 @@ fn export_cmd(args: &CtlArgs, x: &ExportArgs) -> anyhow::Result<ExitCode> {
     };
     let w = export::copy_into(&dest, &listing, fds, reason)?;
     let done = Request::ExportDone {
-        done: export::DoneRequest {
+        done: retentiond::control::DoneRequest {
             hold,
             dest: dest.display().to_string(),
             manifest_sha256: w.manifest_sha256.clone(),
@@ -353,7 +347,7 @@ fn export_cmd(args: &CtlArgs, x: &ExportArgs) -> anyhow::Result<ExitCode> {
             bytes: w.bytes,
         },
     };
-    let rec = control::request(&socket, &done, TIMEOUT)?;
+    let rec = client::request(&socket, &done, TIMEOUT)?;
     if args.json {
         println!(
             "{}",
@@ -393,7 +387,7 @@ fn export_verify(args: &CtlArgs, socket: &Path, dir: &Path) -> anyhow::Result<Ex
             ..Default::default()
         },
     };
-    let audit_note = match control::request(socket, &q, TIMEOUT) {
+    let audit_note = match client::request(socket, &q, TIMEOUT) {
         Ok(v) => {
             let hit = v["records"]
                 .as_array()

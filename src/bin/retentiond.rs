@@ -6,8 +6,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use log::LevelFilter;
 use retentiond::cli::{DaemonArgs, EXIT_FAILURE};
-use retentiond::policy::Policy;
-use retentiond::{daemon, demo, logging};
+use retentiond::core::policy::Policy;
+use retentiond::host::logging;
+use retentiond::{daemon, demo};
 
 fn main() -> ExitCode {
     let args = DaemonArgs::parse();
@@ -30,7 +31,7 @@ fn main() -> ExitCode {
                     .ok()
                     .flatten()
                     .map(|g| g.gid.as_raw());
-                for note in retentiond::scan::small_box_notes(&p, gid) {
+                for note in retentiond::fs::usage::small_box_notes(&p, gid) {
                     eprintln!("retentiond: note: {note}");
                 }
                 ExitCode::SUCCESS

@@ -177,7 +177,7 @@ impl Daemon {
         };
         let t0 = std::time::Instant::now();
         loop {
-            let ping = retentiond::control::request(
+            let ping = retentiond::control::client::request(
                 socket,
                 &retentiond::control::Request::Ping {},
                 std::time::Duration::from_secs(5),

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use retentiond::holdstore::parse;
+use retentiond::state::holdstore::parse;
 use std::path::Path;
 
 fuzz_target!(|data: &[u8]| {

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use retentiond::policy::Policy;
+use retentiond::core::policy::Policy;
 use std::path::Path;
 
 fuzz_target!(|data: &[u8]| {

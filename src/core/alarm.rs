@@ -1,0 +1,71 @@
+//! Every alarm kind, with its code in one place (the journal's
+//! `RETENTION_ALARM`, the audit log's `alarm` records, `status`, metrics).
+
+use std::fmt;
+
+/// What an alarm is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AlarmKind {
+    /// A filesystem stays above its high watermark: floors or holds protect the rest.
+    CapacityUnrelieved,
+    /// A zone stays above its max_bytes.
+    QuotaUnrelieved,
+    /// The hold store cannot be read, or a hold names a zone the policy lacks: nothing is deleted.
+    HoldsUnavailable,
+    /// The audit log cannot be written: nothing is deleted.
+    AuditUnwritable,
+    /// A zone root cannot be read, or is not the filesystem it was.
+    RootUnavailable,
+    /// The mass-deletion guard caps a surge of deletions for age.
+    MassDeletion,
+    /// The wall clock is suspect; deletions for age are capped.
+    ClockSuspect,
+    /// Unlinks failed (permissions, read-only, immutable).
+    DeleteFailed,
+}
+
+impl AlarmKind {
+    /// Every kind, in the order the manual lists them.
+    pub const ALL: [AlarmKind; 8] = [
+        AlarmKind::CapacityUnrelieved,
+        AlarmKind::QuotaUnrelieved,
+        AlarmKind::HoldsUnavailable,
+        AlarmKind::AuditUnwritable,
+        AlarmKind::RootUnavailable,
+        AlarmKind::MassDeletion,
+        AlarmKind::ClockSuspect,
+        AlarmKind::DeleteFailed,
+    ];
+
+    /// Its code.
+    pub const fn code(self) -> &'static str {
+        match self {
+            AlarmKind::CapacityUnrelieved => "capacity-unrelieved",
+            AlarmKind::QuotaUnrelieved => "quota-unrelieved",
+            AlarmKind::HoldsUnavailable => "holds-unavailable",
+            AlarmKind::AuditUnwritable => "audit-unwritable",
+            AlarmKind::RootUnavailable => "root-unavailable",
+            AlarmKind::MassDeletion => "mass-deletion",
+            AlarmKind::ClockSuspect => "clock-suspect",
+            AlarmKind::DeleteFailed => "delete-failed",
+        }
+    }
+}
+
+impl PartialEq<&str> for AlarmKind {
+    fn eq(&self, code: &&str) -> bool {
+        self.code() == *code
+    }
+}
+
+impl serde::Serialize for AlarmKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
+impl fmt::Display for AlarmKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}

@@ -1,0 +1,20 @@
+//! The pure decision core: what is kept, what goes, and why.
+//!
+//! Owns the value types ([`units`]), the validated policy ([`policy`],
+//! with [`timepattern`]), the picture of the recordings ([`inventory`]),
+//! legal holds ([`holds`]), the planner ([`plan`]) and the mass-deletion
+//! guard ([`guard`]).
+//!
+//! May not: perform I/O (the one exception is [`policy::Policy::load`],
+//! which reads the policy file and checks its roots' paths), read a clock
+//! (`now` is always an argument), or import any other room of the crate.
+
+pub mod alarm;
+pub mod guard;
+pub mod holds;
+pub mod inventory;
+pub mod plan;
+pub mod policy;
+pub mod roles;
+pub mod timepattern;
+pub mod units;

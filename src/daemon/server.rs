@@ -1,0 +1,182 @@
+//! The control socket's server: one JSON request per connection, one JSON
+//! reply, each request carried out by [`crate::ops::dispatch`].
+//!
+//! Invariants:
+//! - The caller is who the kernel says (`SO_PEERCRED`); no request field
+//!   names a user.
+//! - A request is at most [`MAX_REQUEST`] bytes and must arrive within
+//!   [`READ_TIMEOUT`]; anything else is refused with an error reply (or the
+//!   connection is dropped), and the daemon goes on.
+//! - Each connection is its own task and the work runs on the blocking
+//!   pool, so a slow or stuck client delays nobody else; at most
+//!   [`MAX_CLIENTS`] connections are served at once, later ones are told so.
+
+use std::os::fd::OwnedFd;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+
+use crate::control::{decode, FDS_PER_MSG, MAX_CLIENTS, MAX_REQUEST, READ_TIMEOUT};
+use crate::daemon::Shared;
+use crate::ops::auth::Caller;
+use crate::ops::dispatch::{dispatch, reply, reply_err};
+
+/// Binds the socket: creates its directory if needed, replaces a stale
+/// socket (never another kind of file), and lets anyone connect (the
+/// roles decide what they may do).
+pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_socket() => std::fs::remove_file(path)?,
+        Ok(_) => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!("{} exists and is not a socket", path.display()),
+            ))
+        }
+        Err(_) => {}
+    }
+    let l = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))?;
+    Ok(l)
+}
+
+/// Serves connections until the task is dropped.
+pub async fn serve(listener: UnixListener, shared: Arc<Shared>) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CLIENTS));
+    loop {
+        let (stream, _) = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                log::warn!("control socket: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let shared = shared.clone();
+        match slots.clone().try_acquire_owned() {
+            Ok(permit) => {
+                tokio::spawn(async move {
+                    connection(stream, shared).await;
+                    drop(permit);
+                });
+            }
+            Err(_) => {
+                tokio::spawn(async move {
+                    let mut s = stream;
+                    let msg = reply_err("busy", "too many clients at once; try again");
+                    let _ =
+                        tokio::time::timeout(Duration::from_secs(1), s.write_all(format!("{msg}\n").as_bytes())).await;
+                });
+            }
+        }
+    }
+}
+
+async fn connection(stream: UnixStream, shared: Arc<Shared>) {
+    let caller = match stream.peer_cred() {
+        Ok(c) => Caller::from_uid(c.uid()),
+        Err(e) => {
+            log::warn!("control socket: no peer credentials: {e}");
+            return;
+        }
+    };
+    let (rd, mut wr) = stream.into_split();
+    let mut line = Vec::new();
+    let mut br = BufReader::new(rd);
+    let read = tokio::time::timeout(
+        READ_TIMEOUT,
+        (&mut br).take(MAX_REQUEST as u64 + 1).read_until(b'\n', &mut line),
+    )
+    .await;
+    let oversized = line.len() > MAX_REQUEST;
+    let mut fds: Vec<OwnedFd> = Vec::new();
+    let reply = match read {
+        Err(_) => reply_err("bad-request", "timed out waiting for the request"),
+        Ok(Err(e)) => reply_err("bad-request", &format!("cannot read the request: {e}")),
+        Ok(Ok(_)) if line.len() > MAX_REQUEST => {
+            reply_err("bad-request", &format!("request larger than {MAX_REQUEST} bytes"))
+        }
+        Ok(Ok(_)) => match decode(line.trim_ascii()) {
+            Err(m) => reply_err("bad-request", &m),
+            Ok(req) => {
+                let shared = shared.clone();
+                let caller = caller.clone();
+                match tokio::task::spawn_blocking(move || reply(dispatch(&shared.served(), &caller, &req))).await {
+                    Ok((v, f)) => {
+                        fds = f;
+                        v
+                    }
+                    Err(e) => reply_err("failed", &format!("internal error: {e}")),
+                }
+            }
+        },
+    };
+    let mut out = serde_json::to_vec(&reply).unwrap_or_default();
+    out.push(b'\n');
+    let _ = tokio::time::timeout(Duration::from_secs(10), wr.write_all(&out)).await;
+    if !fds.is_empty() {
+        if let Err(e) = send_fds(wr.as_ref(), &fds).await {
+            log::warn!(
+                "control socket: passing {} files to {} failed: {e}",
+                fds.len(),
+                caller.user
+            );
+        }
+        drop(fds);
+    }
+    let _ = wr.shutdown().await;
+    if oversized {
+        // Drain (briefly, boundedly) what the client is still sending, so it
+        // reads the refusal instead of a connection reset.
+        let mut sink = vec![0u8; 16 * 1024];
+        let mut total = 0usize;
+        while total < 16 * MAX_REQUEST {
+            match tokio::time::timeout(Duration::from_secs(1), br.read(&mut sink)).await {
+                Ok(Ok(n)) if n > 0 => total += n,
+                _ => break,
+            }
+        }
+    }
+}
+
+/// Passes `fds` after the reply, [`FDS_PER_MSG`] per message, each message
+/// one zero byte with its `SCM_RIGHTS`.
+async fn send_fds(stream: &UnixStream, fds: &[OwnedFd]) -> std::io::Result<()> {
+    use rustix::net::{sendmsg, SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+    use std::os::fd::{AsFd, BorrowedFd};
+    for chunk in fds.chunks(FDS_PER_MSG) {
+        let borrowed: Vec<BorrowedFd> = chunk.iter().map(|f| f.as_fd()).collect();
+        loop {
+            let sent = tokio::time::timeout(READ_TIMEOUT, stream.writable()).await;
+            match sent {
+                Err(_) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "client does not read",
+                    ))
+                }
+                Ok(r) => r?,
+            }
+            let r = stream.try_io(tokio::io::Interest::WRITABLE, || {
+                let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(FDS_PER_MSG))];
+                let mut anc = SendAncillaryBuffer::new(&mut space);
+                anc.push(SendAncillaryMessage::ScmRights(&borrowed));
+                sendmsg(stream, &[std::io::IoSlice::new(&[0u8])], &mut anc, SendFlags::NOSIGNAL)
+                    .map_err(std::io::Error::from)
+            });
+            match r {
+                Ok(_) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
+}

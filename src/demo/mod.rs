@@ -1,0 +1,324 @@
+//! The demo room: `retentiond --demo`, and the synthetic Frigate-like trees
+//! ([`treegen`]) the demo, the tests and the benchmark build.
+//!
+//! `retentiond --demo`: builds a synthetic recording tree in a temporary
+//! directory, sweeps it for real under the example policy
+//! (`config/retentiond.toml`, paths moved into the tree), and shows what was
+//! deleted and why, the audit trail, and what a full disk would add.
+//!
+//! The tree has Frigate's layout (`YYYY-MM-DD/HH/camNN/MM.SS.mp4`, UTC,
+//! mtime = segment end) for the CCTV zone, and one `.wav` per call, dated by
+//! mtime, for the call-recording zone.
+
+pub mod treegen;
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+
+use crate::audit;
+use crate::audit::schema::Action;
+use crate::core::plan::Usage;
+use crate::core::policy::Policy;
+use crate::core::units::{Bytes, Timestamp};
+use crate::daemon::Sweeper;
+use crate::fs::scan;
+use treegen::TreeSpec;
+
+/// The example policy shipped in `config/`.
+pub const EXAMPLE_POLICY: &str = include_str!("../../config/retentiond.toml");
+
+const CAMERAS: u32 = 4;
+const CCTV_DAYS: i64 = 35;
+const SEGMENT_SECS: i64 = 15 * 60;
+const CALL_DAYS: i64 = 70;
+const CALLS_PER_DAY: i64 = 6;
+/// Bytes written into each file (they occupy one filesystem block each).
+const FILE_BYTES: usize = 512;
+
+/// Shape of the tree the demo built.
+struct Tree {
+    cctv_files: u64,
+    call_files: u64,
+}
+
+/// Runs the demo, writing its account to `out`. The tree is removed at the
+/// end unless `RETENTIOND_DEMO_KEEP` is set.
+pub fn run(out: &mut dyn Write) -> Result<()> {
+    // The sweep's journal summaries would interleave with the account below.
+    log::set_max_level(log::LevelFilter::Warn);
+    let dir = tempfile::Builder::new()
+        .prefix("retentiond-demo-")
+        .tempdir()
+        .context("cannot create a temporary directory")?;
+    let root = dir.path();
+    let now = Timestamp::now();
+    writeln!(
+        out,
+        "retentiond demo: building a synthetic recording tree in {}",
+        root.display()
+    )?;
+    let tree = build_tree(root, now)?;
+    writeln!(
+        out,
+        "  cctv:  {CAMERAS} cameras x {CCTV_DAYS} days of {}-minute segments = {} files (Frigate layout, time from the path)",
+        SEGMENT_SECS / 60,
+        tree.cctv_files
+    )?;
+    writeln!(
+        out,
+        "  calls: {CALL_DAYS} days x {CALLS_PER_DAY} calls = {} files (time from mtime)",
+        tree.call_files
+    )?;
+
+    let config = root.join("retentiond.toml");
+    let text = demo_policy(root);
+    std::fs::write(&config, &text)?;
+    let policy = Policy::load(&config)?;
+    writeln!(
+        out,
+        "\nPolicy: config/retentiond.toml with its paths moved into the tree ({})",
+        config.display()
+    )?;
+    for z in &policy.zones {
+        writeln!(
+            out,
+            "  zone {:<6} floor (min_age) {:<4} ceiling (max_age) {:<4} when_full {}",
+            z.name,
+            z.min_age,
+            z.max_age,
+            z.when_full.as_str()
+        )?;
+    }
+
+    writeln!(
+        out,
+        "\nSweep (the disk is not under pressure, so only max_age applies):"
+    )?;
+    let audit_log = policy.daemon.audit_log.clone();
+    let mut sweeper = Sweeper::open(policy.clone(), false)?;
+    let mut o = sweeper.sweep(now, &AtomicBool::new(false), false)?;
+    print_sweep(out, &o)?;
+    let guarded: Vec<&crate::core::plan::Alarm> = o.plan.alarms.iter().filter(|a| a.kind == "mass-deletion").collect();
+    if !guarded.is_empty() {
+        for a in guarded {
+            writeln!(out, "  alarm {}: {}", a.kind, a.text)?;
+        }
+        writeln!(
+            out,
+            "\nA first start meets the whole backlog past max_age at once, more than the mass-deletion\n\
+             guard lets go without a supervisor (guard_share, 10% of a zone). The supervisor accepts it:\n  \
+             retentionctl confirm --reason 'first start: the backlog past max_age is expected'\n\
+             and the next sweep deletes the rest:"
+        )?;
+        let audit = sweeper.shared.audit.as_ref().expect("not a dry run");
+        let caller = crate::ops::auth::Caller {
+            uid: 0,
+            user: "demo".into(),
+        };
+        crate::ops::confirm::confirm(
+            &sweeper.shared.guard,
+            &sweeper.shared.guard_store,
+            audit,
+            &caller,
+            None,
+            "first start: the backlog past max_age is expected",
+            now,
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        o = sweeper.sweep(now, &AtomicBool::new(false), false)?;
+        print_sweep(out, &o)?;
+    }
+    drop(sweeper);
+    let inv = scan::scan(&policy);
+    for (z, zi) in policy.zones.iter().zip(&inv.zones) {
+        let oldest = zi
+            .roots
+            .iter()
+            .flat_map(|r| r.dirs.iter())
+            .filter(|d| d.files > 0)
+            .map(|d| d.oldest)
+            .min();
+        if let Some(t) = oldest {
+            writeln!(
+                out,
+                "  zone {:<6} now keeps {} recordings; the oldest is {} old",
+                z.name,
+                zi.roots.iter().map(|r| r.files()).sum::<u64>(),
+                t.age_at(now)
+            )?;
+        }
+    }
+
+    writeln!(
+        out,
+        "\nAudit log {} (hash-chained, written before each unlink). A record per zone:",
+        audit_log.display()
+    )?;
+    let mut shown: Vec<String> = Vec::new();
+    for r in audit::read_records(&audit_log)? {
+        let r = r?;
+        let zone = r
+            .fields
+            .get("zone")
+            .and_then(|z| z.as_str())
+            .unwrap_or_default()
+            .to_string();
+        if r.action == Action::Delete && !shown.contains(&zone) {
+            let mut v = serde_json::Value::Object(r.fields.clone());
+            v["seq"] = r.seq.into();
+            v["ts"] = r.ts.clone().into();
+            writeln!(out, "  {}", serde_json::to_string(&v)?)?;
+            shown.push(zone);
+            if shown.len() == policy.zones.len() {
+                break;
+            }
+        }
+    }
+    let report = audit::verify(&audit_log)?;
+    writeln!(out, "  retentionctl audit verify: {report}")?;
+
+    what_if_full(out, &policy, now)?;
+
+    if std::env::var_os("RETENTIOND_DEMO_KEEP").is_some() {
+        let kept = dir.keep();
+        writeln!(out, "\nThe tree is kept at {}. Try:", kept.display())?;
+        writeln!(out, "  retentionctl --config {} plan", config.display())?;
+        writeln!(out, "  retentionctl --config {} audit verify", config.display())?;
+    } else {
+        writeln!(
+            out,
+            "\n(The tree is removed now; set RETENTIOND_DEMO_KEEP=1 to keep it and explore with retentionctl.)"
+        )?;
+    }
+    Ok(())
+}
+
+fn print_sweep(out: &mut dyn Write, o: &crate::sweep::SweepOutcome) -> Result<()> {
+    for ((zone, code), (n, b)) in &o.report.by_reason {
+        writeln!(out, "  deleted {n:>5} recordings ({b}) from zone {zone}, reason {code}")?;
+    }
+    writeln!(
+        out,
+        "  {} recordings scanned; deleted {}; {} emptied time-bucket directories removed",
+        o.recordings,
+        o.report.summary(),
+        o.report.rmdirs
+    )?;
+    Ok(())
+}
+
+/// The example policy with its paths moved under `root`.
+fn demo_policy(root: &Path) -> String {
+    let r = root.display().to_string();
+    EXAMPLE_POLICY
+        .replace("/srv/nvr/cctv", &format!("{r}/cctv"))
+        .replace("/srv/nvr/calls", &format!("{r}/calls"))
+        .replace("/var/lib/retentiond", &format!("{r}/state"))
+}
+
+/// Plans (without deleting) against a made-up filesystem 95% full whose
+/// recordings are 93% of its size, to show capacity deletion and floors.
+fn what_if_full(out: &mut dyn Write, policy: &Policy, now: Timestamp) -> Result<()> {
+    let inv = scan::scan(policy);
+    let recorded = inv
+        .zones
+        .iter()
+        .flat_map(|z| &z.roots)
+        .map(|r| r.bytes().0)
+        .sum::<u64>();
+    let Some(dev) = inv.zones.iter().flat_map(|z| &z.roots).find_map(|r| r.dev) else {
+        return Ok(());
+    };
+    let size = recorded * 100 / 93;
+    let used = size * 95 / 100;
+    let usage = Usage {
+        filesystems: vec![crate::core::plan::FsUsage {
+            dev,
+            mount: policy.zones[0].roots[0].clone(),
+            used: Bytes(used),
+            avail: Bytes(size - used),
+            marks: policy.default_marks,
+            log_bytes_per_deletion: 0,
+            reserve_short: Bytes(0),
+        }],
+    };
+    writeln!(
+        out,
+        "\nWhat if this disk were 95% full ({} of {}, high watermark {}, low {})? `retentionctl plan` would say:",
+        Bytes(used),
+        Bytes(size),
+        policy.default_marks.high,
+        policy.default_marks.low
+    )?;
+    // The sweep's own pipeline with deletion switched off, as `plan` runs it.
+    let store = crate::state::holdstore::HoldStore::new(&policy.daemon.state_dir);
+    let o = crate::sweep::dry_plan_if(policy, &store, now, usage)?;
+    let (plan, r) = (o.plan, o.report);
+    for ((zone, code), (n, b)) in &r.by_reason {
+        writeln!(
+            out,
+            "  would delete {n:>5} recordings ({b}) from zone {zone}, reason {code}"
+        )?;
+    }
+    if let (Some(first), Some(last)) = (r.decided.first(), r.decided.last()) {
+        writeln!(
+            out,
+            "  oldest first: from {}",
+            first
+                .path
+                .strip_prefix(policy.zones[0].roots[0].parent().unwrap_or(Path::new("/")))
+                .unwrap_or(&first.path)
+                .display()
+        )?;
+        writeln!(
+            out,
+            "               to   {}",
+            last.path
+                .strip_prefix(policy.zones[0].roots[0].parent().unwrap_or(Path::new("/")))
+                .unwrap_or(&last.path)
+                .display()
+        )?;
+        writeln!(out, "  e.g. [{}] {}", last.code, last.text)?;
+    }
+    for a in &plan.alarms {
+        writeln!(out, "  alarm {}: {}", a.kind, a.text)?;
+    }
+    if let Some(z) = policy.zones.get(1) {
+        writeln!(
+            out,
+            "  zone {} loses nothing early: its floor ({}) equals its ceiling.",
+            z.name, z.min_age
+        )?;
+    }
+    Ok(())
+}
+
+fn build_tree(root: &Path, now: Timestamp) -> Result<Tree> {
+    let payload = vec![0x42u8; FILE_BYTES];
+    // Segments on the segment grid, the newest one ending a few minutes ago.
+    let end = (now.0 - 300) / SEGMENT_SECS * SEGMENT_SECS;
+    let spec = TreeSpec {
+        cams: CAMERAS,
+        days: CCTV_DAYS as f64,
+        segment: SEGMENT_SECS,
+        size: FILE_BYTES,
+        end,
+    };
+    let cctv_files = treegen::frigate(&root.join("cctv"), &spec).context("cannot build the CCTV tree")?;
+    let mut call_files = 0;
+    for day in 0..CALL_DAYS {
+        for k in 0..CALLS_PER_DAY {
+            let t = now.0 - day * 86_400 - k * 3_600 * 2 - 600;
+            let dt: DateTime<Utc> = DateTime::from_timestamp(t, 0).context("time out of range")?;
+            let d = root.join("calls").join(dt.format("%Y/%m/%d").to_string());
+            std::fs::create_dir_all(&d)?;
+            treegen::write_file(&d.join(dt.format("call-%H%M%S.wav").to_string()), &payload, t)?;
+            call_files += 1;
+        }
+    }
+    Ok(Tree { cctv_files, call_files })
+}

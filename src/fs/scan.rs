@@ -1,0 +1,771 @@
+//! Builds the inventory from the zone roots, and measures filesystem usage.
+//!
+//! Invariants:
+//! - Walks with [`crate::fs::handle::DirHandle`]: `openat` with `O_NOFOLLOW`
+//!   relative to the parent's descriptor, one descriptor per level of the
+//!   current path. Symlinks are never followed; mount points below a root
+//!   are never entered; nothing is ever modified.
+//! - Only regular files matching the zone's include globs (and its time
+//!   pattern, if any) are recordings; a file whose name does not match the
+//!   pattern is counted as "untimed" and never deleted.
+//! - One error on one entry never aborts a scan: it is counted and the
+//!   walk goes on (a root that cannot be opened is reported as such, and
+//!   the planner ignores that root).
+//!
+//! Why not walkdir: walkdir resolves every entry from the root by path
+//! (`lstat` of the full path), which costs a path lookup per file and can
+//! be redirected if a directory is swapped for a symlink mid-walk.
+//! Descriptor-relative `fstatat` is what `find` does: faster, and immune to
+//! that race.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use nix::errno::Errno;
+
+use crate::core::holds::Coverage;
+use crate::core::inventory::{DirRef, FileRec, Inventory, RootInventory, ScanStats, ZoneInventory, NONE};
+use crate::core::inventory::{FileStat, Kind};
+use crate::core::policy::{Policy, TimeSource, Zone};
+use crate::core::units::{Timestamp, ZoneId};
+use crate::fs::handle::{DirHandle, OpenError};
+
+/// Deepest directory level walked below a root (a bound on open descriptors).
+pub const MAX_DEPTH: usize = 64;
+
+/// Decides whether a directory entry is a recording, and its time.
+/// `rel` is the path relative to the root. Returns None for non-recordings
+/// (counted in `stats`).
+fn recording_time(zone: &Zone, name: &[u8], rel: &[u8], st: &FileStat, stats: &mut ScanStats) -> Option<Timestamp> {
+    if !zone.include.matches(name, rel) {
+        stats.not_included += 1;
+        return None;
+    }
+    match &zone.time {
+        TimeSource::Mtime => Some(Timestamp(st.mtime)),
+        TimeSource::Pattern(p) => match p.match_path(rel) {
+            Some(t) => Some(t),
+            None => {
+                stats.untimed += 1;
+                None
+            }
+        },
+    }
+}
+
+/// Reads the recordings directly in one directory: calls `f(name, stat,
+/// time)` for each, and `sub(name, inode)` for each subdirectory. `rel` is the
+/// directory's path relative to the root.
+pub fn read_dir(
+    dir: &DirHandle,
+    rel: &[u8],
+    zone: &Zone,
+    stats: &mut ScanStats,
+    mut f: impl FnMut(&OsStr, FileStat, Timestamp),
+    mut sub: impl FnMut(&OsStr, u64),
+) -> Result<(), Errno> {
+    let mut path = rel.to_vec();
+    if !path.is_empty() {
+        path.push(b'/');
+    }
+    let base = path.len();
+    let mut entries_err = None;
+    dir.for_each_entry(|name, kind, ino| {
+        match kind {
+            Some(Kind::Dir) => return sub(name, ino),
+            Some(Kind::Symlink) => {
+                stats.symlinks += 1;
+                return;
+            }
+            Some(Kind::Other) => {
+                stats.other += 1;
+                return;
+            }
+            _ => {}
+        }
+        path.truncate(base);
+        path.extend_from_slice(name.as_bytes());
+        // Cheap checks on the name first: most non-recordings cost no stat.
+        if kind == Some(Kind::File) && !zone.include.matches(name.as_bytes(), &path) {
+            stats.not_included += 1;
+            return;
+        }
+        let st = match dir.stat(name) {
+            Ok(st) => st,
+            Err(Errno::ENOENT) => return, // deleted by someone else meanwhile
+            Err(e) => {
+                stats.errors += 1;
+                entries_err.get_or_insert(e);
+                return;
+            }
+        };
+        match st.kind {
+            Kind::File => {
+                if let Some(t) = recording_time(zone, name.as_bytes(), &path, &st, stats) {
+                    f(name, st, t);
+                }
+            }
+            Kind::Dir => sub(name, st.ino),
+            Kind::Symlink => stats.symlinks += 1,
+            Kind::Other => stats.other += 1,
+        }
+    })?;
+    let _ = entries_err;
+    Ok(())
+}
+
+/// Threads a full walk uses by default: the walk is bound by inode reads
+/// (system time), which spread over the cores.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).min(4)
+}
+
+/// Walks one zone root into summaries, on [`default_threads`] threads.
+pub fn scan_root(zone: &Zone, path: &Path) -> RootInventory {
+    scan_root_with(zone, path, default_threads())
+}
+
+/// Walks one zone root into summaries on `threads` threads: the top levels
+/// are read here until there are enough subtrees to share out (up to three
+/// levels down), the subtrees are walked by the threads and grafted in
+/// name order.
+pub fn scan_root_with(zone: &Zone, path: &Path, threads: usize) -> RootInventory {
+    let mut inv = RootInventory::new(path.to_path_buf());
+    let root = match DirHandle::open_root(path) {
+        Ok(h) => h,
+        Err(e) => {
+            inv.error = Some(format!("cannot open zone root {}: {e}", path.display()));
+            return inv;
+        }
+    };
+    inv.dev = Some(root.dev);
+    if let Ok((fsid, mount_point)) = root.fs_identity() {
+        inv.fsid = fsid;
+        inv.mount_point = mount_point;
+    }
+    inv.ino = root.ino;
+    let root_idx = inv.add_dir(NONE, OsStr::new(""), root.ino, root.mtime);
+    let mut stats = ScanStats::default();
+    if threads <= 1 {
+        walk(&mut inv, zone, root, root_idx, Vec::new(), &mut stats);
+        inv.stats = stats;
+        return inv;
+    }
+    // (parent index, name, path relative to the root) of each subtree.
+    let mut items: Vec<(u32, OsString, Vec<u8>)> = Vec::new();
+    let top = match root.open_rel(b"") {
+        Ok(h) => h,
+        Err(e) => {
+            inv.error = Some(format!("cannot read zone root {}: {e}", path.display()));
+            return inv;
+        }
+    };
+    let mut level: Vec<(u32, DirHandle, Vec<u8>)> = vec![(root_idx, top, Vec::new())];
+    for depth in 0..3 {
+        items.clear();
+        for (idx, h, rel) in level.drain(..) {
+            stats.dirs += 1;
+            let mut subs = Vec::new();
+            let res = read_dir(
+                &h,
+                &rel,
+                zone,
+                &mut stats,
+                |_, st, t| inv.add_file(idx, t, st.frees(), st.mtime),
+                |name, _| subs.push(name.to_os_string()),
+            );
+            if res.is_err() {
+                stats.errors += 1;
+            }
+            subs.sort_unstable();
+            items.extend(subs.into_iter().map(|n| (idx, n.clone(), join_rel_bytes(&rel, &n))));
+        }
+        if items.len() >= threads * 4 || depth == 2 {
+            break;
+        }
+        // Too few subtrees to share: read this level here too.
+        for (parent, name, rel) in items.drain(..) {
+            match root.open_rel(&rel) {
+                Ok(h) => {
+                    let idx = inv.add_dir(parent, &name, h.ino, h.mtime);
+                    level.push((idx, h, rel));
+                }
+                Err(e) => count_open_error(&e, &mut stats),
+            }
+        }
+        if level.is_empty() {
+            break;
+        }
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let root = &root;
+    let parts: Vec<Vec<(usize, RootInventory, ScanStats)>> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads.min(items.len()))
+            .map(|_| {
+                s.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some((_, name, rel)) = items.get(k) else {
+                            return done;
+                        };
+                        let mut st = ScanStats::default();
+                        let mut frag = RootInventory::new(path.to_path_buf());
+                        match root.open_rel(rel) {
+                            Ok(h) => {
+                                let top = frag.add_dir(NONE, name, h.ino, h.mtime);
+                                walk(&mut frag, zone, h, top, rel.clone(), &mut st);
+                            }
+                            Err(e) => count_open_error(&e, &mut st),
+                        }
+                        done.push((k, frag, st));
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().expect("scan worker")).collect()
+    });
+    let mut parts: Vec<(usize, RootInventory, ScanStats)> = parts.into_iter().flatten().collect();
+    parts.sort_unstable_by_key(|p| p.0);
+    for (k, frag, st) in parts {
+        stats.add(&st);
+        if !frag.dirs.is_empty() {
+            inv.graft(items[k].0, frag);
+        }
+    }
+    inv.stats = stats;
+    inv
+}
+
+fn count_open_error(e: &OpenError, stats: &mut ScanStats) {
+    match e {
+        OpenError::OtherFilesystem => stats.other_fs += 1,
+        OpenError::NotADirectory => stats.symlinks += 1,
+        OpenError::Gone => {}
+        OpenError::Io(_) => stats.errors += 1,
+    }
+}
+
+fn join_rel_bytes(rel: &[u8], name: &OsStr) -> Vec<u8> {
+    let mut out = rel.to_vec();
+    if !out.is_empty() {
+        out.push(b'/');
+    }
+    out.extend_from_slice(name.as_bytes());
+    out
+}
+
+/// Reads directory `idx` (open as `handle`, at `rel` below the root) and
+/// everything below it into the inventory: depth first, one descriptor per
+/// level, subdirectories added as they are entered.
+fn walk(inv: &mut RootInventory, zone: &Zone, handle: DirHandle, idx: u32, mut rel: Vec<u8>, stats: &mut ScanStats) {
+    struct Frame {
+        handle: DirHandle,
+        idx: u32,
+        subdirs: Vec<OsString>,
+        next: usize,
+        rel_len: usize,
+    }
+    let visit = |handle: DirHandle, idx: u32, rel: &[u8], inv: &mut RootInventory, stats: &mut ScanStats| -> Frame {
+        stats.dirs += 1;
+        let mut subdirs = Vec::new();
+        let res = read_dir(
+            &handle,
+            rel,
+            zone,
+            stats,
+            |_, st, t| inv.add_file(idx, t, st.frees(), st.mtime),
+            |name, _| subdirs.push(name.to_os_string()),
+        );
+        if res.is_err() {
+            stats.errors += 1;
+        }
+        // Deterministic order keeps the arena stable between scans.
+        subdirs.sort_unstable();
+        Frame {
+            handle,
+            idx,
+            subdirs,
+            next: 0,
+            rel_len: rel.len(),
+        }
+    };
+    let first = visit(handle, idx, &rel, inv, stats);
+    let mut stack = vec![first];
+    while let Some(top) = stack.last_mut() {
+        if top.next >= top.subdirs.len() {
+            stack.pop();
+            continue;
+        }
+        let name = std::mem::take(&mut top.subdirs[top.next]);
+        top.next += 1;
+        let (parent, base) = (top.idx, top.rel_len);
+        let depth = stack.len();
+        let top = stack.last().expect("non-empty");
+        if depth > MAX_DEPTH {
+            stats.errors += 1;
+            continue;
+        }
+        match top.handle.open_sub(&name) {
+            Ok(h) => {
+                rel.truncate(base);
+                if !rel.is_empty() {
+                    rel.push(b'/');
+                }
+                rel.extend_from_slice(name.as_bytes());
+                let idx = inv.add_dir(parent, &name, h.ino, h.mtime);
+                let frame = visit(h, idx, &rel, inv, stats);
+                stack.push(frame);
+            }
+            Err(e) => count_open_error(&e, stats),
+        }
+    }
+}
+
+/// What re-reading one directory found.
+#[derive(Debug, PartialEq, Eq)]
+enum Reread {
+    /// Read (or left as it was after an I/O error).
+    Done,
+    /// It vanished or was replaced: its parent must be read again.
+    Parent,
+}
+
+/// Reads directory `dir` again (`root` is the root's open handle): its
+/// recordings' summary, subdirectories that appeared (walked whole), and
+/// subdirectories that vanished or were replaced (detached). Known
+/// subdirectories are not re-read.
+fn reread(inv: &mut RootInventory, zone: &Zone, root: &DirHandle, dir: u32, stats: &mut ScanStats) -> Reread {
+    if inv.dirs[dir as usize].gone {
+        return Reread::Done;
+    }
+    let rel = inv.rel_path(dir);
+    let handle = match root.open_rel(&rel) {
+        Ok(h) if h.ino == inv.dirs[dir as usize].ino => h,
+        Ok(_) | Err(OpenError::Gone | OpenError::NotADirectory | OpenError::OtherFilesystem) => return Reread::Parent,
+        Err(OpenError::Io(_)) => {
+            stats.errors += 1;
+            return Reread::Done;
+        }
+    };
+    stats.dirs += 1;
+    inv.clear_files(dir);
+    inv.dirs[dir as usize].mtime = handle.mtime;
+    let mut listed: HashMap<OsString, u64> = HashMap::new();
+    let res = read_dir(
+        &handle,
+        &rel,
+        zone,
+        stats,
+        |_, st, t| inv.add_file(dir, t, st.frees(), st.mtime),
+        |name, ino| {
+            listed.insert(name.to_os_string(), ino);
+        },
+    );
+    if res.is_err() {
+        stats.errors += 1;
+    }
+    for c in inv.children(dir).collect::<Vec<_>>() {
+        let same = listed.remove(OsStr::from_bytes(inv.dir_name(c))) == Some(inv.dirs[c as usize].ino);
+        if !same {
+            inv.detach(c);
+        }
+    }
+    // What is left in `listed` is new (or replaced, and detached above).
+    let mut new: Vec<OsString> = listed.into_keys().collect();
+    new.sort_unstable();
+    for name in new {
+        match handle.open_sub(&name) {
+            Ok(h) => {
+                let idx = inv.add_dir(dir, &name, h.ino, h.mtime);
+                walk(inv, zone, h, idx, join_rel_bytes(&rel, &name), stats);
+            }
+            Err(e) => count_open_error(&e, stats),
+        }
+    }
+    Reread::Done
+}
+
+/// Brings the summaries of the given directories up to date without a
+/// walk of the tree (after inotify named them, or a sweep deleted in them):
+/// see [`reread`]. A directory that vanished has its parent read instead.
+/// Returns how many directories were read, or why a full scan is needed
+/// instead (a root vanished or is now another directory or filesystem).
+pub fn refresh(inv: &mut Inventory, policy: &Policy, dirs: impl IntoIterator<Item = DirRef>) -> Result<u64, String> {
+    let mut by_root: BTreeMap<(ZoneId, u16), BTreeSet<u32>> = BTreeMap::new();
+    for d in dirs {
+        by_root.entry((d.zone, d.root)).or_default().insert(d.dir);
+    }
+    let mut stats = ScanStats::default();
+    for ((zone, r), dirs) in by_root {
+        let ri = &mut inv.zones[zone.0 as usize].roots[r as usize];
+        if ri.dirs.is_empty() || ri.error.is_some() {
+            // Unavailable: rescan_failed_roots tries it again each sweep.
+            continue;
+        }
+        let root = match DirHandle::open_root(&ri.path) {
+            Ok(h) if Some(h.dev) == ri.dev && h.ino == ri.ino => h,
+            Ok(_) => return Err(format!("zone root {} is now another directory", ri.path.display())),
+            Err(e) => return Err(format!("cannot open zone root {}: {e}", ri.path.display())),
+        };
+        let zone = &policy.zones[zone.0 as usize];
+        for mut d in dirs {
+            while reread(ri, zone, &root, d, &mut stats) == Reread::Parent {
+                if d == 0 {
+                    return Err(format!("zone root {} changed", ri.path.display()));
+                }
+                d = ri.dirs[d as usize].parent;
+            }
+        }
+    }
+    Ok(stats.dirs)
+}
+
+/// Scans again every root that could not be scanned before (a missing
+/// mount, a permission error): it is picked up as soon as it is back.
+pub fn rescan_failed_roots(inv: &mut Inventory, policy: &Policy) {
+    for (zi, z) in inv.zones.iter_mut().enumerate() {
+        let zone = &policy.zones[zi];
+        for r in z.roots.iter_mut().filter(|r| r.error.is_some()) {
+            *r = scan_root(zone, &r.path.clone());
+        }
+    }
+}
+
+/// The known directory deepest on each absolute path (a directory inotify
+/// named, or one to poll); paths outside every root are ignored.
+pub fn dirs_for_paths<'a>(inv: &Inventory, paths: impl IntoIterator<Item = &'a Path>) -> Vec<DirRef> {
+    let mut out = Vec::new();
+    for p in paths {
+        for (z, zi) in inv.zones.iter().enumerate() {
+            for (r, ri) in zi.roots.iter().enumerate() {
+                let Ok(rel) = p.strip_prefix(&ri.path) else { continue };
+                if ri.dirs.is_empty() {
+                    continue;
+                }
+                let (dir, _) = ri.lookup(rel.as_os_str().as_bytes());
+                out.push(DirRef {
+                    zone: ZoneId(z as u16),
+                    root: r as u16,
+                    dir,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Walks every zone root of the policy.
+pub fn scan(policy: &Policy) -> Inventory {
+    scan_with(policy, default_threads())
+}
+
+/// Walks every zone root of the policy on `threads` threads.
+pub fn scan_with(policy: &Policy, threads: usize) -> Inventory {
+    Inventory {
+        zones: policy
+            .zones
+            .iter()
+            .map(|z| ZoneInventory {
+                roots: z.roots.iter().map(|r| scan_root_with(z, r, threads)).collect(),
+            })
+            .collect(),
+    }
+}
+
+/// Walks the roots of one zone; the other zones are left empty.
+pub fn scan_zone(policy: &Policy, zone: ZoneId) -> Inventory {
+    Inventory {
+        zones: policy
+            .zones
+            .iter()
+            .map(|z| ZoneInventory {
+                roots: if z.id == zone {
+                    z.roots.iter().map(|r| scan_root(z, r)).collect()
+                } else {
+                    Vec::new()
+                },
+            })
+            .collect(),
+    }
+}
+
+/// Walks what a hold may cover: its zone only, or every zone for a hold on
+/// all zones (or on a zone the policy no longer has).
+pub fn scan_for(policy: &Policy, zone: Option<&crate::core::units::ZoneName>) -> Inventory {
+    match zone.and_then(|z| policy.zone(&z.0)) {
+        Some(z) => scan_zone(policy, z.id),
+        None => scan(policy),
+    }
+}
+
+/// Opens a directory of the inventory safely, checking it is still the
+/// directory that was scanned (same inode, on the root's filesystem).
+pub fn open_dir(inv: &Inventory, d: DirRef) -> Result<DirHandle, OpenError> {
+    let root = inv.root(d);
+    let handle = DirHandle::open_root(&root.path)?;
+    if Some(handle.dev) != root.dev || handle.ino != root.ino {
+        return Err(OpenError::OtherFilesystem);
+    }
+    let dir = handle.open_rel(&root.rel_path(d.dir))?;
+    if dir.ino != inv.dir(d).ino {
+        return Err(OpenError::Gone);
+    }
+    Ok(dir)
+}
+
+/// Reads the recordings of one directory in detail.
+pub fn read_detail(inv: &Inventory, policy: &Policy, d: DirRef) -> Result<Vec<FileRec>, OpenError> {
+    let zone = &policy.zones[d.zone.0 as usize];
+    let dir = open_dir(inv, d)?;
+    let rel = inv.root(d).rel_path(d.dir);
+    let mut files = Vec::new();
+    let mut stats = ScanStats::default();
+    read_dir(
+        &dir,
+        &rel,
+        zone,
+        &mut stats,
+        |name, stat, time| {
+            files.push(FileRec {
+                name: name.to_os_string(),
+                time,
+                stat,
+            })
+        },
+        |_, _| {},
+    )
+    .map_err(OpenError::Io)?;
+    // Deterministic order, whatever the directory's order.
+    files.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(files)
+}
+
+/// Loads the detail of one directory into the inventory, which also makes
+/// its summary true again (after a sweep deleted in it, without a new walk
+/// of the tree); a directory that vanished or changed identity becomes
+/// empty.
+pub fn load_detail(inv: &mut Inventory, policy: &Policy, d: DirRef) {
+    let files = read_detail(inv, policy, d).unwrap_or_default();
+    inv.root_mut(d).set_detail(d.dir, files);
+}
+
+/// Walks the recordings `scope` covers: each directory whose summary it may
+/// cover is read in detail, and `f(dir, zone, covered)` gets the files it
+/// does cover, each with its path relative to the zone root. Directories
+/// that cannot be read safely are skipped.
+pub fn for_each_covered(
+    inv: &Inventory,
+    policy: &Policy,
+    scope: &impl Coverage,
+    mut f: impl FnMut(DirRef, &Zone, Vec<(FileRec, Vec<u8>)>),
+) {
+    for d in inv.dirs() {
+        let zone = &policy.zones[d.zone.0 as usize];
+        let node = inv.dir(d);
+        if node.files == 0 || !scope.may_cover_range(&zone.name, node.oldest, node.newest) {
+            continue;
+        }
+        let Ok(files) = read_detail(inv, policy, d) else {
+            continue;
+        };
+        let covered: Vec<(FileRec, Vec<u8>)> = files
+            .into_iter()
+            .map(|file| {
+                let rel = inv.file_rel(d, &file.name);
+                (file, rel)
+            })
+            .filter(|(file, rel)| scope.covers(&zone.name, rel, file.time))
+            .collect();
+        if !covered.is_empty() {
+            f(d, zone, covered);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn policy_for(root: &Path, extra: &str) -> Policy {
+        Policy::from_str(
+            Path::new("t.toml"),
+            &format!(
+                "[daemon]\nstate_dir = \"/nonexistent-state\"\n[[zone]]\nname = \"z\"\npaths = [\"{}\"]\nmin_age = \"1d\"\nmax_age = \"2d\"\n{extra}\n",
+                root.display()
+            ),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn scans_a_tree_into_summaries() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("rec");
+        for (d, n) in [
+            ("2026-11-20/14/cam01", "05.00.mp4"),
+            ("2026-11-20/14/cam01", "06.00.mp4"),
+            ("2026-11-20/15/cam02", "00.00.mp4"),
+        ] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+            std::fs::write(root.join(d).join(n), vec![1u8; 5000]).unwrap();
+        }
+        std::fs::write(root.join("2026-11-20/notes.txt"), b"x").unwrap();
+        symlink("/etc", root.join("2026-11-20/link")).unwrap();
+        let p = policy_for(&root, "include = [\"*.mp4\"]\ntime = \"%Y-%m-%d/%H/*/%M.%S.mp4\"");
+        let inv = scan(&p);
+        let r = &inv.zones[0].roots[0];
+        assert!(r.error.is_none());
+        assert_eq!(r.files(), 3);
+        assert_eq!(r.stats.not_included, 1);
+        assert_eq!(r.stats.symlinks, 1);
+        let cam1 = (0..r.dirs.len() as u32)
+            .find(|&i| r.rel_path(i) == b"2026-11-20/14/cam01")
+            .unwrap();
+        let d = &r.dirs[cam1 as usize];
+        assert_eq!(d.files, 2);
+        assert_eq!(d.oldest.rfc3339(), "2026-11-20T14:05:00Z");
+        assert_eq!(d.newest.rfc3339(), "2026-11-20T14:06:00Z");
+        assert!(d.bytes >= 8192);
+        let dref = DirRef {
+            zone: crate::core::units::ZoneId(0),
+            root: 0,
+            dir: cam1,
+        };
+        let files = read_detail(&inv, &p, dref).unwrap();
+        assert_eq!(files.len(), 2);
+        assert_eq!(files[0].name, "05.00.mp4");
+        let u = crate::fs::usage::measure(&p, &inv);
+        assert_eq!(u.filesystems.len(), 1);
+        assert!(u.filesystems[0].used.0 > 0);
+    }
+
+    #[test]
+    fn missing_root_is_reported_not_fatal() {
+        let p = policy_for(Path::new("/nonexistent/zone/root"), "");
+        let inv = scan(&p);
+        assert!(inv.zones[0].roots[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("/nonexistent/zone/root"));
+        assert_eq!(inv.files(), 0);
+    }
+
+    #[test]
+    fn detail_of_a_replaced_directory_is_refused() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("rec");
+        std::fs::create_dir_all(root.join("a")).unwrap();
+        std::fs::write(root.join("a/f"), b"x").unwrap();
+        let p = policy_for(&root, "");
+        let inv = scan(&p);
+        let r = &inv.zones[0].roots[0];
+        let a = (0..r.dirs.len() as u32).find(|&i| r.rel_path(i) == b"a").unwrap();
+        std::fs::rename(root.join("a"), root.join("b")).unwrap();
+        symlink(t.path(), root.join("a")).unwrap();
+        let dref = DirRef {
+            zone: crate::core::units::ZoneId(0),
+            root: 0,
+            dir: a,
+        };
+        assert!(matches!(read_detail(&inv, &p, dref), Err(OpenError::NotADirectory)));
+    }
+
+    /// Every live directory's path and summary, for comparing inventories.
+    fn picture(inv: &Inventory) -> BTreeMap<Vec<u8>, (u32, u64, Timestamp, Timestamp)> {
+        let r = &inv.zones[0].roots[0];
+        (0..r.dirs.len() as u32)
+            .filter(|&i| !r.dirs[i as usize].gone)
+            .map(|i| {
+                let d = &r.dirs[i as usize];
+                (r.rel_path(i), (d.files, d.bytes, d.oldest, d.newest))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn refreshing_named_directories_matches_a_full_scan() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("rec");
+        let put = |d: &str, n: &str| {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+            std::fs::write(root.join(d).join(n), vec![1u8; 5000]).unwrap();
+        };
+        for d in [
+            "2026-11-20/14/cam01",
+            "2026-11-20/14/cam02",
+            "2026-11-21/09/cam01",
+            "2026-11-21/10/cam01",
+        ] {
+            put(d, "00.00.mp4");
+            put(d, "01.00.mp4");
+        }
+        let p = policy_for(&root, "time = \"%Y-%m-%d/%H/*/%M.%S.mp4\"");
+        let mut inv = scan(&p);
+        assert_eq!(inv.files(), 8);
+        // A camera writes on; a new hour appears with two cameras; a day is
+        // removed by hand; an hour is replaced by a symlink; a file vanishes.
+        put("2026-11-21/10/cam01", "02.00.mp4");
+        put("2026-11-21/11/cam01", "00.00.mp4");
+        put("2026-11-21/11/cam02", "00.00.mp4");
+        std::fs::remove_dir_all(root.join("2026-11-20")).unwrap();
+        std::fs::remove_dir_all(root.join("2026-11-21/09")).unwrap();
+        symlink(t.path(), root.join("2026-11-21/09")).unwrap();
+        // What inotify would name: the directories whose entries changed
+        // (the new hour's cameras are below a directory the inventory does
+        // not know yet: its deepest known ancestor is read).
+        let named = [
+            root.join("2026-11-21/10/cam01"),
+            root.join("2026-11-21/11/cam02"),
+            root.clone(),
+            root.join("2026-11-21"),
+        ];
+        let dirs = dirs_for_paths(&inv, named.iter().map(|p| p.as_path()));
+        let read = refresh(&mut inv, &p, dirs).unwrap();
+        assert!(read >= 4, "{read}");
+        assert_eq!(picture(&inv), picture(&scan(&p)));
+        assert_eq!(inv.files(), 5);
+        // A vanished directory named alone makes its parent be read.
+        std::fs::remove_dir_all(root.join("2026-11-21/11/cam02")).unwrap();
+        let dirs = dirs_for_paths(&inv, [root.join("2026-11-21/11/cam02").as_path()]);
+        refresh(&mut inv, &p, dirs).unwrap();
+        assert_eq!(picture(&inv), picture(&scan(&p)));
+        // A root that is now another directory needs a full scan.
+        std::fs::rename(&root, t.path().join("old")).unwrap();
+        std::fs::create_dir(&root).unwrap();
+        let dirs = dirs_for_paths(&inv, [root.as_path()]);
+        assert!(refresh(&mut inv, &p, dirs).unwrap_err().contains("another directory"));
+    }
+
+    #[test]
+    fn walking_on_threads_finds_what_one_thread_finds() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("rec");
+        // One top directory (the threads start further down), files at
+        // every level, a symlink and an unreadable-as-recording file.
+        for d in [
+            "all/2026-11-20/14/cam01",
+            "all/2026-11-20/15/cam02",
+            "all/2026-11-21/00/cam01",
+            "all/x",
+        ] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+            std::fs::write(root.join(d).join("00.00.mp4"), b"abc").unwrap();
+        }
+        std::fs::write(root.join("top.mp4"), b"abc").unwrap();
+        std::fs::write(root.join("all/2026-11-20/level2.mp4"), b"abc").unwrap();
+        symlink("/etc", root.join("all/2026-11-20/14/link")).unwrap();
+        let p = policy_for(&root, "");
+        let one = scan_with(&p, 1);
+        for threads in [2, 3, 8] {
+            let many = scan_with(&p, threads);
+            assert_eq!(picture(&many), picture(&one), "{threads} threads");
+            assert_eq!(many.zones[0].roots[0].stats, one.zones[0].roots[0].stats);
+        }
+        assert_eq!(one.files(), 6);
+    }
+}

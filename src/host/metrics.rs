@@ -1,0 +1,211 @@
+//! Metrics for Prometheus, written after each sweep to the policy's
+//! `daemon.metrics_file` for node_exporter's textfile collector (off by
+//! default). The exposition comes from the `prometheus` crate's text
+//! encoder: the classic text format (0.0.4), the one the textfile
+//! collector parses (it does not read OpenMetrics).
+//!
+//! The file is replaced atomically (a temporary file in the same directory,
+//! then `rename`), so the collector never reads half a file. Counters count
+//! since the daemon started, as Prometheus counters do.
+
+use std::io::Write;
+use std::path::Path;
+
+use prometheus::{Gauge, GaugeVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+
+use crate::core::holds::HoldSet;
+use crate::core::inventory::Inventory;
+use crate::core::policy::Policy;
+use crate::core::units::Timestamp;
+use crate::ops::hold;
+use crate::sweep::SweepOutcome;
+
+/// The metrics the daemon keeps between sweeps.
+pub struct Metrics {
+    registry: Registry,
+    zone_files: IntGaugeVec,
+    zone_bytes: IntGaugeVec,
+    zone_oldest_age: GaugeVec,
+    zone_held_bytes: IntGaugeVec,
+    fs_used: IntGaugeVec,
+    fs_avail: IntGaugeVec,
+    fs_used_ratio: GaugeVec,
+    deleted_files: IntCounterVec,
+    deleted_bytes: IntCounterVec,
+    holds_active: IntGauge,
+    alarm: IntGaugeVec,
+    sweep_seconds: Gauge,
+    last_success: IntGauge,
+    sweeps: IntCounter,
+    failures: IntCounter,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new()
+    }
+}
+
+fn reg<C: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: C) -> C {
+    r.register(Box::new(c.clone())).expect("metric names are unique");
+    c
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Metrics {
+        let r = Registry::new_custom(Some("retentiond".into()), None).expect("valid prefix");
+        let ig = |n: &str, h: &str, l: &[&str]| reg(&r, IntGaugeVec::new(Opts::new(n, h), l).expect("valid metric"));
+        let fg = |n: &str, h: &str, l: &[&str]| reg(&r, GaugeVec::new(Opts::new(n, h), l).expect("valid metric"));
+        let ic = |n: &str, h: &str, l: &[&str]| reg(&r, IntCounterVec::new(Opts::new(n, h), l).expect("valid metric"));
+        Metrics {
+            zone_files: ig("zone_recordings", "Recordings in the zone", &["zone"]),
+            zone_bytes: ig("zone_bytes", "Bytes the zone's recordings occupy", &["zone"]),
+            zone_oldest_age: fg(
+                "zone_oldest_age_seconds",
+                "Age of the zone's oldest recording: the retention achieved",
+                &["zone"],
+            ),
+            zone_held_bytes: ig(
+                "zone_held_bytes",
+                "Bytes of the zone's recordings under legal holds",
+                &["zone"],
+            ),
+            fs_used: ig(
+                "filesystem_used_bytes",
+                "Used bytes of a filesystem holding zones",
+                &["mount"],
+            ),
+            fs_avail: ig(
+                "filesystem_avail_bytes",
+                "Bytes available to unprivileged users",
+                &["mount"],
+            ),
+            fs_used_ratio: fg(
+                "filesystem_used_ratio",
+                "Used share, as df computes it (0..1)",
+                &["mount"],
+            ),
+            deleted_files: ic(
+                "deleted_recordings_total",
+                "Recordings deleted, by zone and reason",
+                &["zone", "reason"],
+            ),
+            deleted_bytes: ic(
+                "deleted_bytes_total",
+                "Bytes freed, by zone and reason",
+                &["zone", "reason"],
+            ),
+            holds_active: reg(
+                &r,
+                IntGauge::new("holds_active", "Legal holds in force").expect("valid metric"),
+            ),
+            alarm: ig("alarm", "1 while an alarm is raised", &["kind", "subject"]),
+            sweep_seconds: reg(
+                &r,
+                Gauge::new("sweep_duration_seconds", "How long the last sweep took").expect("valid metric"),
+            ),
+            last_success: reg(
+                &r,
+                IntGauge::new(
+                    "last_success_timestamp_seconds",
+                    "Unix time of the last sweep that completed",
+                )
+                .expect("valid metric"),
+            ),
+            sweeps: reg(&r, IntCounter::new("sweeps_total", "Sweeps run").expect("valid metric")),
+            failures: reg(
+                &r,
+                IntCounter::new("sweep_failures_total", "Sweeps that stopped on an error").expect("valid metric"),
+            ),
+            registry: r,
+        }
+    }
+
+    /// Takes in a completed sweep: the inventory after it, the holds and
+    /// the alarms raised (kind, subject).
+    pub fn sweep_done(
+        &self,
+        policy: &Policy,
+        inv: &Inventory,
+        holds: &HoldSet,
+        outcome: &SweepOutcome,
+        alarms: &[(String, String)],
+        now: Timestamp,
+    ) {
+        self.sweeps.inc();
+        for (zi, z) in policy.zones.iter().enumerate() {
+            let l = [z.name.0.as_str()];
+            let t = inv.zone_totals(zi);
+            self.zone_files.with_label_values(&l).set(t.files as i64);
+            self.zone_bytes.with_label_values(&l).set(t.bytes as i64);
+            self.zone_oldest_age
+                .with_label_values(&l)
+                .set(t.oldest.map_or(0.0, |o| (now.0 - o.0).max(0) as f64));
+            let held: u64 = holds
+                .active(now)
+                .filter(|h| h.zone.as_ref().is_none_or(|hz| *hz == z.name))
+                .map(|h| {
+                    let mut one = h.clone();
+                    one.zone = Some(z.name.clone());
+                    hold::coverage(policy, Some(inv), &one).1 .0
+                })
+                .sum();
+            self.zone_held_bytes.with_label_values(&l).set(held as i64);
+        }
+        self.fs_used.reset();
+        self.fs_avail.reset();
+        self.fs_used_ratio.reset();
+        for f in &outcome.usage_after.filesystems {
+            let mount = f.mount.display().to_string();
+            let l = [mount.as_str()];
+            self.fs_used.with_label_values(&l).set(f.used.0 as i64);
+            self.fs_avail.with_label_values(&l).set(f.avail.0 as i64);
+            self.fs_used_ratio.with_label_values(&l).set(f.used_pct() / 100.0);
+        }
+        for ((zone, reason), (n, b)) in &outcome.report.by_reason {
+            let l = [zone.as_str(), *reason];
+            self.deleted_files.with_label_values(&l).inc_by(*n);
+            self.deleted_bytes.with_label_values(&l).inc_by(b.0);
+        }
+        self.holds_active.set(holds.active(now).count() as i64);
+        self.set_alarms(alarms);
+        self.sweep_seconds.set(outcome.took.as_secs_f64());
+        self.last_success.set(now.0);
+    }
+
+    /// Takes in a sweep that failed, with the alarms now raised.
+    pub fn sweep_failed(&self, alarms: &[(String, String)]) {
+        self.sweeps.inc();
+        self.failures.inc();
+        self.set_alarms(alarms);
+    }
+
+    fn set_alarms(&self, alarms: &[(String, String)]) {
+        self.alarm.reset();
+        for (k, s) in alarms {
+            self.alarm.with_label_values(&[k.as_str(), s.as_str()]).set(1);
+        }
+    }
+
+    /// The exposition text.
+    pub fn text(&self) -> String {
+        prometheus::TextEncoder::new()
+            .encode_to_string(&self.registry.gather())
+            .unwrap_or_default()
+    }
+
+    /// Replaces `path` atomically with the exposition text.
+    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        let dir = path.parent().unwrap_or(Path::new("/"));
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".retentiond-metrics")
+            .suffix(".tmp")
+            .tempfile_in(dir)?;
+        tmp.write_all(self.text().as_bytes())?;
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644))?;
+        tmp.persist(path).map_err(|e| e.error)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,122 @@
+//! The `plan` request's answer: what the next sweep would do, as JSON and
+//! as the text the CLI and `retentiond --dry-run` print.
+
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use crate::core::units::Bytes;
+use crate::ops::OpError;
+use crate::sweep::{Refused, SweepOutcome};
+
+/// A plan as JSON (`retentionctl plan --json`); without the per-file list
+/// when `summary`.
+pub fn plan_json(o: &SweepOutcome, summary: bool) -> serde_json::Value {
+    let by_reason: Vec<_> = o
+        .report
+        .by_reason
+        .iter()
+        .map(|((zone, code), (n, b))| json!({"zone": zone, "reason": code, "files": n, "bytes": b.0}))
+        .collect();
+    let held: Vec<_> = o
+        .plan
+        .held_past_max
+        .iter()
+        .map(|h| json!({"hold": h.hold.0, "label": h.label, "files": h.files, "bytes": h.bytes}))
+        .collect();
+    let alarms: Vec<_> = o
+        .plan
+        .alarms
+        .iter()
+        .map(|a| json!({"kind": a.kind, "subject": a.subject, "text": a.text}))
+        .collect();
+    let mut v = json!({
+        "at": o.at.rfc3339(),
+        "recordings": o.recordings,
+        "delete": {"files": o.report.deleted(), "bytes": o.report.freed().0, "by_reason": by_reason},
+        "held_past_max_age": held,
+        "alarms": alarms,
+        "root_errors": o.root_errors,
+    });
+    if !summary {
+        v["files"] = o
+            .report
+            .decided
+            .iter()
+            .map(|d| {
+                json!({"zone": d.zone, "path": crate::audit::path_value(d.path.as_os_str()), "reason": d.code, "text": d.text, "size": d.size})
+            })
+            .collect();
+    }
+    v
+}
+
+/// A plan's JSON (from [`plan_json`]) as text for people.
+pub fn plan_text(v: &serde_json::Value) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let empty = Vec::new();
+    for f in v["files"].as_array().unwrap_or(&empty) {
+        let path = crate::audit::path_from_value(&f["path"])
+            .map(|p| PathBuf::from(p).display().to_string())
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "would delete {path} [{}] {}",
+            f["reason"].as_str().unwrap_or(""),
+            f["text"].as_str().unwrap_or("")
+        );
+    }
+    for r in v["delete"]["by_reason"].as_array().unwrap_or(&empty) {
+        let _ = writeln!(
+            s,
+            "{:<16} {:<24} {:>9} files {:>10}",
+            r["zone"].as_str().unwrap_or(""),
+            r["reason"].as_str().unwrap_or(""),
+            r["files"],
+            Bytes(r["bytes"].as_u64().unwrap_or(0)).to_string()
+        );
+    }
+    for h in v["held_past_max_age"].as_array().unwrap_or(&empty) {
+        let _ = writeln!(
+            s,
+            "kept: {} recordings ({}) held past max_age by {}",
+            h["files"],
+            Bytes(h["bytes"].as_u64().unwrap_or(0)),
+            h["label"].as_str().unwrap_or("")
+        );
+    }
+    for a in v["alarms"].as_array().unwrap_or(&empty) {
+        let _ = writeln!(
+            s,
+            "alarm {}: {}",
+            a["kind"].as_str().unwrap_or(""),
+            a["text"].as_str().unwrap_or("")
+        );
+    }
+    for e in v["root_errors"].as_array().unwrap_or(&empty) {
+        let _ = writeln!(s, "refused, root skipped: {}", e.as_str().unwrap_or(""));
+    }
+    let _ = writeln!(
+        s,
+        "{} recordings; the next sweep would delete {} files, freeing {}",
+        v["recordings"],
+        v["delete"]["files"],
+        Bytes(v["delete"]["bytes"].as_u64().unwrap_or(0))
+    );
+    s
+}
+
+/// Prints a dry run's decisions to stdout.
+pub fn print_decisions(o: &SweepOutcome) {
+    print!("{}", plan_text(&plan_json(o, false)));
+}
+
+/// A dry run's error as the answer to `plan` or `explain`: a refusal (the
+/// next sweep deletes nothing, as the sweep itself says) or a failure.
+pub fn refusal(e: anyhow::Error) -> OpError {
+    match e.downcast_ref::<Refused>() {
+        Some(r) => OpError::Refused(format!("refused: the next sweep deletes nothing: {}", r.text)),
+        None => OpError::Failed(format!("{e:#}")),
+    }
+}

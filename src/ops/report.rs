@@ -1,0 +1,358 @@
+//! `retentionctl report`: the compliance report a data-protection officer
+//! files, computed from the audit log alone (one streaming pass over every
+//! rotated file), so it proves past days' retention, not only today's.
+//!
+//! Per zone and UTC day: the retention achieved (the age of the oldest
+//! recording, from the daemon's hourly `sample` records: its least and
+//! greatest value that day) against the zone's min_age and max_age; the
+//! recordings deleted by reason (each `delete` record, less those its batch
+//! reported changed, vanished or failed); holds placed, released and
+//! lapsed. Then every alarm raised in the period with when it cleared and
+//! how long it lasted.
+//!
+//! A day is `within` when its greatest retention is at most max_age plus a
+//! tolerance of one hour (the sampling and sweep granularity), and its
+//! least is at least min_age; otherwise it is flagged, with the reason.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use crate::audit;
+use crate::audit::query::record_time;
+use crate::audit::schema::Action;
+use crate::control::ReportRequest;
+use crate::core::units::{Age, Timestamp};
+use crate::ops::status::age_cell;
+
+const DAY: i64 = 86_400;
+/// Slack on max_age for sampling and sweep granularity.
+const TOLERANCE: i64 = 3600;
+
+#[derive(Default)]
+struct Day {
+    ret_min: Option<i64>,
+    ret_max: Option<i64>,
+    min_age: Option<i64>,
+    max_age: Option<i64>,
+    samples: u64,
+    deleted: BTreeMap<String, i64>,
+    holds_placed: u64,
+    holds_released: u64,
+    holds_lapsed: u64,
+}
+
+struct AlarmSpan {
+    kind: String,
+    subject: String,
+    text: String,
+    raised: Timestamp,
+    cleared: Option<Timestamp>,
+}
+
+fn day_of(t: Timestamp) -> i64 {
+    t.0.div_euclid(DAY)
+}
+
+fn date(day: i64) -> String {
+    chrono::DateTime::from_timestamp(day * DAY, 0)
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
+}
+
+/// Computes the report over `[since, until)` from the audit log `log`.
+pub fn report(log: &Path, req: &ReportRequest) -> Result<Value, String> {
+    let mut days: BTreeMap<(String, i64), Day> = BTreeMap::new();
+    let mut alarms: Vec<AlarmSpan> = Vec::new();
+    let mut open_alarms: HashMap<(String, String), usize> = HashMap::new();
+    // Deletions of the batch not yet closed: seq -> (zone, day, reason).
+    let mut batch: HashMap<u64, (String, i64, String)> = HashMap::new();
+    let in_range = |t: Timestamp| t >= req.since && t < req.until;
+    let records = audit::read_records(log).map_err(|e| format!("{}: {e}", log.display()))?;
+    for r in records {
+        let r = r.map_err(|e| format!("{}: {e}", log.display()))?;
+        let Some(t) = record_time(&r) else { continue };
+        let f = |k: &str| r.fields.get(k);
+        let zone = f("zone").and_then(Value::as_str).unwrap_or("").to_string();
+        if r.action == Action::Alarm {
+            let key = (
+                f("kind").and_then(Value::as_str).unwrap_or("").to_string(),
+                f("subject").and_then(Value::as_str).unwrap_or("").to_string(),
+            );
+            if f("state").and_then(Value::as_str) == Some("raised") {
+                // Raised again after a restart while still open: one span.
+                if open_alarms.contains_key(&key) {
+                    continue;
+                }
+                open_alarms.insert(key.clone(), alarms.len());
+                alarms.push(AlarmSpan {
+                    kind: key.0,
+                    subject: key.1,
+                    text: f("text").and_then(Value::as_str).unwrap_or("").to_string(),
+                    raised: t,
+                    cleared: None,
+                });
+            } else if let Some(i) = open_alarms.remove(&key) {
+                alarms[i].cleared = Some(t);
+            }
+            continue;
+        }
+        if !in_range(t) {
+            if r.action == Action::BatchDone {
+                batch.clear();
+            }
+            continue;
+        }
+        let d = day_of(t);
+        let Some(action) = Action::from_code(&r.action) else {
+            continue;
+        };
+        match action {
+            Action::Sample => {
+                let e = days.entry((zone, d)).or_default();
+                if let Some(ret) = f("retention_secs").and_then(Value::as_i64) {
+                    e.ret_min = Some(e.ret_min.map_or(ret, |m| m.min(ret)));
+                    e.ret_max = Some(e.ret_max.map_or(ret, |m| m.max(ret)));
+                }
+                e.min_age = f("min_age_secs").and_then(Value::as_i64);
+                e.max_age = f("max_age_secs").and_then(Value::as_i64);
+                e.samples += 1;
+            }
+            Action::Delete => {
+                let reason = f("reason").and_then(Value::as_str).unwrap_or("").to_string();
+                *days
+                    .entry((zone.clone(), d))
+                    .or_default()
+                    .deleted
+                    .entry(reason.clone())
+                    .or_default() += 1;
+                batch.insert(r.seq, (zone, d, reason));
+            }
+            Action::BatchDone | Action::Recovered => {
+                let undone = ["changed", "vanished", "failed", "present"];
+                for k in undone {
+                    for it in f(k).and_then(Value::as_array).into_iter().flatten() {
+                        if let Some((z, dd, reason)) = it.get("seq").and_then(Value::as_u64).and_then(|s| batch.get(&s))
+                        {
+                            if let Some(n) = days.get_mut(&(z.clone(), *dd)).and_then(|e| e.deleted.get_mut(reason)) {
+                                *n -= 1;
+                            }
+                        }
+                    }
+                }
+                batch.clear();
+            }
+            Action::HoldAdd | Action::HoldRelease | Action::HoldLapse => {
+                let z = f("scope")
+                    .and_then(|s| s.get("zone"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("(all zones)")
+                    .to_string();
+                let e = days.entry((z, d)).or_default();
+                match action {
+                    Action::HoldAdd => e.holds_placed += 1,
+                    Action::HoldRelease => e.holds_released += 1,
+                    _ => e.holds_lapsed += 1,
+                }
+            }
+            _ => {}
+        }
+    }
+    let rows: Vec<Value> = days
+        .iter()
+        .map(|((zone, d), e)| {
+            let mut flags = Vec::new();
+            if let (Some(max), Some(lim)) = (e.ret_max, e.max_age) {
+                if max > lim + TOLERANCE {
+                    flags.push(format!(
+                        "kept past max_age: oldest recording {} old, max_age {}",
+                        Age::from_secs(max.max(0) as u64),
+                        Age::from_secs(lim.max(0) as u64)
+                    ));
+                }
+            }
+            if let (Some(min), Some(lim)) = (e.ret_min, e.min_age) {
+                if min < lim {
+                    flags.push(format!(
+                        "below min_age: oldest recording only {} old, min_age {}",
+                        Age::from_secs(min.max(0) as u64),
+                        Age::from_secs(lim.max(0) as u64)
+                    ));
+                }
+            }
+            let status = if e.samples == 0 {
+                "no-samples"
+            } else if e.ret_max.is_none() {
+                "empty"
+            } else if flags.is_empty() {
+                "within"
+            } else {
+                "flagged"
+            };
+            json!({
+                "date": date(*d),
+                "zone": zone,
+                "retention_min_secs": e.ret_min,
+                "retention_max_secs": e.ret_max,
+                "min_age_secs": e.min_age,
+                "max_age_secs": e.max_age,
+                "samples": e.samples,
+                "status": status,
+                "flags": flags,
+                "deleted": e.deleted,
+                "holds_placed": e.holds_placed,
+                "holds_released": e.holds_released,
+                "holds_lapsed": e.holds_lapsed,
+            })
+        })
+        .collect();
+    let alarm_rows: Vec<Value> = alarms
+        .iter()
+        .filter(|a| a.raised < req.until && a.cleared.is_none_or(|c| c >= req.since))
+        .map(|a| {
+            let end = a.cleared.unwrap_or(req.until.min(Timestamp::now()));
+            json!({
+                "kind": a.kind,
+                "subject": a.subject,
+                "text": a.text,
+                "raised": a.raised.rfc3339(),
+                "cleared": a.cleared.map(|c| c.rfc3339()),
+                "duration_secs": (end.0 - a.raised.0).max(0),
+            })
+        })
+        .collect();
+    Ok(json!({
+        "since": req.since.rfc3339(),
+        "until": req.until.rfc3339(),
+        "days": rows,
+        "alarms": alarm_rows,
+    }))
+}
+
+/// The report as text (one table, then the alarms).
+pub fn text(v: &Value) -> String {
+    use std::fmt::Write;
+    let mut o = format!(
+        "retention report {} .. {}\n\n{:<10}  {:<14} {:>11} {:>11}  {:<15} {:<10} {:<28} {}\n",
+        v["since"].as_str().unwrap_or(""),
+        v["until"].as_str().unwrap_or(""),
+        "DATE",
+        "ZONE",
+        "RET. MIN",
+        "RET. MAX",
+        "MIN..MAX",
+        "STATUS",
+        "DELETED",
+        "HOLDS +/-/lapsed"
+    );
+    for r in v["days"].as_array().into_iter().flatten() {
+        let deleted: Vec<String> = r["deleted"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(_, n)| n.as_i64().unwrap_or(0) != 0)
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        let _ = writeln!(
+            o,
+            "{:<10}  {:<14} {:>11} {:>11}  {:<15} {:<10} {:<28} {}/{}/{}",
+            r["date"].as_str().unwrap_or(""),
+            r["zone"].as_str().unwrap_or(""),
+            age_cell(&r["retention_min_secs"]),
+            age_cell(&r["retention_max_secs"]),
+            format!("{}..{}", age_cell(&r["min_age_secs"]), age_cell(&r["max_age_secs"])),
+            r["status"].as_str().unwrap_or(""),
+            if deleted.is_empty() {
+                "-".to_string()
+            } else {
+                deleted.join(", ")
+            },
+            r["holds_placed"],
+            r["holds_released"],
+            r["holds_lapsed"]
+        );
+        for f in r["flags"].as_array().into_iter().flatten() {
+            let _ = writeln!(o, "            ! {}", f.as_str().unwrap_or(""));
+        }
+    }
+    let alarms = v["alarms"].as_array().cloned().unwrap_or_default();
+    let _ = writeln!(o, "\nalarms: {}", if alarms.is_empty() { "none" } else { "" });
+    for a in alarms {
+        let _ = writeln!(
+            o,
+            "  {} {}: raised {}, {} ({}): {}",
+            a["kind"].as_str().unwrap_or(""),
+            a["subject"].as_str().unwrap_or(""),
+            a["raised"].as_str().unwrap_or(""),
+            a["cleared"]
+                .as_str()
+                .map(|c| format!("cleared {c}"))
+                .unwrap_or_else(|| "still raised".into()),
+            age_cell(&a["duration_secs"]),
+            a["text"].as_str().unwrap_or("")
+        );
+    }
+    o
+}
+
+/// The report as CSV: one row per zone and day.
+pub fn csv(v: &Value) -> String {
+    let mut reasons: Vec<String> = crate::core::plan::Cause::CODES.iter().map(|c| c.to_string()).collect();
+    for r in v["days"].as_array().into_iter().flatten() {
+        for k in r["deleted"].as_object().into_iter().flatten().map(|(k, _)| k) {
+            if !reasons.contains(k) {
+                reasons.push(k.clone());
+            }
+        }
+    }
+    let mut o =
+        String::from("date,zone,retention_min_secs,retention_max_secs,min_age_secs,max_age_secs,samples,status");
+    for r in &reasons {
+        o.push_str(&format!(",deleted_{}", r.replace('-', "_")));
+    }
+    o.push_str(",holds_placed,holds_released,holds_lapsed,flags\n");
+    let cell = |v: &Value| match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let quote = |s: &str| {
+        if s.contains([',', '"', '\n']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    };
+    for r in v["days"].as_array().into_iter().flatten() {
+        let mut row: Vec<String> = [
+            "date",
+            "zone",
+            "retention_min_secs",
+            "retention_max_secs",
+            "min_age_secs",
+            "max_age_secs",
+            "samples",
+            "status",
+        ]
+        .iter()
+        .map(|k| quote(&cell(&r[*k])))
+        .collect();
+        for reason in &reasons {
+            row.push(r["deleted"][reason].as_i64().unwrap_or(0).to_string());
+        }
+        for k in ["holds_placed", "holds_released", "holds_lapsed"] {
+            row.push(cell(&r[k]));
+        }
+        let flags: Vec<&str> = r["flags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        row.push(quote(&flags.join("; ")));
+        o.push_str(&row.join(","));
+        o.push('\n');
+    }
+    o
+}

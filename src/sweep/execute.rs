@@ -1,0 +1,599 @@
+//! Carries out a plan, defensively.
+//!
+//! Invariants:
+//! - Write-ahead: for every batch, each file's `delete` record (what, why,
+//!   under which policy) is appended and the audit log fsynced *before* any
+//!   file of the batch is unlinked. If the log cannot be made durable
+//!   (ENOSPC, EACCES, EIO) nothing of that batch is deleted and the sweep
+//!   stops with an error.
+//! - Holds are re-read under the holds lock before each batch and the lock
+//!   is held until the batch's unlinks are done, so a hold acknowledged
+//!   before the batch began is always honoured, and one placed meanwhile
+//!   waits for the batch (a few milliseconds).
+//! - Each file is re-classified with [`Plan::verdict`] when its directory is
+//!   read, and its identity (device, inode, size, mtime) re-checked
+//!   immediately before `unlinkat`; directories are opened with
+//!   `O_NOFOLLOW` from the root's descriptor and must have the inode that
+//!   was scanned, so nothing outside a zone root is ever reached.
+//! - After the unlinks, touched directories are fsynced and a `batch-done`
+//!   record lists what was deleted, already gone, changed (kept) or failed.
+//!   On start, [`recover`] closes a batch a crash left open.
+//! - A dry run goes down the same path and stops short of writing records
+//!   and unlinking: it reports "would delete".
+
+use std::collections::BTreeMap;
+use std::collections::HashSet;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use nix::errno::Errno;
+use serde_json::json;
+
+use crate::audit::schema::Action;
+use crate::audit::{lock_audit, path_value, AuditError, AuditLog};
+use crate::core::holds::HoldSet;
+use crate::core::inventory::FileStat;
+use crate::core::inventory::{DirRef, Inventory};
+use crate::core::plan::{Entry, Files, Plan, Verdict};
+use crate::core::policy::Policy;
+use crate::core::units::{Bytes, Timestamp};
+use crate::fs::handle::DirHandle;
+use crate::fs::scan;
+use crate::state::holdstore::{HoldStore, Stamp, StoreError};
+
+/// Access to the current holds, under the lock holds are added with.
+pub trait HoldsGate {
+    /// Runs `f` with the holds as they are now, holding the store's lock
+    /// for the duration so no hold can be added or released meanwhile.
+    fn with_locked(&mut self, f: &mut dyn FnMut(&HoldSet) -> Result<(), ExecError>) -> Result<(), ExecError>;
+}
+
+/// A fixed set of holds (tests, dry runs, and when no store exists yet).
+pub struct StaticHolds(pub HoldSet);
+
+impl HoldsGate for StaticHolds {
+    fn with_locked(&mut self, f: &mut dyn FnMut(&HoldSet) -> Result<(), ExecError>) -> Result<(), ExecError> {
+        f(&self.0)
+    }
+}
+
+/// Why a sweep stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// The audit log could not be written: nothing of the batch was deleted.
+    #[error("audit log not writable, nothing deleted in this batch: {0}")]
+    Audit(#[from] AuditError),
+    /// The holds could not be read: deleting would risk held footage.
+    #[error("holds unavailable, nothing deleted: {0}")]
+    Holds(String),
+}
+
+/// Options of one execution.
+#[derive(Debug, Clone)]
+pub struct ExecOptions {
+    /// Report what would be deleted; write and unlink nothing.
+    pub dry_run: bool,
+    /// Files per durable audit batch.
+    pub batch_size: usize,
+    /// Keep the individual "would delete" lines (dry run) for printing.
+    pub list: bool,
+    /// Files (device, inode) whose unlink was refused lately (EPERM,
+    /// EACCES, EROFS: immutable, permissions, read-only): not tried again
+    /// (and not recorded again) until the caller forgets them.
+    pub refused: HashSet<(u64, u64)>,
+}
+
+/// One file the sweep decided on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decided {
+    /// Absolute path.
+    pub path: PathBuf,
+    /// Zone name.
+    pub zone: String,
+    /// Reason code.
+    pub code: &'static str,
+    /// Reason sentence.
+    pub text: String,
+    /// Apparent size.
+    pub size: u64,
+}
+
+/// An unlink that failed (the audit log has its `batch-done` record).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// Absolute path.
+    pub path: PathBuf,
+    /// Zone name.
+    pub zone: String,
+    /// Why.
+    pub errno: Errno,
+    /// Device and inode, for [`ExecOptions::refused`].
+    pub id: (u64, u64),
+}
+
+/// What a sweep did.
+#[derive(Debug, Default, Clone)]
+pub struct SweepReport {
+    /// Files deleted (or that would be, in a dry run) per (zone, reason code): count and bytes freed.
+    pub by_reason: BTreeMap<(String, &'static str), (u64, Bytes)>,
+    /// Files already gone when their turn came.
+    pub vanished: u64,
+    /// Files kept at execution time (changed, held meanwhile, written since the scan).
+    pub kept: u64,
+    /// Files whose unlink failed (EACCES, EPERM, immutable...).
+    pub failed: Vec<Failure>,
+    /// Due files skipped because their unlink was refused lately, per zone.
+    pub skipped_refused: BTreeMap<String, u64>,
+    /// Directories that could not be opened safely (replaced, symlinked, remounted).
+    pub dir_errors: Vec<(PathBuf, String)>,
+    /// Empty time-bucket directories removed.
+    pub rmdirs: u64,
+    /// In a dry run with `list`, or always for small sweeps: the decisions.
+    pub decided: Vec<Decided>,
+    /// The sweep stopped early on a shutdown request.
+    pub interrupted: bool,
+    /// Per plan entry (indexed like [`Plan::entries`]), how many of the
+    /// files the guard charged to its budget were deleted: it gives back
+    /// the rest.
+    pub charged_deleted: Vec<u32>,
+}
+
+impl SweepReport {
+    /// Files deleted in total.
+    pub fn deleted(&self) -> u64 {
+        self.by_reason.values().map(|v| v.0).sum()
+    }
+
+    /// Bytes freed in total.
+    pub fn freed(&self) -> Bytes {
+        self.by_reason.values().map(|v| v.1).sum()
+    }
+
+    /// "340 (max-age 300, capacity 40)".
+    pub fn summary(&self) -> String {
+        let mut per: BTreeMap<&str, u64> = BTreeMap::new();
+        for ((_, code), (n, _)) in &self.by_reason {
+            *per.entry(code).or_default() += n;
+        }
+        if per.is_empty() {
+            return "0".into();
+        }
+        let parts: Vec<String> = per.iter().map(|(c, n)| format!("{c} {n}")).collect();
+        format!("{} ({})", self.deleted(), parts.join(", "))
+    }
+}
+
+/// A file of the current batch, decided and recorded.
+struct Pending {
+    entry: usize,
+    name: OsString,
+    stat: FileStat,
+    path: PathBuf,
+    seq: u64,
+    code: &'static str,
+    time: Timestamp,
+}
+
+/// A candidate read from disk, not yet decided.
+struct Candidate {
+    entry: usize,
+    name: OsString,
+    stat: FileStat,
+    time: Timestamp,
+    rel: Vec<u8>,
+}
+
+/// Directories (open descriptors) one batch may span: far below the usual
+/// soft limit of 1024 open files, whatever the batch size.
+const MAX_BATCH_DIRS: usize = 256;
+
+/// Carries out `plan`. `audit` may be None only for a dry run.
+#[allow(clippy::too_many_arguments)]
+pub fn execute(
+    plan: &Plan,
+    inv: &Inventory,
+    policy: &Policy,
+    gate: &mut dyn HoldsGate,
+    audit: Option<&Mutex<AuditLog>>,
+    opts: &ExecOptions,
+    stop: &AtomicBool,
+) -> Result<SweepReport, ExecError> {
+    let mut report = SweepReport::default();
+    execute_into(plan, inv, policy, gate, audit, opts, stop, &mut report)?;
+    Ok(report)
+}
+
+/// [`execute`], reporting into `report`, which tells what was done
+/// before an error too.
+#[allow(clippy::too_many_arguments)]
+pub fn execute_into(
+    plan: &Plan,
+    inv: &Inventory,
+    policy: &Policy,
+    gate: &mut dyn HoldsGate,
+    audit: Option<&Mutex<AuditLog>>,
+    opts: &ExecOptions,
+    stop: &AtomicBool,
+    report: &mut SweepReport,
+) -> Result<(), ExecError> {
+    report.charged_deleted = vec![0; plan.entries.len()];
+    let batch = opts.batch_size.max(1);
+    let mut dirs: Vec<Option<DirHandle>> = Vec::new();
+    let mut cands: Vec<Candidate> = Vec::new();
+    let mut i = 0;
+    while i < plan.entries.len() {
+        if stop.load(Ordering::Relaxed) {
+            report.interrupted = true;
+            break;
+        }
+        // Gather whole entries until the batch is full.
+        let first = i;
+        cands.clear();
+        dirs.clear();
+        while i < plan.entries.len() && ((cands.len() < batch && dirs.len() < MAX_BATCH_DIRS) || i == first) {
+            let e = &plan.entries[i];
+            dirs.push(gather(e, i - first, inv, policy, &mut cands, report));
+            i += 1;
+        }
+        // A batch's records must fit in what the log can write for sure
+        // (its reserve past the end, and free space): on a full disk a
+        // larger one would fail whole, every sweep, and nothing would be
+        // deleted. So a big directory goes in several batches there.
+        let per = audit.map_or(usize::MAX, |a| {
+            let room = lock_audit(a).batch_room() / 4 * 3;
+            (room / crate::audit::BYTES_PER_DELETION).max(1) as usize
+        });
+        let mut start = 0usize;
+        loop {
+            let end = start.saturating_add(per).min(cands.len());
+            run_batch(
+                plan,
+                inv,
+                policy,
+                gate,
+                audit,
+                opts,
+                first,
+                &plan.entries[first..i],
+                &dirs,
+                &cands[start..end],
+                end == cands.len(),
+                report,
+            )?;
+            if end == cands.len() {
+                break;
+            }
+            start = end;
+        }
+        // Between batches the disk and the CPU go to the recorders first
+        // (the sweep's thread also runs at idle I/O priority).
+        std::thread::yield_now();
+    }
+    if let Some(a) = audit {
+        let mut a = lock_audit(a);
+        if a.pending() > 0 {
+            a.sync()?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads the candidates of one entry; returns the open directory.
+fn gather(
+    e: &Entry,
+    local: usize,
+    inv: &Inventory,
+    policy: &Policy,
+    cands: &mut Vec<Candidate>,
+    report: &mut SweepReport,
+) -> Option<DirHandle> {
+    let dir = match scan::open_dir(inv, e.dir) {
+        Ok(d) => d,
+        Err(err) => {
+            report
+                .dir_errors
+                .push((inv.root(e.dir).abs_path(e.dir.dir), err.to_string()));
+            return None;
+        }
+    };
+    let rel = inv.root(e.dir).rel_path(e.dir.dir);
+    let file_rel = |name: &OsStr| {
+        let mut r = rel.clone();
+        if !r.is_empty() {
+            r.push(b'/');
+        }
+        r.extend_from_slice(name.as_bytes());
+        r
+    };
+    match &e.files {
+        Files::All => {
+            let zone = &policy.zones[e.dir.zone.0 as usize];
+            let mut stats = Default::default();
+            let res = scan::read_dir(
+                &dir,
+                &rel,
+                zone,
+                &mut stats,
+                |name, stat, time| {
+                    cands.push(Candidate {
+                        entry: local,
+                        name: name.to_os_string(),
+                        stat,
+                        time,
+                        rel: file_rel(name),
+                    })
+                },
+                |_, _| {},
+            );
+            if let Err(err) = res {
+                report
+                    .dir_errors
+                    .push((inv.root(e.dir).abs_path(e.dir.dir), err.to_string()));
+            }
+        }
+        Files::Some(ix) => {
+            let det = inv.detail(e.dir).map(|v| v.as_slice()).unwrap_or(&[]);
+            for &k in ix {
+                if let Some(f) = det.get(k as usize) {
+                    cands.push(Candidate {
+                        entry: local,
+                        name: f.name.clone(),
+                        stat: f.stat,
+                        time: f.time,
+                        rel: file_rel(&f.name),
+                    });
+                }
+            }
+        }
+    }
+    Some(dir)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_batch(
+    plan: &Plan,
+    inv: &Inventory,
+    policy: &Policy,
+    gate: &mut dyn HoldsGate,
+    audit: Option<&Mutex<AuditLog>>,
+    opts: &ExecOptions,
+    first: usize,
+    entries: &[Entry],
+    dirs: &[Option<DirHandle>],
+    cands: &[Candidate],
+    last: bool,
+    report: &mut SweepReport,
+) -> Result<(), ExecError> {
+    let mut body = |holds: &HoldSet| -> Result<(), ExecError> {
+        // Lock order: the holds lock (taken by the gate), then the audit log.
+        let mut audit = audit.map(lock_audit);
+        let mut pending: Vec<Pending> = Vec::new();
+        for c in cands {
+            let e = &entries[c.entry];
+            if dirs[c.entry].is_none() {
+                continue;
+            }
+            let zone = &policy.zones[e.dir.zone.0 as usize];
+            if opts.refused.contains(&(c.stat.dev, c.stat.ino)) {
+                *report.skipped_refused.entry(zone.name.0.clone()).or_default() += 1;
+                continue;
+            }
+            let path = inv.root(e.dir).abs_path(e.dir.dir).join(&c.name);
+            match plan.verdict(e, zone, holds, &c.rel, c.time, c.stat.mtime) {
+                Verdict::Keep(_) => report.kept += 1,
+                Verdict::Delete(reason) => {
+                    if opts.dry_run {
+                        let t = report.by_reason.entry((zone.name.0.clone(), reason.code)).or_default();
+                        t.0 += 1;
+                        t.1 += Bytes(c.stat.frees());
+                        if opts.list {
+                            report.decided.push(Decided {
+                                path,
+                                zone: zone.name.0.clone(),
+                                code: reason.code,
+                                text: reason.text,
+                                size: c.stat.size,
+                            });
+                        }
+                        continue;
+                    }
+                    let audit = audit.as_deref_mut().expect("a real sweep has an audit log");
+                    let mut rec = json!({
+                    "zone": zone.name.0,
+                    "path": path_value(path.as_os_str()),
+                    "size": c.stat.size,
+                    "bytes": c.stat.frees(),
+                    "rec_time": c.time.rfc3339(),
+                    "reason": reason.code,
+                    "text": reason.text,
+                    "policy": plan.policy_digest,
+                    });
+                    if let Some(h) = reason.former_hold {
+                        rec["former_hold"] = h.0.into();
+                    }
+                    let seq = audit.record(Action::Delete, &rec)?;
+                    pending.push(Pending {
+                        entry: c.entry,
+                        name: c.name.clone(),
+                        stat: c.stat,
+                        path,
+                        seq,
+                        code: reason.code,
+                        time: c.time,
+                    });
+                }
+            }
+        }
+        if opts.dry_run || pending.is_empty() {
+            return Ok(());
+        }
+        let audit = audit.as_deref_mut().expect("a real sweep has an audit log");
+        // The write-ahead point: nothing is unlinked unless its record is durable.
+        audit.sync()?;
+        let mut deleted = 0u64;
+        let mut freed = 0u64;
+        let mut vanished = Vec::new();
+        let mut changed = Vec::new();
+        let mut failed = Vec::new();
+        let mut touched = vec![false; dirs.len()];
+        for p in &pending {
+            let Some(dir) = &dirs[p.entry] else { continue };
+            match dir.unlink_if_same(&p.name, &p.stat) {
+                Ok(true) => {
+                    touched[p.entry] = true;
+                    deleted += 1;
+                    freed += p.stat.frees();
+                    let zone = &policy.zones[entries[p.entry].dir.zone.0 as usize];
+                    let t = report.by_reason.entry((zone.name.0.clone(), p.code)).or_default();
+                    t.0 += 1;
+                    t.1 += Bytes(p.stat.frees());
+                    if p.time < entries[p.entry].charged.before {
+                        report.charged_deleted[first + p.entry] += 1;
+                    }
+                }
+                Ok(false) => changed.push(json!({"seq": p.seq, "path": path_value(p.path.as_os_str())})),
+                Err(Errno::ENOENT) => vanished.push(json!({"seq": p.seq, "path": path_value(p.path.as_os_str())})),
+                Err(e) => {
+                    report.failed.push(Failure {
+                        path: p.path.clone(),
+                        zone: policy.zones[entries[p.entry].dir.zone.0 as usize].name.0.clone(),
+                        errno: e,
+                        id: (p.stat.dev, p.stat.ino),
+                    });
+                    failed.push(json!({"seq": p.seq, "path": path_value(p.path.as_os_str()), "error": e.desc()}));
+                }
+            }
+        }
+        for (k, d) in dirs.iter().enumerate() {
+            if let (true, Some(d)) = (touched[k], d) {
+                let _ = d.fsync();
+            }
+        }
+        report.vanished += vanished.len() as u64;
+        report.kept += changed.len() as u64;
+        audit.record(
+            Action::BatchDone,
+            &json!({
+                "first": pending.first().map(|p| p.seq),
+                "last": pending.last().map(|p| p.seq),
+                "deleted": deleted,
+                "bytes": freed,
+                "vanished": vanished,
+                "changed": changed,
+                "failed": failed,
+            }),
+        )?;
+        Ok(())
+    };
+    gate.with_locked(&mut body)?;
+    if !opts.dry_run && last {
+        report.rmdirs += remove_emptied(inv, entries, dirs);
+    }
+    Ok(())
+}
+
+/// Removes time-bucket directories the batch emptied, climbing towards
+/// (never including) the zone root. Each is removed with `unlinkat(parent,
+/// name, AT_REMOVEDIR)`, which fails harmlessly if anything is in it.
+fn remove_emptied(inv: &Inventory, entries: &[Entry], dirs: &[Option<DirHandle>]) -> u64 {
+    let mut removed = 0;
+    for (k, e) in entries.iter().enumerate() {
+        if dirs[k].is_none() || e.files != Files::All {
+            continue;
+        }
+        let root = inv.root(e.dir);
+        let mut cur = e.dir.dir;
+        while cur != 0 && cur != u32::MAX {
+            let parent = root.dirs[cur as usize].parent;
+            let Ok(handle) = scan::open_dir(inv, DirRef { dir: parent, ..e.dir }) else {
+                break;
+            };
+            let name = OsStr::from_bytes(root.dir_name(cur));
+            match handle.rmdir(name) {
+                Ok(()) => {
+                    removed += 1;
+                    let _ = handle.fsync();
+                }
+                Err(_) => break,
+            }
+            cur = parent;
+        }
+    }
+    removed
+}
+
+/// Closes a batch a crash left open: every `delete` record after the last
+/// `batch-done` (or `recovered`) record is checked on disk, and a
+/// `recovered` record states which of those files are gone and which are
+/// still there (the deletion did not happen). Returns how many were open.
+pub fn recover(audit: &mut AuditLog) -> Result<usize, AuditError> {
+    let mut open: Vec<(u64, OsString)> = Vec::new();
+    for rec in crate::audit::read_segment(audit.path())? {
+        let rec = rec?;
+        match rec.action.as_str() {
+            "delete" => {
+                if let Some(p) = rec.fields.get("path").and_then(crate::audit::path_from_value) {
+                    open.push((rec.seq, p));
+                }
+            }
+            "batch-done" | "recovered" => open.clear(),
+            _ => {}
+        }
+    }
+    if open.is_empty() {
+        return Ok(0);
+    }
+    let mut gone = Vec::new();
+    let mut present = Vec::new();
+    for (seq, p) in &open {
+        let v = json!({"seq": seq, "path": path_value(p)});
+        match std::fs::symlink_metadata(Path::new(p)) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => gone.push(v),
+            _ => present.push(v),
+        }
+    }
+    audit.record(Action::Recovered,
+        &json!({
+            "text": format!(
+                "the previous run stopped during a deletion batch: {} of its {} files are gone, {} are still present (not deleted)",
+                gone.len(), open.len(), present.len()
+            ),
+            "gone": gone,
+            "present": present,
+        }),
+    )?;
+    audit.sync()?;
+    Ok(open.len())
+}
+
+/// The sweep's view of the store: before each deletion batch, lock the
+/// store and re-read it (parsing only when the file changed).
+pub struct StoreGate {
+    store: HoldStore,
+    cache: Option<(Option<Stamp>, HoldSet)>,
+}
+
+impl StoreGate {
+    /// A gate over `store`.
+    pub fn new(store: HoldStore) -> StoreGate {
+        StoreGate { store, cache: None }
+    }
+}
+
+impl HoldsGate for StoreGate {
+    fn with_locked(&mut self, f: &mut dyn FnMut(&HoldSet) -> Result<(), ExecError>) -> Result<(), ExecError> {
+        let err = |e: StoreError| ExecError::Holds(e.to_string());
+        let _lock = self.store.take_lock().map_err(err)?;
+        let stamp = self.store.stamp().map_err(err)?;
+        let fresh = matches!(&self.cache, Some((s, _)) if *s == stamp);
+        if !fresh {
+            let (holds, _) = self.store.read().map_err(err)?;
+            self.cache = Some((stamp, holds));
+        }
+        let holds = &self.cache.as_ref().expect("cache filled").1;
+        f(holds)
+    }
+}
