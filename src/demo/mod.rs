@@ -24,7 +24,7 @@ use crate::audit::schema::Action;
 use crate::core::plan::Usage;
 use crate::core::policy::Policy;
 use crate::core::units::{Bytes, Timestamp};
-use crate::daemon::Sweeper;
+use crate::daemon::sweeper::Sweeper;
 use crate::fs::scan;
 use treegen::TreeSpec;
 

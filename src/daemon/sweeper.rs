@@ -1,0 +1,914 @@
+//! The sweeper: everything a sweep needs that is kept between sweeps (the
+//! incremental inventory and its pending changes, raised alarms, refused
+//! files, root identities, the service status), and one sweep at a time
+//! through [`crate::sweep`]: inventory, inputs checked, plan and guard,
+//! execution, then alarms, samples, the service status and metrics.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use serde_json::json;
+
+use super::{open_log, Shared};
+use crate::audit::lock_audit;
+use crate::audit::schema::Action;
+use crate::audit::AuditLog;
+use crate::core::alarm::AlarmKind;
+use crate::core::guard::{self, GuardState};
+use crate::core::holds::HoldSet;
+use crate::core::inventory::Inventory;
+use crate::core::plan::Plan;
+use crate::core::policy::Policy;
+use crate::core::units::{Bytes, Timestamp};
+use crate::fs::scan;
+use crate::fs::watch::Changes;
+use crate::host::service;
+use crate::ops::hold;
+use crate::state::guardstore::GuardStore;
+use crate::state::holdstore::HoldStore;
+use crate::state::lock::StateLock;
+use crate::state::roots::RootIds;
+use crate::sweep;
+use crate::sweep::execute::{execute_into, recover, ExecError, ExecOptions, StaticHolds, StoreGate, SweepReport};
+use crate::sweep::{LastSweep, SweepOutcome};
+
+/// Closes the batch a crash left open, if any ([`recover`]).
+pub(crate) fn recover_batch(audit: &mut AuditLog) -> Result<()> {
+    let n = recover(audit).context("cannot close the batch a previous run left open")?;
+    if n > 0 {
+        log::warn!(retention_event = "recovered"; "closed an interrupted deletion batch of {n} files (see the audit log)");
+    }
+    Ok(())
+}
+
+/// Whether `e` comes from a full filesystem (ENOSPC, EDQUOT).
+fn is_no_space(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<crate::audit::AuditError>()
+            .is_some_and(|a| a.is_no_space())
+            || c.downcast_ref::<ExecError>()
+                .is_some_and(|x| matches!(x, ExecError::Audit(a) if a.is_no_space()))
+    })
+}
+
+/// Everything a sweep needs, kept between sweeps.
+pub struct Sweeper {
+    /// Shared with the control socket.
+    pub shared: Arc<Shared>,
+    /// Alarms raised and not yet cleared, by (kind, subject), with why
+    /// (the latest text).
+    alarms: BTreeMap<(String, String), String>,
+    /// `READY=1` has been sent (after the first inventory).
+    ready: bool,
+    /// What the last sweep did, for the service status.
+    status: String,
+    /// Why the last reload was rejected, until a reload succeeds.
+    pub(crate) reload_error: Option<String>,
+    /// The UTC hour (Unix time / 3600) of the last retention sample.
+    sampled_hour: Option<i64>,
+    /// Prometheus metrics (written only with `daemon.metrics_file`).
+    metrics: crate::host::metrics::Metrics,
+    /// The last metrics write failed (logged once until it works again).
+    metrics_failing: bool,
+    /// The inventory, kept current between sweeps (None: take a full one).
+    inv: Option<Inventory>,
+    /// When the last full inventory was taken (monotonic: immune to clock jumps).
+    scanned_at: Option<Instant>,
+    /// Directories that changed since the last sweep (from inotify).
+    pending: Changes,
+    /// Files whose unlink was refused (immutable, permissions), by (device,
+    /// inode), with when: not tried (nor recorded) again for an hour.
+    refused: std::collections::HashMap<(u64, u64), Instant>,
+    /// `state_dir/roots.json` as last read or written (None: read it at
+    /// the next sweep; after a reload, so an entry removed by hand counts).
+    roots: Option<RootIds>,
+    /// The start's records (a recovered batch, the policy load) are not
+    /// written yet (the log was full at start): the next sweep writes them
+    /// before anything else.
+    startup_pending: bool,
+    _lock: Option<StateLock>,
+}
+
+impl Sweeper {
+    /// Takes the state lock, opens the audit log, closes any batch a crash
+    /// left open, checks the hold store and records the policy load. With
+    /// `dry_run`, none of that: nothing is locked or written.
+    pub fn open(policy: Policy, dry_run: bool) -> Result<Sweeper> {
+        let (lock, audit) = if dry_run {
+            (None, None)
+        } else {
+            let lock = StateLock::acquire(&policy.daemon.state_dir)?;
+            (Some(lock), Some(Mutex::new(open_log(&policy)?)))
+        };
+        let store = HoldStore::new(&policy.daemon.state_dir);
+        match store.read() {
+            Ok((h, _)) => {
+                let n = h.active(Timestamp::now()).count();
+                log::info!(retention_event = "holds-loaded"; "{n} active holds in {}", store.path().display());
+            }
+            Err(e) => log::error!(retention_event = "holds-unavailable"; "{e}"),
+        }
+        let guard_store = GuardStore::new(&policy.daemon.state_dir);
+        let guard_state = guard_store.load().unwrap_or_else(|e| {
+            log::error!("the mass-deletion guard starts afresh: {e}");
+            GuardState::default()
+        });
+        for (z, ep) in &guard_state.zones {
+            log::warn!(retention_event = "guard"; "zone {z}: deletions for age are capped since {} UTC ({} may still go) until `retentionctl confirm --zone {z}`", ep.since.short(), ep.budget_left);
+        }
+        let mut s = Sweeper {
+            shared: Arc::new(Shared {
+                policy: RwLock::new(Arc::new(policy)),
+                last: Mutex::new(None),
+                audit,
+                store,
+                inventory: Mutex::new(None),
+                guard: Mutex::new(guard_state),
+                guard_store,
+                wake: tokio::sync::Notify::new(),
+            }),
+            alarms: BTreeMap::new(),
+            ready: false,
+            status: String::new(),
+            reload_error: None,
+            sampled_hour: None,
+            metrics: crate::host::metrics::Metrics::new(),
+            metrics_failing: false,
+            inv: None,
+            scanned_at: None,
+            pending: Changes::default(),
+            refused: Default::default(),
+            roots: None,
+            startup_pending: false,
+            _lock: lock,
+        };
+        s.startup_records_or_defer()?;
+        Ok(s)
+    }
+
+    /// Writes the records a start begins with: the close of a batch a
+    /// crash left open, then the policy load. On a full filesystem (a first
+    /// start with no space set aside for the log) the daemon starts all the
+    /// same, and each sweep tries again before it deletes anything.
+    fn startup_records_or_defer(&mut self) -> Result<()> {
+        match self.startup_records() {
+            Ok(()) => Ok(()),
+            Err(e) if is_no_space(&e) => {
+                log::error!(retention_event = "audit-unwritable"; "the start cannot be recorded yet, nothing is deleted until it is: {e:#}");
+                self.startup_pending = true;
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn startup_records(&mut self) -> Result<()> {
+        if let Some(a) = &self.shared.audit {
+            recover_batch(&mut lock_audit(a))?;
+        }
+        self.record_policy_load()?;
+        self.startup_pending = false;
+        Ok(())
+    }
+
+    /// The service status: the last sweep, its alarms, a failed reload.
+    pub fn status(&self) -> String {
+        service::with_reload_error(&self.status, self.reload_error.as_deref())
+    }
+
+    fn set_status(&mut self, body: String) {
+        self.status = body;
+        service::status(&self.status());
+    }
+
+    /// Re-reads the policy file (SIGHUP). A valid policy takes effect at
+    /// once and is audited with its digest; an invalid one is logged and
+    /// shown in the service status, and the old one stays in force.
+    pub fn reload(&mut self) {
+        service::reloading();
+        let current = self.policy();
+        match Policy::load(&current.source) {
+            Ok(p) => {
+                let digest = p.digest.clone();
+                let (old, new) = (&current.daemon, &p.daemon);
+                if old.state_dir != new.state_dir
+                    || old.audit_log != new.audit_log
+                    || old.control_socket != new.control_socket
+                {
+                    log::warn!("state_dir, audit_log and control_socket changes take effect at the next restart");
+                }
+                self.reload_error = None;
+                match self.set_policy(p) {
+                    Ok(()) => {
+                        log::info!(retention_event = "reload", retention_policy = digest.as_str(); "policy reloaded (sha256 {})", &digest[..12])
+                    }
+                    Err(e) => log::error!("policy reloaded but not audited: {e:#}"),
+                }
+            }
+            Err(e) => {
+                log::error!(retention_event = "reload-rejected"; "new policy rejected, the old one stays in force: {e}");
+                self.reload_error = Some(e.to_string());
+            }
+        }
+        service::reloaded(&self.status());
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> Arc<Policy> {
+        self.shared.policy()
+    }
+
+    fn record_policy_load(&self) -> Result<()> {
+        let p = self.policy();
+        log::info!(
+            retention_event = "policy-load", retention_policy = p.digest.as_str();
+            "policy {} loaded (sha256 {}): {} zones", p.source.display(), &p.digest[..12], p.zones.len()
+        );
+        self.shared.record(
+            Action::PolicyLoad,
+            &json!({
+                "file": p.source.display().to_string(),
+                "policy": p.digest,
+                "zones": p.zones.iter().map(|z| json!({
+                    "name": z.name.0,
+                    "paths": z.roots.iter().map(|r| r.display().to_string()).collect::<Vec<_>>(),
+                    "min_age": z.min_age.to_string(),
+                    "max_age": z.max_age.to_string(),
+                    "when_full": z.when_full.as_str(),
+                })).collect::<Vec<_>>(),
+            }),
+        )?;
+        Ok(())
+    }
+
+    /// Puts a new, already validated policy in force.
+    pub fn set_policy(&mut self, policy: Policy) -> Result<()> {
+        check_roots_writable(&policy);
+        *self.shared.policy.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(policy);
+        // Roots and zones may differ: the next sweep walks the tree anew
+        // and reads the root identities again.
+        self.inv = None;
+        self.roots = None;
+        if self.startup_pending {
+            return Ok(());
+        }
+        self.startup_records_or_defer()
+    }
+
+    /// Directories that changed since the last sweep (inotify, or polled):
+    /// the next sweep re-reads them.
+    pub fn note_changes(&mut self, changes: Changes) {
+        self.pending.merge(changes);
+    }
+
+    /// The directories the daemon should watch: the zone roots and the
+    /// directories written within two sweep intervals (at least two hours),
+    /// with their ancestors.
+    pub fn wanted_watches(&self, now: Timestamp) -> BTreeSet<PathBuf> {
+        let policy = self.policy();
+        let window = policy.daemon.sweep_interval.0.as_secs().max(3600) as i64 * 2;
+        let mut want: BTreeSet<PathBuf> = policy.zones.iter().flat_map(|z| z.roots.iter().cloned()).collect();
+        if let Some(inv) = &self.inv {
+            for root in inv.zones.iter().flat_map(|z| &z.roots) {
+                want.extend(root.recent_dirs(now.0 - window).into_iter().map(|d| root.abs_path(d)));
+            }
+        }
+        want
+    }
+
+    /// The inventory for this sweep: the kept one brought up to date by
+    /// re-reading the directories that changed (and re-scanning roots that
+    /// could not be read), or a full walk of the tree when there is none,
+    /// `reconcile_interval` has passed, inotify lost events, or a root
+    /// changed.
+    fn current_inventory(&mut self, policy: &Policy) -> Inventory {
+        let pending = std::mem::take(&mut self.pending);
+        let due = self
+            .scanned_at
+            .is_none_or(|t| t.elapsed() >= policy.daemon.reconcile_interval.0);
+        let mut why_full = match (&self.inv, &pending.lost) {
+            (None, _) => None,
+            (Some(_), Some(lost)) => Some(format!("{lost}: taking a full inventory")),
+            (Some(_), None) if due => Some("reconciling: taking a full inventory".to_string()),
+            _ => None,
+        };
+        if let (Some(inv), None) = (&mut self.inv, &why_full) {
+            let started = Instant::now();
+            let dirs = scan::dirs_for_paths(inv, pending.dirs.iter().map(|p| p.as_path()));
+            match scan::refresh(inv, policy, dirs) {
+                Ok(n) => {
+                    log::debug!("inventory: {n} directories re-read in {:?}", started.elapsed());
+                    scan::rescan_failed_roots(inv, policy);
+                    return self.inv.take().expect("present");
+                }
+                Err(e) => why_full = Some(format!("{e}: taking a full inventory")),
+            }
+        }
+        if let Some(why) = why_full {
+            log::info!(retention_event = "reconcile"; "{why}");
+        }
+        let started = Instant::now();
+        // The first walk uses every core (the daemon is not ready before
+        // it); later ones run beside the recorders, on one.
+        let threads = if self.scanned_at.is_none() {
+            scan::default_threads()
+        } else {
+            1
+        };
+        let inv = scan::scan_with(policy, threads);
+        self.scanned_at = Some(Instant::now());
+        log::debug!(
+            "inventory: {} recordings walked in {:?}",
+            inv.files(),
+            started.elapsed()
+        );
+        inv
+    }
+
+    /// One sweep: record lapsed holds, scan, plan, execute, report. `stop`
+    /// ends it after the current batch. The service status follows it.
+    pub fn sweep(&mut self, now: Timestamp, stop: &AtomicBool, list: bool) -> Result<SweepOutcome> {
+        // The sweep's thread deletes at idle I/O priority.
+        if let Err(e) = crate::fs::handle::idle_io_priority() {
+            log::debug!("cannot set the idle I/O class: {e}");
+        }
+        // READY=1 goes out from inside, once the first inventory is taken
+        // (every sweep takes one before anything can fail).
+        let r = self.sweep_inner(now, stop, list);
+        let alarms: Vec<(String, String, String)> = self
+            .alarms
+            .iter()
+            .map(|((k, s), t)| (k.clone(), s.clone(), t.clone()))
+            .collect();
+        let last = match &r {
+            Ok(o) => LastSweep {
+                at: o.at,
+                took: o.took,
+                by_reason: o
+                    .report
+                    .by_reason
+                    .iter()
+                    .map(|((z, c), (n, b))| (z.clone(), *c, *n, *b))
+                    .collect(),
+                interrupted: o.report.interrupted,
+                error: None,
+                alarms,
+            },
+            Err(e) => LastSweep {
+                at: now,
+                error: Some(format!("{e:#}")),
+                alarms,
+                ..Default::default()
+            },
+        };
+        *self.shared.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(last);
+        self.write_metrics(&r, now);
+        match &r {
+            Ok(o) => {
+                let alarms: Vec<String> = self.alarms.keys().map(|(k, s)| format!("{k} {s}")).collect();
+                let body = service::status_text(
+                    self.policy().zones.len(),
+                    o.at,
+                    o.recordings,
+                    &o.report,
+                    &o.usage_after.filesystems,
+                    &alarms,
+                );
+                self.set_status(body);
+            }
+            Err(e) => self.set_status(format!(
+                "last sweep {} UTC failed, nothing deleted after the error: {e:#}",
+                now.short()
+            )),
+        }
+        r
+    }
+
+    fn sweep_inner(&mut self, now: Timestamp, stop: &AtomicBool, list: bool) -> Result<SweepOutcome> {
+        let started = Instant::now();
+        let policy = self.policy();
+        let shared = self.shared.clone();
+        if let Some(audit) = &shared.audit {
+            let inv = shared.inventory();
+            let ctx = hold::Ctx {
+                policy: &policy,
+                store: &shared.store,
+                audit,
+                inventory: inv.as_deref(),
+            };
+            if let Err(e) = hold::record_lapses(&ctx, now) {
+                log::error!("cannot record lapsed holds: {e}");
+            }
+        }
+        let mut inv = self.current_inventory(&policy);
+        // Roots still on their filesystems, holds readable, none orphaned:
+        // the same checks as `plan` and `explain` make (crate::sweep).
+        let checked = sweep::check_inputs(
+            &policy,
+            &shared.store,
+            &mut inv,
+            &mut self.roots,
+            shared.audit.is_some(),
+            now,
+        );
+        let root_errors = inv.root_errors();
+        for e in &root_errors {
+            log::error!(retention_event = "root-error"; "{e}; that root is skipped this sweep");
+        }
+        let recordings = inv.files();
+        if !self.ready {
+            self.ready = true;
+            self.status = format!(
+                "first sweep running: {}, {} recordings",
+                service::zones_text(policy.zones.len()),
+                service::human_count(recordings)
+            );
+            service::ready(&self.status());
+        }
+        let holds = match checked {
+            Ok(i) => i.holds,
+            Err(r) => {
+                log::error!(retention_event = "holds-unavailable"; "nothing is deleted: {}", r.text);
+                self.raise_with_current((r.kind.to_string(), r.subject.clone(), r.text.clone()));
+                self.inv = Some(inv);
+                return Err(r.into());
+            }
+        };
+        if let Some(a) = &shared.audit {
+            // Space for the log on a full disk, set aside again where there
+            // is room; what is still missing, capacity planning counts as
+            // used (scan::usage), so the sweep frees room for it.
+            lock_audit(a).restore_reserve();
+        }
+        if self.startup_pending {
+            if let Err(e) = self.startup_records() {
+                let text = unwritable_text(&policy, &e);
+                self.raise_with_current((
+                    AlarmKind::AuditUnwritable.code().into(),
+                    policy.daemon.audit_log.display().to_string(),
+                    text.clone(),
+                ));
+                self.inv = Some(inv);
+                anyhow::bail!(text);
+            }
+        }
+        let plan = self.decide(&policy, &mut inv, &holds, now);
+        let planned: u64 = plan.entries.iter().map(|e| u64::from(e.count)).sum();
+        if planned > 0 && shared.audit.is_some() {
+            service::status(&service::with_reload_error(
+                &format!(
+                    "sweeping since {} UTC: {} recordings to consider | {}",
+                    now.short(),
+                    service::human_count(planned),
+                    self.status
+                ),
+                self.reload_error.as_deref(),
+            ));
+        }
+        let opts = ExecOptions {
+            dry_run: shared.audit.is_none(),
+            batch_size: policy.daemon.batch_size,
+            list,
+            refused: self.refused.keys().copied().collect(),
+        };
+        let mut report = SweepReport::default();
+        let result = if shared.audit.is_some() {
+            let mut gate = StoreGate::new(shared.store.clone());
+            execute_into(
+                &plan,
+                &inv,
+                &policy,
+                &mut gate,
+                shared.audit.as_ref(),
+                &opts,
+                stop,
+                &mut report,
+            )
+        } else {
+            execute_into(
+                &plan,
+                &inv,
+                &policy,
+                &mut StaticHolds(holds),
+                None,
+                &opts,
+                stop,
+                &mut report,
+            )
+        };
+        // The guard's budget pays only for deletions that happened.
+        self.refund_guard(&policy, &plan, &report);
+        self.refused.retain(|_, at| at.elapsed() < REFUSED_RETRY);
+        for f in &report.failed {
+            self.refused.insert(f.id, Instant::now());
+        }
+        let failures = failure_alarms(&report, &self.alarms);
+        let report = match result {
+            Ok(()) => report,
+            Err(e) => {
+                log::error!(retention_event = "sweep-failed"; "sweep stopped: {e}");
+                let e = anyhow::Error::from(e);
+                let (kind, subject, text) = match e.downcast_ref::<ExecError>() {
+                    Some(ExecError::Holds(_)) => (
+                        AlarmKind::HoldsUnavailable.code(),
+                        shared.store.path().display().to_string(),
+                        e.to_string(),
+                    ),
+                    _ => (
+                        AlarmKind::AuditUnwritable.code(),
+                        policy.daemon.audit_log.display().to_string(),
+                        unwritable_text(&policy, &e),
+                    ),
+                };
+                self.raise_with_current((kind.to_string(), subject, text));
+                // Keep the inventory, true again where the sweep deleted.
+                if scan::refresh(&mut inv, &policy, plan.entries.iter().map(|e| e.dir)).is_ok() {
+                    inv.drop_detail();
+                    self.inv = Some(inv);
+                }
+                return Err(e);
+            }
+        };
+        let mut raised: Vec<(String, String, String)> = plan
+            .alarms
+            .iter()
+            .map(|a| (a.kind.to_string(), a.subject.clone(), a.text.clone()))
+            .collect();
+        for e in &root_errors {
+            raised.push((AlarmKind::RootUnavailable.code().into(), e.clone(), e.clone()));
+        }
+        raised.extend(failures);
+        self.alarm_state(&raised);
+        if let Some(a) = &shared.audit {
+            let mut log = lock_audit(a);
+            if let Err(e) = log.maybe_rotate() {
+                log::error!(retention_event = "audit-rotate"; "cannot rotate the audit log: {e}");
+            }
+        }
+        let mut keep = true;
+        if report.deleted() > 0 || report.vanished > 0 {
+            // The summaries of the directories deleted in (or removed) are
+            // brought up to date, without a walk of the tree.
+            let touched = plan.entries.iter().map(|e| e.dir);
+            if let Err(e) = scan::refresh(&mut inv, &policy, touched) {
+                log::info!(retention_event = "reconcile"; "{e}: the next sweep takes a full inventory");
+                keep = false;
+            }
+        }
+        if let Some(a) = &shared.audit {
+            // In the same sweep that used it: the deletions made the room.
+            lock_audit(a).restore_reserve();
+        }
+        let usage_after = crate::sweep::usage(&policy, &inv);
+        if self.sampled_hour != Some(now.0.div_euclid(3600)) {
+            if let Some(a) = &shared.audit {
+                match record_samples(a, &policy, &inv, now) {
+                    Ok(()) => self.sampled_hour = Some(now.0.div_euclid(3600)),
+                    Err(e) => log::error!("cannot record the retention samples: {e}"),
+                }
+            }
+        }
+        inv.drop_detail();
+        *shared.inventory.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(inv.clone()));
+        self.inv = keep.then_some(inv);
+        let outcome = SweepOutcome {
+            at: now,
+            took: started.elapsed(),
+            recordings,
+            plan,
+            report,
+            root_errors,
+            usage_after,
+        };
+        self.log_summary(&outcome);
+        Ok(outcome)
+    }
+
+    /// Plans and applies the mass-deletion guard ([`sweep::decide`]),
+    /// then logs what the guard did and persists its state.
+    fn decide(&mut self, policy: &Policy, inv: &mut Inventory, holds: &HoldSet, now: Timestamp) -> Plan {
+        let mark = crate::state::guardstore::clock_mark(now);
+        let mut st = self.shared.guard.lock().unwrap_or_else(|p| p.into_inner());
+        let d = sweep::decide(policy, inv, holds, &mut st, &mark, now);
+        if let Some(why) = &d.suspect {
+            log::warn!(retention_event = "clock-suspect"; "{why}");
+        }
+        let out = d.guard;
+        // The clock reading is persisted when the boot changes (or with an
+        // episode): a reading from earlier in the same boot compares just
+        // as well, wall against boot clock.
+        let new_boot = st.clock.as_ref().is_none_or(|c| c.boot_id != mark.boot_id);
+        st.clock = Some(mark);
+        for (z, c) in &out.confirmed {
+            log::warn!(retention_event = "guard"; "zone {z}: the deletions held back go ahead, as {} (uid {}) confirmed at {} UTC: {}", c.by, c.uid, c.at.short(), c.reason);
+        }
+        for z in &out.resolved {
+            log::info!(retention_event = "guard"; "zone {z}: deletions for age are back within the guard's share");
+        }
+        for (z, n) in &out.held_back {
+            log::warn!(retention_event = "guard"; "zone {z}: {n} deletions for age held back by the mass-deletion guard");
+        }
+        if self.shared.audit.is_some() && (out.changed || new_boot) {
+            if let Err(e) = self.shared.guard_store.save(&st) {
+                log::error!("cannot save {}: {e}", self.shared.guard_store.path().display());
+            }
+        }
+        drop(st);
+        d.plan
+    }
+
+    /// Gives the guard's episodes back what this sweep's charged entries
+    /// did not delete, and persists the state if that changed it.
+    fn refund_guard(&self, policy: &Policy, plan: &Plan, report: &SweepReport) {
+        let mut st = self.shared.guard.lock().unwrap_or_else(|p| p.into_inner());
+        if guard::refund(&mut st, policy, plan, &report.charged_deleted) && self.shared.audit.is_some() {
+            if let Err(e) = self.shared.guard_store.save(&st) {
+                log::error!("cannot save {}: {e}", self.shared.guard_store.path().display());
+            }
+        }
+    }
+
+    fn write_metrics(&mut self, r: &Result<SweepOutcome>, now: Timestamp) {
+        let policy = self.policy();
+        let Some(path) = &policy.daemon.metrics_file else {
+            return;
+        };
+        let alarms: Vec<(String, String)> = self.alarms.keys().cloned().collect();
+        match (r, self.shared.inventory()) {
+            (Ok(o), Some(inv)) => {
+                let holds = self.shared.store.read().map(|(h, _)| h).unwrap_or_default();
+                self.metrics.sweep_done(&policy, &inv, &holds, o, &alarms, now);
+            }
+            _ => self.metrics.sweep_failed(&alarms),
+        }
+        match self.metrics.write(path) {
+            Ok(()) => {
+                if self.metrics_failing {
+                    log::info!("metrics written to {} again", path.display());
+                }
+                self.metrics_failing = false;
+            }
+            Err(e) => {
+                if !self.metrics_failing {
+                    log::error!(
+                        retention_event = "metrics-unwritable";
+                        "cannot write the metrics file {} ({e}); under systemd add its directory to ReadWritePaths=", path.display()
+                    );
+                }
+                self.metrics_failing = true;
+            }
+        }
+    }
+
+    /// Raises `alarm`, keeping every alarm already raised.
+    fn raise_with_current(&mut self, alarm: (String, String, String)) {
+        let mut raised: Vec<(String, String, String)> = self
+            .alarms
+            .iter()
+            .map(|((k, s), t)| (k.clone(), s.clone(), t.clone()))
+            .collect();
+        raised.push(alarm);
+        self.alarm_state(&raised);
+    }
+
+    /// Raises new alarms and clears those no longer present, auditing both.
+    fn alarm_state(&mut self, now_raised: &[(String, String, String)]) {
+        let current: BTreeSet<(String, String)> = now_raised.iter().map(|(k, s, _)| (k.clone(), s.clone())).collect();
+        for (kind, subject, text) in now_raised {
+            if !self.alarms.contains_key(&(kind.clone(), subject.clone())) {
+                log::warn!(retention_alarm = kind.as_str(), retention_subject = subject.as_str(); "alarm {kind}: {text}");
+                if let Some(a) = &self.shared.audit {
+                    let _ = lock_audit(a).record(
+                        Action::Alarm,
+                        &json!({"kind": kind, "subject": subject, "state": "raised", "text": text}),
+                    );
+                }
+            } else {
+                log::warn!(retention_alarm = kind.as_str(), retention_subject = subject.as_str(); "alarm {kind} persists: {text}");
+            }
+        }
+        for (kind, subject) in self.alarms.keys().filter(|k| !current.contains(*k)) {
+            log::info!(retention_alarm = kind.as_str(), retention_subject = subject.as_str(); "alarm {kind} cleared for {subject}");
+            if let Some(a) = &self.shared.audit {
+                let _ = lock_audit(a).record(
+                    Action::Alarm,
+                    &json!({"kind": kind, "subject": subject, "state": "cleared"}),
+                );
+            }
+        }
+        if let Some(a) = &self.shared.audit {
+            let mut a = lock_audit(a);
+            if a.pending() > 0 {
+                if let Err(e) = a.sync() {
+                    log::error!("cannot write alarm records to the audit log: {e}");
+                }
+            }
+        }
+        self.alarms = now_raised
+            .iter()
+            .map(|(k, s, t)| ((k.clone(), s.clone()), t.clone()))
+            .collect();
+    }
+
+    /// One journal entry per (zone, reason), never one per file.
+    fn log_summary(&self, o: &SweepOutcome) {
+        let verb = if self.shared.audit.is_none() {
+            "would delete"
+        } else {
+            "deleted"
+        };
+        for ((zone, code), (n, bytes)) in &o.report.by_reason {
+            log::info!(
+                retention_event = "sweep-deleted",
+                retention_zone = zone.as_str(),
+                retention_reason = *code,
+                retention_count = *n,
+                retention_bytes = bytes.0;
+                "{verb} {n} recordings ({bytes}) from zone {zone}, reason {code}"
+            );
+        }
+        for h in &o.plan.held_past_max {
+            let zone = &self.policy().zones[h.zone.0 as usize].name;
+            log::info!(
+                retention_event = "held-past-max-age",
+                retention_zone = zone.0.as_str(),
+                retention_hold = h.hold.0;
+                "{} recordings ({}) of zone {zone} held past max_age by {}", h.files, Bytes(h.bytes), h.label
+            );
+        }
+        // One line per zone and cause (the audit log has every file):
+        // thousands of lines at once would be dropped by journald anyway.
+        for ((zone, errno), (n, example)) in failures_by_cause(&o.report) {
+            log::warn!(
+                retention_event = "delete-failed", retention_zone = zone.as_str(), retention_count = n;
+                "zone {zone}: {n} recordings could not be deleted: {} ({errno}), e.g. {}; {}; each is in the audit log and not tried again for {}",
+                errno.desc(), example.display(), failure_fix(errno), humantime::format_duration(REFUSED_RETRY)
+            );
+        }
+        for (p, e) in &o.report.dir_errors {
+            log::warn!(retention_event = "dir-skipped"; "skipped directory {}: {e}", p.display());
+        }
+        let head = self.shared.audit.as_ref().map(|a| lock_audit(a).head());
+        let (seq, hash) = head.unwrap_or((0, String::new()));
+        log::info!(
+            retention_event = "sweep",
+            retention_deleted = o.report.deleted(),
+            retention_audit_seq = seq,
+            retention_audit_hash = hash.as_str();
+            "sweep at {} took {:.1}s: {} recordings, {verb} {}, freed {}{}",
+            o.at.short(),
+            o.took.as_secs_f64(),
+            o.recordings,
+            o.report.summary(),
+            o.report.freed(),
+            if o.report.interrupted { " (interrupted by shutdown)" } else { "" }
+        );
+    }
+}
+
+/// One `sample` record per zone (hourly, after a sweep): what the zone
+/// holds and the retention it achieves, so that `retentionctl report` can
+/// prove past days' retention from the tamper-evident log.
+fn record_samples(
+    audit: &Mutex<AuditLog>,
+    policy: &Policy,
+    inv: &Inventory,
+    now: Timestamp,
+) -> Result<(), crate::audit::AuditError> {
+    let mut a = lock_audit(audit);
+    for (zi, z) in policy.zones.iter().enumerate() {
+        let crate::core::inventory::ZoneTotals {
+            files,
+            bytes,
+            oldest,
+            newest,
+        } = inv.zone_totals(zi);
+        a.record(
+            Action::Sample,
+            &json!({
+                "zone": z.name.0,
+                "at": now.rfc3339(),
+                "recordings": files,
+                "bytes": bytes,
+                "oldest": oldest.map(|t| t.rfc3339()),
+                "newest": newest.map(|t| t.rfc3339()),
+                "retention_secs": oldest.map(|o| o.age_at(now).secs()),
+                "min_age_secs": z.min_age.secs(),
+                "max_age_secs": z.max_age.secs(),
+            }),
+        )?;
+    }
+    a.sync()
+}
+
+/// A sweep's failed unlinks per (zone, cause): how many, and one path.
+fn failures_by_cause(report: &SweepReport) -> Vec<((String, nix::errno::Errno), (u64, PathBuf))> {
+    let mut by: BTreeMap<(String, i32), (u64, PathBuf)> = BTreeMap::new();
+    for f in &report.failed {
+        by.entry((f.zone.clone(), f.errno as i32))
+            .or_insert_with(|| (0, f.path.clone()))
+            .0 += 1;
+    }
+    by.into_iter()
+        .map(|((z, e), v)| ((z, nix::errno::Errno::from_raw(e)), v))
+        .collect()
+}
+
+/// What to do about an unlink that fails with `errno`.
+fn failure_fix(errno: nix::errno::Errno) -> &'static str {
+    use nix::errno::Errno;
+    match errno {
+        Errno::EACCES => {
+            "the service may not delete in these directories: give it the recorder's group and the \
+             zone's root in a drop-in (SupplementaryGroups=, ReadWritePaths=; README, \"Installing\"), \
+             or an ACL, then restart it"
+        }
+        Errno::EROFS => {
+            "the filesystem is read-only to the service: list the zone's root in ReadWritePaths= \
+             (a drop-in, README \"Installing\"), or remount it read-write"
+        }
+        Errno::EPERM => {
+            "the files are immutable or append-only (`lsattr` shows the i or a flag), or the directory \
+             is sticky and owned by another user"
+        }
+        _ => "see the error; the files stay until it is fixed",
+    }
+}
+
+/// `delete-failed` alarms, one per zone whose unlinks failed in this sweep
+/// or whose refused recordings were skipped (the alarm already raised
+/// stays until the deletions succeed).
+fn failure_alarms(report: &SweepReport, current: &BTreeMap<(String, String), String>) -> Vec<(String, String, String)> {
+    let mut text: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for ((zone, errno), (n, example)) in failures_by_cause(report) {
+        text.entry(zone.clone()).or_default().push(format!(
+            "{n} recordings of zone {zone} could not be deleted: {} ({errno}), e.g. {}; {}",
+            errno.desc(),
+            example.display(),
+            failure_fix(errno)
+        ));
+    }
+    let mut out: Vec<(String, String, String)> = text
+        .into_iter()
+        .map(|(zone, t)| (AlarmKind::DeleteFailed.code().to_string(), zone, t.join("; ")))
+        .collect();
+    for zone in report.skipped_refused.keys() {
+        if out.iter().any(|(_, z, _)| z == zone) {
+            continue;
+        }
+        if let Some(t) = current.get(&(AlarmKind::DeleteFailed.code().to_string(), zone.clone())) {
+            out.push((AlarmKind::DeleteFailed.code().into(), zone.clone(), t.clone()));
+        }
+    }
+    out
+}
+
+/// The `audit-unwritable` alarm's text: the error, and on a full
+/// filesystem what the admin can do about it.
+fn unwritable_text(policy: &Policy, e: &anyhow::Error) -> String {
+    if !is_no_space(e) {
+        return format!("{e:#}");
+    }
+    let dir = policy.daemon.audit_log.parent().unwrap_or(Path::new("/"));
+    format!(
+        "{e:#}. The filesystem of the audit log ({}) is full and the {} set aside for its records is used \
+         up, or was never set aside (a first start on a full disk): nothing is deleted until a record can \
+         be written. Free a few MiB on it by hand, or let the service write into the filesystem's reserved \
+         blocks (ext4: mount it with resgid= the retentiond group's id); see retentiond(8), SMALL BOXES",
+        dir.display(),
+        Bytes(crate::audit::RESERVE_BYTES)
+    )
+}
+
+/// How long a file whose unlink was refused is left alone.
+const REFUSED_RETRY: Duration = Duration::from_secs(3600);
+
+/// Logs every zone root the daemon could not delete in: not writable by its
+/// user, or on a read-only mount (under systemd: missing from the unit's
+/// `ReadWritePaths=`). Such a root is still scanned and planned; its
+/// deletions fail and are reported each sweep.
+pub(crate) fn check_roots_writable(policy: &Policy) {
+    use nix::unistd::{access, AccessFlags};
+    for z in &policy.zones {
+        for r in &z.roots {
+            if !r.exists() {
+                continue;
+            }
+            if let Err(e) = access(r, AccessFlags::R_OK | AccessFlags::W_OK | AccessFlags::X_OK) {
+                let hint = if e == nix::errno::Errno::EROFS {
+                    "it is on a read-only mount; under systemd add it to ReadWritePaths= (systemctl edit retentiond)"
+                } else {
+                    "grant the daemon's user write access (a group in SupplementaryGroups=, or an ACL)"
+                };
+                log::error!(
+                    retention_event = "root-unwritable", retention_zone = z.name.0.as_str();
+                    "zone {}: cannot delete in {} ({e}): {hint}", z.name, r.display()
+                );
+            }
+        }
+    }
+}
