@@ -11,14 +11,14 @@
 //!   the inventory, holds, the planner and the mass-deletion guard.
 //! - [`fs`]: the filesystem edge: fd-relative handles, the scan that builds
 //!   the inventory, filesystem usage, inotify watches.
-//! - [`audit`]: the hash-chained, write-ahead audit log, its typed record
-//!   schema and its queries.
+//! - [`audit`]: the hash-chained, write-ahead audit log, the schema of its
+//!   records' actions, and its queries.
 //! - [`state`]: the daemon's other durable state: the state lock, zone
 //!   roots' identities, the hold store, the guard's store.
 //! - [`sweep`]: the one sweep pipeline (gather, plan, guard, execute), used
 //!   by the daemon, `plan`, `explain` and the demo.
 //! - [`control`]: the control socket's wire protocol and its client (a
-//!   leaf: only the core's types).
+//!   leaf: only the core's types and the audit query).
 //! - [`ops`]: what a caller may ask, and one dispatch of each request,
 //!   whether it arrives on the socket or runs offline as root.
 //! - [`host`]: systemd (sd_notify), logging, the metrics file.
