@@ -353,16 +353,7 @@ fn a_full_disk_still_records_and_deletes_and_an_unwritable_log_deletes_nothing()
     }
     let unfreeze = Unfreeze(&log);
     let before = files(&root);
-    let mut why = String::new();
-    wait_until("the audit-unwritable alarm", 30, || {
-        let a = status_alarms(&policy).unwrap_or_default();
-        why = a
-            .into_iter()
-            .find(|(k, _)| k == "audit-unwritable")
-            .map(|(_, t)| t)
-            .unwrap_or_default();
-        !why.is_empty()
-    });
+    let why = wait_for_alarm(&policy, "audit-unwritable", 30);
     assert!(
         why.contains("Operation not permitted") && why.contains("nothing deleted"),
         "{why}"
@@ -370,9 +361,7 @@ fn a_full_disk_still_records_and_deletes_and_an_unwritable_log_deletes_nothing()
     assert_eq!(files(&root), before, "nothing deleted without a record");
     // Writable again: the sweeps resume and the alarm clears.
     drop(unfreeze);
-    wait_until("the alarm clears", 30, || {
-        status_alarms(&policy).is_some_and(|a| a.iter().all(|(k, _)| k != "audit-unwritable"))
-    });
+    wait_for_alarm_cleared(&policy, "audit-unwritable", 30);
     drop(d);
     let v = retentionctl(&["--config", policy.to_str().unwrap(), "audit", "verify"]);
     assert!(v.status.success(), "{}", text(&v));

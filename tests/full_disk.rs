@@ -148,16 +148,7 @@ fn a_first_start_on_a_full_disk_says_why_and_recovers_once_there_is_room() {
     let socket = tmp.path().join("ctl.sock");
     with_control_socket(&policy, &socket);
     let d = Daemon::start(&policy, &socket);
-    let mut why = String::new();
-    wait_until("the audit-unwritable alarm", 30, || {
-        let a = status_alarms(&policy).unwrap_or_default();
-        why = a
-            .into_iter()
-            .find(|(k, _)| k == "audit-unwritable")
-            .map(|(_, t)| t)
-            .unwrap_or_default();
-        !why.is_empty()
-    });
+    let why = wait_for_alarm(&policy, "audit-unwritable", 30);
     assert!(why.contains("resgid=") && why.contains("nothing is deleted"), "{why}");
     assert_eq!(files(&root), all);
 
@@ -169,9 +160,7 @@ fn a_first_start_on_a_full_disk_says_why_and_recovers_once_there_is_room() {
     wait_until("the daemon relieves the disk", 60, || {
         fs.used_pct() <= 85.0 && reserve_held(&log) >= RESERVE
     });
-    wait_until("the alarm clears", 30, || {
-        status_alarms(&policy).is_some_and(|a| a.iter().all(|(k, _)| k != "audit-unwritable"))
-    });
+    wait_for_alarm_cleared(&policy, "audit-unwritable", 30);
     drop(d);
     let recs = audit_records(&log);
     assert!(

@@ -33,7 +33,9 @@ use crate::state::holdstore::HoldStore;
 use crate::state::lock::StateLock;
 use crate::state::roots::RootIds;
 use crate::sweep;
-use crate::sweep::execute::{execute_into, recover, ExecError, ExecOptions, StaticHolds, StoreGate, SweepReport};
+use crate::sweep::execute::{
+    execute_into, recover, ExecError, ExecOptions, HoldsGate, StaticHolds, StoreGate, SweepReport,
+};
 use crate::sweep::{LastSweep, SweepOutcome};
 
 /// Closes the batch a crash left open, if any ([`recover`]).
@@ -476,30 +478,26 @@ impl Sweeper {
             refused: self.refused.keys().copied().collect(),
         };
         let mut report = SweepReport::default();
-        let result = if shared.audit.is_some() {
-            let mut gate = StoreGate::new(shared.store.clone());
-            execute_into(
-                &plan,
-                &inv,
-                &policy,
-                &mut gate,
-                shared.audit.as_ref(),
-                &opts,
-                stop,
-                &mut report,
-            )
+        // A real sweep re-reads the holds under their lock before each
+        // batch; a dry one keeps the ones it planned with.
+        let (mut store_gate, mut static_gate);
+        let gate: &mut dyn HoldsGate = if shared.audit.is_some() {
+            store_gate = StoreGate::new(shared.store.clone());
+            &mut store_gate
         } else {
-            execute_into(
-                &plan,
-                &inv,
-                &policy,
-                &mut StaticHolds(holds),
-                None,
-                &opts,
-                stop,
-                &mut report,
-            )
+            static_gate = StaticHolds(holds);
+            &mut static_gate
         };
+        let result = execute_into(
+            &plan,
+            &inv,
+            &policy,
+            gate,
+            shared.audit.as_ref(),
+            &opts,
+            stop,
+            &mut report,
+        );
         // The guard's budget pays only for deletions that happened.
         self.refund_guard(&policy, &plan, &report);
         self.refused.retain(|_, at| at.elapsed() < REFUSED_RETRY);

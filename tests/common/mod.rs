@@ -409,3 +409,25 @@ pub fn gid_of(uid: u32) -> u32 {
         .gid
         .as_raw()
 }
+
+/// Waits until the running daemon's `status` shows alarm `kind`; its text.
+pub fn wait_for_alarm(policy: &Path, kind: &str, secs: u64) -> String {
+    let mut why = String::new();
+    wait_until(&format!("the {kind} alarm"), secs, || {
+        why = status_alarms(policy)
+            .unwrap_or_default()
+            .into_iter()
+            .find(|(k, _)| k == kind)
+            .map(|(_, t)| t)
+            .unwrap_or_default();
+        !why.is_empty()
+    });
+    why
+}
+
+/// Waits until the running daemon's `status` no longer shows alarm `kind`.
+pub fn wait_for_alarm_cleared(policy: &Path, kind: &str, secs: u64) {
+    wait_until(&format!("the {kind} alarm to clear"), secs, || {
+        status_alarms(policy).is_some_and(|a| a.iter().all(|(k, _)| k != kind))
+    });
+}
