@@ -496,19 +496,17 @@ impl AuditLog {
         };
         log.ensure_continue()?;
         if torn > 0 {
-            let mut f = Map::new();
-            f.insert(
-                "text".into(),
-                Value::String(format!(
+            let f = schema::Repair {
+                text: format!(
                     "The audit log ended with {torn} bytes of an incomplete or damaged record, \
                      left by a crash during a write; they were cut off after record {seq}, and \
                      the first {} of them are kept here in hex.",
                     torn_head.len()
-                )),
-            );
-            f.insert("torn_bytes".into(), Value::from(torn));
-            f.insert("torn_hex".into(), Value::String(hex::encode(&torn_head)));
-            log.push_record(schema::Action::Repair.code(), &f)?;
+                ),
+                torn_bytes: torn,
+                torn_hex: hex::encode(&torn_head),
+            };
+            log.push_fields(&f)?;
         }
         if log.pending > 0 {
             log.sync()?;
@@ -547,9 +545,12 @@ impl AuditLog {
         self.push_record(action, map)
     }
 
-    /// Appends a record of the schema's `action` ([`append`](AuditLog::append)).
-    pub fn record(&mut self, action: schema::Action, fields: &Value) -> Result<u64, AuditError> {
-        self.append(action.code(), fields)
+    /// Appends a record of the schema ([`append`](AuditLog::append)): its
+    /// action and fields come from its type.
+    pub fn record<F: schema::Fields>(&mut self, fields: &F) -> Result<u64, AuditError> {
+        let v = serde_json::to_value(fields)
+            .map_err(|e| AuditError::BadFields(format!("a {:?} record: {e}", F::ACTION.code())))?;
+        self.append(F::ACTION.code(), &v)
     }
 
     /// Writes the batch and fdatasyncs the file, then updates the head anchor.
@@ -724,10 +725,10 @@ impl AuditLog {
             );
             return Ok(None);
         }
-        let mut f = Map::new();
-        f.insert("next_file".into(), path_value(&self.name));
         self.ensure_continue()?;
-        self.push_record(schema::Action::Rotate.code(), &f)?;
+        self.push_fields(&schema::Rotate {
+            next_file: schema::RecPath(self.name.clone()),
+        })?;
         self.sync()?;
         let rotated = self.finish_rotation()?;
         Ok(Some(compress_segment(&rotated)?))
@@ -788,12 +789,20 @@ impl AuditLog {
             return Ok(());
         }
         if let Some(from) = self.needs_continue.clone() {
-            let mut f = Map::new();
-            f.insert("from".into(), path_value(&from));
-            self.push_record(schema::Action::Continue.code(), &f)?;
+            self.push_fields(&schema::Continue {
+                from: schema::RecPath(from),
+            })?;
             self.continue_in_batch = true;
         }
         Ok(())
+    }
+
+    /// Formats one of the log's own records into the batch.
+    fn push_fields<F: schema::Fields>(&mut self, fields: &F) -> Result<u64, AuditError> {
+        match serde_json::to_value(fields) {
+            Ok(Value::Object(m)) => self.push_record(F::ACTION.code(), &m),
+            _ => Err(AuditError::BadFields(format!("a {:?} record", F::ACTION.code()))),
+        }
     }
 
     /// Formats one record into the batch and advances seq and hash.
@@ -1466,6 +1475,17 @@ pub struct Record {
     pub file: PathBuf,
     /// Its 1-based line number in that file.
     pub line: u64,
+}
+
+impl Record {
+    /// Its fields as the schema's type for its action; `None` when the
+    /// record is of another action, or its fields do not fit the type.
+    pub fn fields_as<F: schema::Fields>(&self) -> Option<F> {
+        if self.action != F::ACTION {
+            return None;
+        }
+        F::deserialize(&self.fields).ok()
+    }
 }
 
 fn parse_record(bytes: &[u8], file: &Path, line: u64) -> Result<Record, String> {

@@ -13,7 +13,7 @@ use globset::{GlobBuilder, GlobMatcher};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::audit::schema::Action;
+use crate::audit::schema;
 use crate::audit::{self, path_from_value, Record};
 use crate::core::units::Timestamp;
 
@@ -142,15 +142,18 @@ pub fn about_path(log: &Path, path: &Path) -> Result<Vec<Value>, String> {
         if r.fields.get("path") == Some(&want) {
             seqs.push(r.seq);
             out.push(record_json(&r));
-        } else if r.action == Action::BatchDone || r.action == Action::Recovered {
-            // A batch outcome naming one of its files (vanished, changed, failed).
-            let names = |k: &str| {
-                r.fields
-                    .get(k)
-                    .and_then(Value::as_array)
-                    .is_some_and(|a| a.iter().any(|e| e.get("path") == Some(&want)))
+        } else {
+            // A batch outcome naming one of its files (vanished, changed,
+            // failed; gone or present after a crash).
+            let names = |o: &schema::Outcome| o.path.0 == path.as_os_str();
+            let named = if let Some(b) = r.fields_as::<schema::BatchDone>() {
+                b.undone().any(names)
+            } else if let Some(rec) = r.fields_as::<schema::Recovered>() {
+                rec.gone.iter().chain(&rec.present).any(names)
+            } else {
+                false
             };
-            if names("vanished") || names("changed") || names("failed") || names("gone") || names("present") {
+            if named {
                 out.push(record_json(&r));
             }
         }

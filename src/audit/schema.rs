@@ -1,9 +1,23 @@
-//! The audit log's schema: every record's action, every alarm kind, with
-//! their codes in one place. Writers name records by [`Action`], readers
-//! match on it, and `tests/docs_in_sync.rs` checks the manual pages against
-//! [`Action::ALL`] and [`crate::core::alarm::AlarmKind::ALL`].
+//! The audit log's schema: every record's action with its code, and the
+//! fields each action's records carry, as one type per action. Writers
+//! build the type and hand it to [`AuditLog::record`](crate::audit::AuditLog::record);
+//! readers get it back with [`Record::fields_as`](crate::audit::Record::fields_as).
+//! Alarm kinds live in [`crate::core::alarm`], reason codes in
+//! [`crate::core::plan::Cause`]; `tests/docs_in_sync.rs` checks the manual
+//! pages against [`Action::ALL`] and those.
+//!
+//! Readers are lenient the way an auditor needs: a field a record lacks
+//! (an older version wrote it) reads as empty, never as a lost record.
 
+use std::ffi::OsString;
 use std::fmt;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::audit::{path_from_value, path_value};
+use crate::core::alarm::{Alarm, AlarmKind};
+use crate::core::guard::Trigger;
 
 /// What a record says happened (its `action` field).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -123,6 +137,465 @@ impl PartialEq<Action> for serde_json::Value {
     }
 }
 
+/// The fields of one action's records.
+pub trait Fields: Serialize + DeserializeOwned {
+    /// The action whose records these are.
+    const ACTION: Action;
+}
+
+macro_rules! fields {
+    ($($t:ty => $a:ident),* $(,)?) => {
+        $(impl Fields for $t {
+            const ACTION: Action = Action::$a;
+        })*
+    };
+}
+
+fields! {
+    PolicyLoad => PolicyLoad,
+    Delete => Delete,
+    BatchDone => BatchDone,
+    Recovered => Recovered,
+    Repair => Repair,
+    Rotate => Rotate,
+    Continue => Continue,
+    AlarmRecord => Alarm,
+    HoldAdd => HoldAdd,
+    HoldExtend => HoldExtend,
+    HoldRelease => HoldRelease,
+    HoldLapse => HoldLapse,
+    EraseRequest => EraseRequest,
+    Find => Find,
+    Export => Export,
+    ExportDone => ExportDone,
+    Sample => Sample,
+    Confirm => Confirm,
+}
+
+/// A file path in a record, lossless: a JSON string when its bytes are
+/// UTF-8, else `{"hex": "..."}` ([`path_value`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecPath(pub OsString);
+
+impl<P: AsRef<std::ffi::OsStr>> From<P> for RecPath {
+    fn from(p: P) -> RecPath {
+        RecPath(p.as_ref().to_os_string())
+    }
+}
+
+impl Serialize for RecPath {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        path_value(&self.0).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for RecPath {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RecPath, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        path_from_value(&v)
+            .map(RecPath)
+            .ok_or_else(|| serde::de::Error::custom("not a path: neither a string nor {\"hex\": ...}"))
+    }
+}
+
+/// `policy-load`: a policy put in force, with its digest and zones.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PolicyLoad {
+    /// The policy file.
+    pub file: String,
+    /// Its SHA-256.
+    pub policy: String,
+    /// Its zones.
+    pub zones: Vec<ZoneLoaded>,
+}
+
+/// One zone of a `policy-load` record.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ZoneLoaded {
+    /// Its name.
+    pub name: String,
+    /// Its roots.
+    pub paths: Vec<String>,
+    /// Its floor ("14d").
+    pub min_age: String,
+    /// Its ceiling.
+    pub max_age: String,
+    /// What a full disk does to it.
+    pub when_full: String,
+}
+
+/// `delete`: one recording about to be deleted, and why (written ahead).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Delete {
+    /// Its zone.
+    pub zone: String,
+    /// Its absolute path.
+    pub path: RecPath,
+    /// Its size.
+    pub size: u64,
+    /// The bytes its deletion frees (allocated blocks).
+    pub bytes: u64,
+    /// Its recording time, RFC 3339.
+    pub rec_time: String,
+    /// The reason code ([`crate::core::plan::Cause`]).
+    pub reason: String,
+    /// The reason in words.
+    pub text: String,
+    /// The digest of the policy that decided it.
+    pub policy: String,
+    /// The hold that kept it past max_age, released or lapsed since.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub former_hold: Option<u64>,
+}
+
+/// `batch-done`: what became of a batch's `delete` records.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BatchDone {
+    /// The first `delete` record's seq.
+    pub first: Option<u64>,
+    /// The last one's.
+    pub last: Option<u64>,
+    /// How many were deleted.
+    pub deleted: u64,
+    /// The bytes that freed.
+    pub bytes: u64,
+    /// Gone before the unlink (someone else deleted them).
+    pub vanished: Vec<Outcome>,
+    /// Replaced or changed since the decision: kept.
+    pub changed: Vec<Outcome>,
+    /// The unlink failed: kept.
+    pub failed: Vec<Outcome>,
+}
+
+/// One file a batch did not delete as planned.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Outcome {
+    /// Its `delete` record's seq.
+    pub seq: u64,
+    /// Its path.
+    pub path: RecPath,
+    /// Why the unlink failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Outcome {
+    /// The outcome of `delete` record `seq` for `path`.
+    pub fn new(seq: u64, path: impl Into<RecPath>) -> Outcome {
+        Outcome {
+            seq,
+            path: path.into(),
+            error: None,
+        }
+    }
+}
+
+impl BatchDone {
+    /// Every file of the batch that is still there or was never ours to delete.
+    pub fn undone(&self) -> impl Iterator<Item = &Outcome> {
+        self.vanished.iter().chain(&self.changed).chain(&self.failed)
+    }
+}
+
+/// `recovered`: a batch a crash left open, checked on disk at the next start.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Recovered {
+    /// What happened, in words.
+    pub text: String,
+    /// Files that are gone.
+    pub gone: Vec<Outcome>,
+    /// Files still present: not deleted.
+    pub present: Vec<Outcome>,
+}
+
+/// `repair`: a torn tail cut off the log at open.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Repair {
+    /// What happened, in words.
+    pub text: String,
+    /// How many bytes were cut.
+    pub torn_bytes: u64,
+    /// The first of them, in hex.
+    pub torn_hex: String,
+}
+
+/// `rotate`: the live file ends here.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Rotate {
+    /// The file the chain continues in.
+    pub next_file: RecPath,
+}
+
+/// `continue`: the first record of a live file after a rotation.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Continue {
+    /// The rotated file the chain comes from.
+    pub from: RecPath,
+}
+
+/// Whether an `alarm` record raises or clears.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AlarmState {
+    /// Raised.
+    Raised,
+    /// Cleared.
+    #[default]
+    Cleared,
+}
+
+/// `alarm`: an alarm raised or cleared. The kind is kept as its code, so a
+/// log from another version still reads.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AlarmRecord {
+    /// Its kind's code ([`AlarmKind::code`]).
+    pub kind: String,
+    /// What it concerns.
+    pub subject: String,
+    /// Raised or cleared.
+    pub state: AlarmState,
+    /// Why (raised only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+impl AlarmRecord {
+    /// The record of `alarm` being raised.
+    pub fn raised(alarm: &Alarm) -> AlarmRecord {
+        AlarmRecord {
+            kind: alarm.kind.code().to_string(),
+            subject: alarm.subject.clone(),
+            state: AlarmState::Raised,
+            text: Some(alarm.text.clone()),
+        }
+    }
+
+    /// The record of the alarm `kind` about `subject` being cleared.
+    pub fn cleared(kind: AlarmKind, subject: &str) -> AlarmRecord {
+        AlarmRecord {
+            kind: kind.code().to_string(),
+            subject: subject.to_string(),
+            state: AlarmState::Cleared,
+            text: None,
+        }
+    }
+}
+
+/// What a hold covers, in its records.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HoldScope {
+    /// Its zone; none for every zone.
+    pub zone: Option<String>,
+    /// Its path glob.
+    #[serde(rename = "match")]
+    pub glob: Option<String>,
+    /// Earliest recording time, RFC 3339.
+    pub from: String,
+    /// Latest.
+    pub to: String,
+}
+
+/// The fields every hold record carries.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HoldFields {
+    /// The hold's number.
+    pub hold: u64,
+    /// Its case reference.
+    pub case: String,
+    /// Why this happened (placed, extended, released, lapsed).
+    pub reason: String,
+    /// Who did it.
+    pub by: String,
+    /// Their uid.
+    pub uid: u32,
+    /// What it covers.
+    pub scope: HoldScope,
+    /// When it lapses, RFC 3339; none when indefinite.
+    pub expires: Option<String>,
+    /// How many recordings it covers now.
+    pub covered_files: u64,
+    /// Their bytes.
+    pub covered_bytes: u64,
+}
+
+/// `hold-add`: a hold placed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct HoldAdd(pub HoldFields);
+
+/// `hold-extend`: a hold's expiry changed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HoldExtend {
+    /// The hold as it is now.
+    #[serde(flatten)]
+    pub hold: HoldFields,
+    /// Its expiry before, RFC 3339; none when it was indefinite.
+    pub old_expires: Option<String>,
+}
+
+/// `hold-release`: a hold released.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct HoldRelease(pub HoldFields);
+
+/// `hold-lapse`: a hold's expiry passed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct HoldLapse(pub HoldFields);
+
+/// The fields of `find` and `erase-request`: who asked, for which range, why.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RangeFields {
+    /// The zone.
+    pub zone: String,
+    /// The path glob.
+    #[serde(rename = "match")]
+    pub glob: Option<String>,
+    /// Earliest recording time, RFC 3339.
+    pub from: String,
+    /// Latest.
+    pub to: String,
+    /// Why.
+    pub reason: String,
+    /// Who.
+    pub by: String,
+    /// Their uid.
+    pub uid: u32,
+    /// How many recordings the range holds.
+    pub files: u64,
+    /// Their bytes.
+    pub bytes: u64,
+}
+
+/// `find`: recordings looked up by range.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Find(pub RangeFields);
+
+/// `erase-request`: a supervisor's erasure, before its deletions.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EraseRequest(pub RangeFields);
+
+/// `export`: a hold's recordings handed out.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Export {
+    /// The hold.
+    pub hold: u64,
+    /// Its case reference.
+    pub case: String,
+    /// Where they go, as the client says.
+    pub dest: String,
+    /// Why.
+    pub reason: String,
+    /// Who.
+    pub by: String,
+    /// Their uid.
+    pub uid: u32,
+    /// How many files were opened for the client.
+    pub files: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// How many could not be opened.
+    pub unreadable: u64,
+}
+
+/// `export-done`: an export's outcome, as the client reports it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ExportDone {
+    /// The hold.
+    pub hold: u64,
+    /// Where they went.
+    pub dest: String,
+    /// The SHA-256 of the manifest written beside them.
+    pub manifest_sha256: String,
+    /// How many files were copied.
+    pub files: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Who.
+    pub by: String,
+    /// Their uid.
+    pub uid: u32,
+}
+
+/// `sample`: a zone's retention figures (hourly).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Sample {
+    /// The zone.
+    pub zone: String,
+    /// When, RFC 3339.
+    pub at: String,
+    /// How many recordings it holds.
+    pub recordings: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// The oldest one's time.
+    pub oldest: Option<String>,
+    /// The newest one's.
+    pub newest: Option<String>,
+    /// The retention achieved: the oldest one's age, in seconds.
+    pub retention_secs: Option<i64>,
+    /// The zone's min_age, in seconds.
+    pub min_age_secs: Option<i64>,
+    /// Its max_age, in seconds.
+    pub max_age_secs: Option<i64>,
+}
+
+/// `confirm`: a supervisor accepted the deletions the guard held back.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Confirm {
+    /// The zones confirmed.
+    pub zones: Vec<String>,
+    /// Who.
+    pub user: String,
+    /// Their uid.
+    pub uid: u32,
+    /// Why.
+    pub reason: String,
+    /// The episodes confirmed.
+    pub episodes: Vec<ConfirmedEpisode>,
+    /// What happened, in words.
+    pub text: String,
+}
+
+/// One episode of the mass-deletion guard, as confirmed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConfirmedEpisode {
+    /// Its zone.
+    pub zone: String,
+    /// What opened it.
+    pub trigger: Trigger,
+    /// When, RFC 3339.
+    pub since: String,
+    /// The deletions for age the sweep that opened it planned.
+    pub planned: u64,
+    /// Of how many recordings in the zone.
+    pub of: u64,
+    /// The budget left unspent.
+    pub budget_left: u64,
+    /// Why the clock was suspect, for a clock episode.
+    pub clock: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,5 +609,67 @@ mod tests {
         codes.sort();
         codes.dedup();
         assert_eq!(codes.len(), Action::ALL.len());
+    }
+
+    fn round_trip<F: Fields + PartialEq + std::fmt::Debug>(f: F) {
+        let v = serde_json::to_value(&f).unwrap();
+        assert!(v.is_object(), "{} fields are an object", F::ACTION);
+        assert_eq!(serde_json::from_value::<F>(v).unwrap(), f);
+    }
+
+    #[test]
+    fn records_round_trip_and_paths_stay_lossless() {
+        use std::os::unix::ffi::OsStringExt;
+        let odd = RecPath(OsString::from_vec(b"/rec/cam\xff/01.mp4".to_vec()));
+        round_trip(Delete {
+            zone: "cams".into(),
+            path: odd.clone(),
+            former_hold: Some(3),
+            ..Default::default()
+        });
+        round_trip(BatchDone {
+            first: Some(1),
+            failed: vec![Outcome {
+                error: Some("Permission denied".into()),
+                ..Outcome::new(2, "/rec/a.mp4")
+            }],
+            vanished: vec![Outcome::new(1, odd.0.clone())],
+            ..Default::default()
+        });
+        round_trip(HoldExtend {
+            hold: HoldFields {
+                hold: 7,
+                scope: HoldScope {
+                    glob: Some("cam1/*".into()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+            old_expires: Some("2026-01-01T00:00:00Z".into()),
+        });
+        round_trip(Find(RangeFields {
+            glob: None,
+            files: 3,
+            ..Default::default()
+        }));
+        round_trip(AlarmRecord::raised(&Alarm::new(AlarmKind::MassDeletion, "cams", "why")));
+        let v = serde_json::to_value(AlarmRecord::cleared(AlarmKind::MassDeletion, "cams")).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"kind": "mass-deletion", "subject": "cams", "state": "cleared"})
+        );
+        let v = serde_json::to_value(&odd).unwrap();
+        assert_eq!(v, serde_json::json!({"hex": hex::encode(b"/rec/cam\xff/01.mp4")}));
+        // The wire names: a scope's glob is "match", a hold's fields are flat.
+        let v = serde_json::to_value(HoldAdd(HoldFields::default())).unwrap();
+        assert!(v["scope"].get("match").is_some() && v.get("hold").is_some());
+    }
+
+    #[test]
+    fn a_record_lacking_fields_still_reads() {
+        let d: Delete = serde_json::from_value(serde_json::json!({"zone": "cams", "reason": "max-age"})).unwrap();
+        assert_eq!((d.zone.as_str(), d.reason.as_str(), d.size), ("cams", "max-age", 0));
+        let s: Sample = serde_json::from_value(serde_json::json!({"zone": "cams"})).unwrap();
+        assert_eq!(s.retention_secs, None);
     }
 }

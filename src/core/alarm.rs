@@ -52,6 +52,28 @@ impl AlarmKind {
     }
 }
 
+/// An alarm raised: its kind, what it concerns, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Alarm {
+    /// What it is about.
+    pub kind: AlarmKind,
+    /// What it concerns: a mount point, a zone name, a file.
+    pub subject: String,
+    /// The full explanation.
+    pub text: String,
+}
+
+impl Alarm {
+    /// An alarm of `kind` about `subject`.
+    pub fn new(kind: AlarmKind, subject: impl Into<String>, text: impl Into<String>) -> Alarm {
+        Alarm {
+            kind,
+            subject: subject.into(),
+            text: text.into(),
+        }
+    }
+}
+
 impl PartialEq<&str> for AlarmKind {
     fn eq(&self, code: &&str) -> bool {
         self.code() == *code

@@ -51,9 +51,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::alarm::AlarmKind;
+use crate::core::alarm::{Alarm, AlarmKind};
 use crate::core::inventory::Inventory;
-use crate::core::plan::{Alarm, Cause, Charge, Entry, Files, Plan, ZonePlan};
+use crate::core::plan::{Cause, Charge, Entry, Files, Plan, ZonePlan};
 use crate::core::policy::Policy;
 use crate::core::units::Timestamp;
 

@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use anyhow::{Context, Result};
 
 use crate::audit::lock_audit;
-use crate::audit::schema::Action;
+use crate::audit::schema::Fields;
 use crate::audit::{AuditLog, AuditOptions};
 use crate::core::guard::GuardState;
 use crate::core::inventory::Inventory;
@@ -93,11 +93,11 @@ impl Shared {
     }
 
     /// Appends one record and makes it durable (nothing in dry-run mode).
-    pub fn record(&self, action: Action, fields: &serde_json::Value) -> Result<(), crate::audit::AuditError> {
+    pub fn record<F: Fields>(&self, fields: &F) -> Result<(), crate::audit::AuditError> {
         match &self.audit {
             Some(a) => {
                 let mut a = lock_audit(a);
-                a.record(action, fields)?;
+                a.record(fields)?;
                 a.sync()
             }
             None => Ok(()),

@@ -11,13 +11,12 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use serde_json::json;
 
 use super::{open_log, Shared};
 use crate::audit::lock_audit;
-use crate::audit::schema::Action;
+use crate::audit::schema;
 use crate::audit::AuditLog;
-use crate::core::alarm::AlarmKind;
+use crate::core::alarm::{Alarm, AlarmKind};
 use crate::core::guard::{self, GuardState};
 use crate::core::holds::HoldSet;
 use crate::core::inventory::Inventory;
@@ -63,7 +62,7 @@ pub struct Sweeper {
     pub shared: Arc<Shared>,
     /// Alarms raised and not yet cleared, by (kind, subject), with why
     /// (the latest text).
-    alarms: BTreeMap<(String, String), String>,
+    alarms: BTreeMap<(AlarmKind, String), String>,
     /// `READY=1` has been sent (after the first inventory).
     ready: bool,
     /// What the last sweep did, for the service status.
@@ -230,20 +229,21 @@ impl Sweeper {
             retention_event = "policy-load", retention_policy = p.digest.as_str();
             "policy {} loaded (sha256 {}): {} zones", p.source.display(), &p.digest[..12], p.zones.len()
         );
-        self.shared.record(
-            Action::PolicyLoad,
-            &json!({
-                "file": p.source.display().to_string(),
-                "policy": p.digest,
-                "zones": p.zones.iter().map(|z| json!({
-                    "name": z.name.0,
-                    "paths": z.roots.iter().map(|r| r.display().to_string()).collect::<Vec<_>>(),
-                    "min_age": z.min_age.to_string(),
-                    "max_age": z.max_age.to_string(),
-                    "when_full": z.when_full.as_str(),
-                })).collect::<Vec<_>>(),
-            }),
-        )?;
+        self.shared.record(&schema::PolicyLoad {
+            file: p.source.display().to_string(),
+            policy: p.digest.clone(),
+            zones: p
+                .zones
+                .iter()
+                .map(|z| schema::ZoneLoaded {
+                    name: z.name.0.clone(),
+                    paths: z.roots.iter().map(|r| r.display().to_string()).collect(),
+                    min_age: z.min_age.to_string(),
+                    max_age: z.max_age.to_string(),
+                    when_full: z.when_full.as_str().to_string(),
+                })
+                .collect(),
+        })?;
         Ok(())
     }
 
@@ -341,11 +341,7 @@ impl Sweeper {
         // READY=1 goes out from inside, once the first inventory is taken
         // (every sweep takes one before anything can fail).
         let r = self.sweep_inner(now, stop, list);
-        let alarms: Vec<(String, String, String)> = self
-            .alarms
-            .iter()
-            .map(|((k, s), t)| (k.clone(), s.clone(), t.clone()))
-            .collect();
+        let alarms = self.raised();
         let last = match &r {
             Ok(o) => LastSweep {
                 at: o.at,
@@ -435,7 +431,7 @@ impl Sweeper {
             Ok(i) => i.holds,
             Err(r) => {
                 log::error!(retention_event = "holds-unavailable"; "nothing is deleted: {}", r.text);
-                self.raise_with_current((r.kind.to_string(), r.subject.clone(), r.text.clone()));
+                self.raise_with_current(Alarm::new(r.kind, &r.subject, &r.text));
                 self.inv = Some(inv);
                 return Err(r.into());
             }
@@ -449,10 +445,10 @@ impl Sweeper {
         if self.startup_pending {
             if let Err(e) = self.startup_records() {
                 let text = unwritable_text(&policy, &e);
-                self.raise_with_current((
-                    AlarmKind::AuditUnwritable.code().into(),
+                self.raise_with_current(Alarm::new(
+                    AlarmKind::AuditUnwritable,
                     policy.daemon.audit_log.display().to_string(),
-                    text.clone(),
+                    &text,
                 ));
                 self.inv = Some(inv);
                 anyhow::bail!(text);
@@ -510,19 +506,19 @@ impl Sweeper {
             Err(e) => {
                 log::error!(retention_event = "sweep-failed"; "sweep stopped: {e}");
                 let e = anyhow::Error::from(e);
-                let (kind, subject, text) = match e.downcast_ref::<ExecError>() {
-                    Some(ExecError::Holds(_)) => (
-                        AlarmKind::HoldsUnavailable.code(),
+                let alarm = match e.downcast_ref::<ExecError>() {
+                    Some(ExecError::Holds(_)) => Alarm::new(
+                        AlarmKind::HoldsUnavailable,
                         shared.store.path().display().to_string(),
                         e.to_string(),
                     ),
-                    _ => (
-                        AlarmKind::AuditUnwritable.code(),
+                    _ => Alarm::new(
+                        AlarmKind::AuditUnwritable,
                         policy.daemon.audit_log.display().to_string(),
                         unwritable_text(&policy, &e),
                     ),
                 };
-                self.raise_with_current((kind.to_string(), subject, text));
+                self.raise_with_current(alarm);
                 // Keep the inventory, true again where the sweep deleted.
                 if scan::refresh(&mut inv, &policy, plan.entries.iter().map(|e| e.dir)).is_ok() {
                     inv.drop_detail();
@@ -531,13 +527,9 @@ impl Sweeper {
                 return Err(e);
             }
         };
-        let mut raised: Vec<(String, String, String)> = plan
-            .alarms
-            .iter()
-            .map(|a| (a.kind.to_string(), a.subject.clone(), a.text.clone()))
-            .collect();
+        let mut raised: Vec<Alarm> = plan.alarms.clone();
         for e in &root_errors {
-            raised.push((AlarmKind::RootUnavailable.code().into(), e.clone(), e.clone()));
+            raised.push(Alarm::new(AlarmKind::RootUnavailable, e, e));
         }
         raised.extend(failures);
         self.alarm_state(&raised);
@@ -635,7 +627,7 @@ impl Sweeper {
         let Some(path) = &policy.daemon.metrics_file else {
             return;
         };
-        let alarms: Vec<(String, String)> = self.alarms.keys().cloned().collect();
+        let alarms = self.raised();
         match (r, self.shared.inventory()) {
             (Ok(o), Some(inv)) => {
                 let holds = self.shared.store.read().map(|(h, _)| h).unwrap_or_default();
@@ -662,40 +654,36 @@ impl Sweeper {
         }
     }
 
+    /// The alarms raised now.
+    fn raised(&self) -> Vec<Alarm> {
+        self.alarms.iter().map(|((k, s), t)| Alarm::new(*k, s, t)).collect()
+    }
+
     /// Raises `alarm`, keeping every alarm already raised.
-    fn raise_with_current(&mut self, alarm: (String, String, String)) {
-        let mut raised: Vec<(String, String, String)> = self
-            .alarms
-            .iter()
-            .map(|((k, s), t)| (k.clone(), s.clone(), t.clone()))
-            .collect();
+    fn raise_with_current(&mut self, alarm: Alarm) {
+        let mut raised = self.raised();
         raised.push(alarm);
         self.alarm_state(&raised);
     }
 
     /// Raises new alarms and clears those no longer present, auditing both.
-    fn alarm_state(&mut self, now_raised: &[(String, String, String)]) {
-        let current: BTreeSet<(String, String)> = now_raised.iter().map(|(k, s, _)| (k.clone(), s.clone())).collect();
-        for (kind, subject, text) in now_raised {
-            if !self.alarms.contains_key(&(kind.clone(), subject.clone())) {
-                log::warn!(retention_alarm = kind.as_str(), retention_subject = subject.as_str(); "alarm {kind}: {text}");
-                if let Some(a) = &self.shared.audit {
-                    let _ = lock_audit(a).record(
-                        Action::Alarm,
-                        &json!({"kind": kind, "subject": subject, "state": "raised", "text": text}),
-                    );
+    fn alarm_state(&mut self, now_raised: &[Alarm]) {
+        let current: BTreeSet<(AlarmKind, &str)> = now_raised.iter().map(|a| (a.kind, a.subject.as_str())).collect();
+        for a in now_raised {
+            let (kind, subject, text) = (a.kind.code(), a.subject.as_str(), &a.text);
+            if !self.alarms.contains_key(&(a.kind, a.subject.clone())) {
+                log::warn!(retention_alarm = kind, retention_subject = subject; "alarm {kind}: {text}");
+                if let Some(log) = &self.shared.audit {
+                    let _ = lock_audit(log).record(&schema::AlarmRecord::raised(a));
                 }
             } else {
-                log::warn!(retention_alarm = kind.as_str(), retention_subject = subject.as_str(); "alarm {kind} persists: {text}");
+                log::warn!(retention_alarm = kind, retention_subject = subject; "alarm {kind} persists: {text}");
             }
         }
-        for (kind, subject) in self.alarms.keys().filter(|k| !current.contains(*k)) {
-            log::info!(retention_alarm = kind.as_str(), retention_subject = subject.as_str(); "alarm {kind} cleared for {subject}");
+        for (kind, subject) in self.alarms.keys().filter(|(k, s)| !current.contains(&(*k, s.as_str()))) {
+            log::info!(retention_alarm = kind.code(), retention_subject = subject.as_str(); "alarm {kind} cleared for {subject}");
             if let Some(a) = &self.shared.audit {
-                let _ = lock_audit(a).record(
-                    Action::Alarm,
-                    &json!({"kind": kind, "subject": subject, "state": "cleared"}),
-                );
+                let _ = lock_audit(a).record(&schema::AlarmRecord::cleared(*kind, subject));
             }
         }
         if let Some(a) = &self.shared.audit {
@@ -708,7 +696,7 @@ impl Sweeper {
         }
         self.alarms = now_raised
             .iter()
-            .map(|(k, s, t)| ((k.clone(), s.clone()), t.clone()))
+            .map(|a| ((a.kind, a.subject.clone()), a.text.clone()))
             .collect();
     }
 
@@ -785,20 +773,17 @@ fn record_samples(
             oldest,
             newest,
         } = inv.zone_totals(zi);
-        a.record(
-            Action::Sample,
-            &json!({
-                "zone": z.name.0,
-                "at": now.rfc3339(),
-                "recordings": files,
-                "bytes": bytes,
-                "oldest": oldest.map(|t| t.rfc3339()),
-                "newest": newest.map(|t| t.rfc3339()),
-                "retention_secs": oldest.map(|o| o.age_at(now).secs()),
-                "min_age_secs": z.min_age.secs(),
-                "max_age_secs": z.max_age.secs(),
-            }),
-        )?;
+        a.record(&schema::Sample {
+            zone: z.name.0.clone(),
+            at: now.rfc3339(),
+            recordings: files,
+            bytes,
+            oldest: oldest.map(|t| t.rfc3339()),
+            newest: newest.map(|t| t.rfc3339()),
+            retention_secs: oldest.map(|o| o.age_at(now).secs()),
+            min_age_secs: Some(z.min_age.secs()),
+            max_age_secs: Some(z.max_age.secs()),
+        })?;
     }
     a.sync()
 }
@@ -840,7 +825,7 @@ fn failure_fix(errno: nix::errno::Errno) -> &'static str {
 /// `delete-failed` alarms, one per zone whose unlinks failed in this sweep
 /// or whose refused recordings were skipped (the alarm already raised
 /// stays until the deletions succeed).
-fn failure_alarms(report: &SweepReport, current: &BTreeMap<(String, String), String>) -> Vec<(String, String, String)> {
+fn failure_alarms(report: &SweepReport, current: &BTreeMap<(AlarmKind, String), String>) -> Vec<Alarm> {
     let mut text: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for ((zone, errno), (n, example)) in failures_by_cause(report) {
         text.entry(zone.clone()).or_default().push(format!(
@@ -850,16 +835,16 @@ fn failure_alarms(report: &SweepReport, current: &BTreeMap<(String, String), Str
             failure_fix(errno)
         ));
     }
-    let mut out: Vec<(String, String, String)> = text
+    let mut out: Vec<Alarm> = text
         .into_iter()
-        .map(|(zone, t)| (AlarmKind::DeleteFailed.code().to_string(), zone, t.join("; ")))
+        .map(|(zone, t)| Alarm::new(AlarmKind::DeleteFailed, zone, t.join("; ")))
         .collect();
     for zone in report.skipped_refused.keys() {
-        if out.iter().any(|(_, z, _)| z == zone) {
+        if out.iter().any(|a| a.subject == *zone) {
             continue;
         }
-        if let Some(t) = current.get(&(AlarmKind::DeleteFailed.code().to_string(), zone.clone())) {
-            out.push((AlarmKind::DeleteFailed.code().into(), zone.clone(), t.clone()));
+        if let Some(t) = current.get(&(AlarmKind::DeleteFailed, zone.clone())) {
+            out.push(Alarm::new(AlarmKind::DeleteFailed, zone, t));
         }
     }
     out

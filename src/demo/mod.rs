@@ -20,7 +20,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 
 use crate::audit;
-use crate::audit::schema::Action;
+use crate::audit::schema::Delete;
 use crate::core::plan::Usage;
 use crate::core::policy::Policy;
 use crate::core::units::{Bytes, Timestamp};
@@ -102,7 +102,7 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
     let mut sweeper = Sweeper::open(policy.clone(), false)?;
     let mut o = sweeper.sweep(now, &AtomicBool::new(false), false)?;
     print_sweep(out, &o)?;
-    let guarded: Vec<&crate::core::plan::Alarm> = o.plan.alarms.iter().filter(|a| a.kind == "mass-deletion").collect();
+    let guarded: Vec<&crate::core::alarm::Alarm> = o.plan.alarms.iter().filter(|a| a.kind == "mass-deletion").collect();
     if !guarded.is_empty() {
         for a in guarded {
             writeln!(out, "  alarm {}: {}", a.kind, a.text)?;
@@ -161,13 +161,10 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
     let mut shown: Vec<String> = Vec::new();
     for r in audit::read_records(&audit_log)? {
         let r = r?;
-        let zone = r
-            .fields
-            .get("zone")
-            .and_then(|z| z.as_str())
-            .unwrap_or_default()
-            .to_string();
-        if r.action == Action::Delete && !shown.contains(&zone) {
+        let Some(zone) = r.fields_as::<Delete>().map(|d| d.zone) else {
+            continue;
+        };
+        if !shown.contains(&zone) {
             let mut v = serde_json::Value::Object(r.fields.clone());
             v["seq"] = r.seq.into();
             v["ts"] = r.ts.clone().into();

@@ -13,6 +13,7 @@ use std::path::Path;
 
 use prometheus::{Gauge, GaugeVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
+use crate::core::alarm::Alarm;
 use crate::core::holds::HoldSet;
 use crate::core::inventory::Inventory;
 use crate::core::policy::Policy;
@@ -123,14 +124,14 @@ impl Metrics {
     }
 
     /// Takes in a completed sweep: the inventory after it, the holds and
-    /// the alarms raised (kind, subject).
+    /// the alarms raised.
     pub fn sweep_done(
         &self,
         policy: &Policy,
         inv: &Inventory,
         holds: &HoldSet,
         outcome: &SweepOutcome,
-        alarms: &[(String, String)],
+        alarms: &[Alarm],
         now: Timestamp,
     ) {
         self.sweeps.inc();
@@ -175,16 +176,18 @@ impl Metrics {
     }
 
     /// Takes in a sweep that failed, with the alarms now raised.
-    pub fn sweep_failed(&self, alarms: &[(String, String)]) {
+    pub fn sweep_failed(&self, alarms: &[Alarm]) {
         self.sweeps.inc();
         self.failures.inc();
         self.set_alarms(alarms);
     }
 
-    fn set_alarms(&self, alarms: &[(String, String)]) {
+    fn set_alarms(&self, alarms: &[Alarm]) {
         self.alarm.reset();
-        for (k, s) in alarms {
-            self.alarm.with_label_values(&[k.as_str(), s.as_str()]).set(1);
+        for a in alarms {
+            self.alarm
+                .with_label_values(&[a.kind.code(), a.subject.as_str()])
+                .set(1);
         }
     }
 

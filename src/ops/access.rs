@@ -20,7 +20,7 @@ use std::sync::Mutex;
 use serde_json::{json, Value};
 
 use crate::audit::lock_audit;
-use crate::audit::schema::Action;
+use crate::audit::schema;
 use crate::audit::{path_value, AuditLog};
 use crate::control::RangeRequest;
 use crate::core::holds::{HoldSet, Scope};
@@ -102,21 +102,24 @@ fn gather<'p>(
     Ok((zone, scope, inv, found))
 }
 
-fn range_fields(req: &RangeRequest, caller: &Caller) -> Value {
-    json!({
-        "zone": req.zone,
-        "match": req.glob,
-        "from": req.from.rfc3339(),
-        "to": req.to.rfc3339(),
-        "reason": req.reason,
-        "by": caller.user,
-        "uid": caller.uid,
-    })
+/// Who asked for `req`, why, and what is in its range.
+fn range_fields(req: &RangeRequest, caller: &Caller, files: usize, bytes: u64) -> schema::RangeFields {
+    schema::RangeFields {
+        zone: req.zone.clone(),
+        glob: req.glob.clone(),
+        from: req.from.rfc3339(),
+        to: req.to.rfc3339(),
+        reason: req.reason.clone(),
+        by: caller.user.clone(),
+        uid: caller.uid,
+        files: files as u64,
+        bytes,
+    }
 }
 
-fn audited(audit: &Mutex<AuditLog>, action: Action, rec: &Value) -> Result<(), OpError> {
+fn audited<F: schema::Fields>(audit: &Mutex<AuditLog>, rec: &F) -> Result<(), OpError> {
     let mut a = lock_audit(audit);
-    a.record(action, rec)
+    a.record(rec)
         .and_then(|_| a.sync())
         .map_err(|e| OpError::Failed(format!("cannot write the audit log, nothing done: {e}")))?;
     Ok(())
@@ -134,10 +137,7 @@ pub fn find(
 ) -> Result<Value, OpError> {
     let (zone, _, inv, found) = gather(policy, store, req, now)?;
     let bytes: u64 = found.iter().map(|f| f.size).sum();
-    let mut rec = range_fields(req, caller);
-    rec["files"] = found.len().into();
-    rec["bytes"] = bytes.into();
-    audited(audit, Action::Find, &rec)?;
+    audited(audit, &schema::Find(range_fields(req, caller, found.len(), bytes)))?;
     log::info!(
         retention_event = "find", retention_zone = zone.name.0.as_str(), retention_user = caller.user.as_str();
         "find by {} in zone {}: {} recordings ({})", caller.user, zone.name, found.len(), Bytes(bytes)
@@ -184,10 +184,10 @@ pub fn erase(
         )));
     }
     let bytes: u64 = found.iter().map(|f| f.frees).sum();
-    let mut rec = range_fields(req, caller);
-    rec["files"] = found.len().into();
-    rec["bytes"] = bytes.into();
-    audited(audit, Action::EraseRequest, &rec)?;
+    audited(
+        audit,
+        &schema::EraseRequest(range_fields(req, caller, found.len(), bytes)),
+    )?;
     let text = format!(
         "erasure requested by {} (uid {}): {}",
         caller.user, caller.uid, req.reason

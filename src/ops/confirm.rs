@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use serde_json::{json, Value};
 
-use crate::audit::schema::Action;
+use crate::audit::schema::{Confirm, ConfirmedEpisode};
 use crate::audit::{lock_audit, AuditLog};
 use crate::core::guard::{Confirmation, GuardState};
 use crate::core::units::Timestamp;
@@ -27,22 +27,22 @@ pub fn confirm(
 ) -> Result<Value, OpError> {
     crate::ops::hold::text_field("reason", reason, true)?;
     let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
-    let open: Vec<(String, Value)> = st
+    let open: Vec<(String, ConfirmedEpisode)> = st
         .zones
         .iter()
         .filter(|(z, ep)| zone.is_none_or(|q| q == z.as_str()) && ep.confirmed.is_none())
         .map(|(z, ep)| {
             (
                 z.clone(),
-                json!({
-                    "zone": z,
-                    "trigger": ep.trigger,
-                    "since": ep.since.rfc3339(),
-                    "planned": ep.planned,
-                    "of": ep.of,
-                    "budget_left": ep.budget_left,
-                    "clock": ep.clock,
-                }),
+                ConfirmedEpisode {
+                    zone: z.clone(),
+                    trigger: ep.trigger,
+                    since: ep.since.rfc3339(),
+                    planned: ep.planned,
+                    of: ep.of,
+                    budget_left: ep.budget_left,
+                    clock: ep.clock.clone(),
+                },
             )
         })
         .collect();
@@ -52,28 +52,24 @@ pub fn confirm(
             None => "nothing to confirm: no zone has a mass-deletion or clock-suspect alarm".into(),
         }));
     }
-    let zones: Vec<&String> = open.iter().map(|(z, _)| z).collect();
-    let episodes: Vec<&Value> = open.iter().map(|(_, v)| v).collect();
+    let rec = Confirm {
+        zones: open.iter().map(|(z, _)| z.clone()).collect(),
+        user: caller.user.clone(),
+        uid: caller.uid,
+        reason: reason.to_string(),
+        episodes: open.iter().map(|(_, e)| e.clone()).collect(),
+        text: format!(
+            "{} (uid {}) accepted the deletions held back in zone(s) {}: {reason}",
+            caller.user,
+            caller.uid,
+            open.iter().map(|(z, _)| z.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+    };
     {
         let mut a = lock_audit(audit);
-        a.record(
-            Action::Confirm,
-            &json!({
-                "zones": zones,
-                "user": caller.user,
-                "uid": caller.uid,
-                "reason": reason,
-                "episodes": episodes,
-                "text": format!(
-                    "{} (uid {}) accepted the deletions held back in zone(s) {}: {reason}",
-                    caller.user,
-                    caller.uid,
-                    open.iter().map(|(z, _)| z.as_str()).collect::<Vec<_>>().join(", ")
-                ),
-            }),
-        )
-        .and_then(|_| a.sync())
-        .map_err(|e| OpError::Failed(format!("cannot record the confirmation, nothing confirmed: {e}")))?;
+        a.record(&rec)
+            .and_then(|_| a.sync())
+            .map_err(|e| OpError::Failed(format!("cannot record the confirmation, nothing confirmed: {e}")))?;
     }
     for (z, _) in &open {
         if let Some(ep) = st.zones.get_mut(z) {
@@ -96,5 +92,5 @@ pub fn confirm(
         "{} (uid {}) confirmed the held-back deletions of zone(s) {}: {reason}",
         caller.user, caller.uid, open.iter().map(|(z, _)| z.as_str()).collect::<Vec<_>>().join(", ")
     );
-    Ok(json!({"confirmed": zones, "episodes": episodes}))
+    Ok(json!({"confirmed": rec.zones, "episodes": rec.episodes}))
 }

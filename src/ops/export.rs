@@ -33,7 +33,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::audit::lock_audit;
-use crate::audit::schema::Action;
+use crate::audit::schema;
 use crate::audit::{path_from_value, path_value, AuditLog};
 use crate::control::{DoneRequest, OpenRequest};
 use crate::core::policy::Policy;
@@ -98,20 +98,20 @@ pub fn open(
             listing.push(item);
         }
     });
-    let rec = json!({
-        "hold": hold.id.0,
-        "case": hold.case,
-        "dest": req.dest,
-        "reason": req.reason,
-        "by": caller.user,
-        "uid": caller.uid,
-        "files": fds.len(),
-        "bytes": bytes,
-        "unreadable": errors,
-    });
+    let rec = schema::Export {
+        hold: hold.id.0,
+        case: hold.case.clone(),
+        dest: req.dest.clone(),
+        reason: req.reason.clone(),
+        by: caller.user.clone(),
+        uid: caller.uid,
+        files: fds.len() as u64,
+        bytes,
+        unreadable: errors,
+    };
     {
         let mut a = lock_audit(audit);
-        a.record(Action::Export, &rec)
+        a.record(&rec)
             .and_then(|_| a.sync())
             .map_err(|e| OpError::Failed(format!("cannot write the audit log, nothing exported: {e}")))?;
     }
@@ -137,13 +137,18 @@ pub fn done(audit: &Mutex<AuditLog>, caller: &Caller, req: &DoneRequest) -> Resu
         return Err(OpError::BadRequest("manifest_sha256: not a SHA-256 in hex".into()));
     }
     text_field("dest", &req.dest, true)?;
-    let rec = json!({
-        "hold": req.hold, "dest": req.dest, "manifest_sha256": req.manifest_sha256,
-        "files": req.files, "bytes": req.bytes, "by": caller.user, "uid": caller.uid,
-    });
+    let rec = schema::ExportDone {
+        hold: req.hold,
+        dest: req.dest.clone(),
+        manifest_sha256: req.manifest_sha256.clone(),
+        files: req.files,
+        bytes: req.bytes,
+        by: caller.user.clone(),
+        uid: caller.uid,
+    };
     let mut a = lock_audit(audit);
     let seq = a
-        .record(Action::ExportDone, &rec)
+        .record(&rec)
         .and_then(|s| a.sync().map(|_| s))
         .map_err(|e| OpError::Failed(format!("cannot write the audit log: {e}")))?;
     Ok(json!({"seq": seq}))

@@ -16,7 +16,7 @@ use std::sync::Mutex;
 
 use serde_json::{json, Value};
 
-use crate::audit::schema::Action;
+use crate::audit::schema;
 use crate::audit::{lock_audit, AuditLog};
 use crate::control::AddRequest;
 use crate::core::holds::{Extension, Hold, HoldId, Release};
@@ -157,42 +157,30 @@ pub fn view(h: &Hold, now: Timestamp, covered: Option<(u64, Bytes)>) -> Value {
     v
 }
 
-/// The scope part of audit records and journal entries.
-fn scope(h: &Hold) -> Value {
-    json!({
-        "zone": h.zone.as_ref().map(|z| z.0.clone()),
-        "match": h.glob,
-        "from": h.from.rfc3339(),
-        "to": h.to.rfc3339(),
-    })
+/// The fields every record about hold `h` carries.
+fn hold_fields(h: &Hold, by: &Caller, reason: &str, covered: (u64, Bytes)) -> schema::HoldFields {
+    schema::HoldFields {
+        hold: h.id.0,
+        case: h.case.clone(),
+        reason: reason.to_string(),
+        by: by.user.clone(),
+        uid: by.uid,
+        scope: schema::HoldScope {
+            zone: h.zone.as_ref().map(|z| z.0.clone()),
+            glob: h.glob.clone(),
+            from: h.from.rfc3339(),
+            to: h.to.rfc3339(),
+        },
+        expires: h.expires.map(|t| t.rfc3339()),
+        covered_files: covered.0,
+        covered_bytes: covered.1 .0,
+    }
 }
 
 /// Appends one hold record and makes it durable.
-fn audit_hold(
-    ctx: &Ctx,
-    action: Action,
-    h: &Hold,
-    by: &Caller,
-    reason: &str,
-    covered: (u64, Bytes),
-    extra: Value,
-) -> Result<(), OpError> {
-    let mut rec = json!({
-        "hold": h.id.0,
-        "case": h.case,
-        "reason": reason,
-        "by": by.user,
-        "uid": by.uid,
-        "scope": scope(h),
-        "expires": h.expires.map(|t| t.rfc3339()),
-        "covered_files": covered.0,
-        "covered_bytes": covered.1 .0,
-    });
-    if let (Value::Object(m), Value::Object(x)) = (&mut rec, extra) {
-        m.extend(x);
-    }
+fn audit_hold<F: schema::Fields>(ctx: &Ctx, h: &Hold, rec: &F) -> Result<(), OpError> {
     let mut a = lock_audit(ctx.audit);
-    a.record(action, &rec)
+    a.record(rec)
         .and_then(|_| a.sync())
         .map_err(|e| OpError::Failed(format!("hold {} is in force but its audit record failed: {e}", h.id)))?;
     Ok(())
@@ -252,7 +240,11 @@ pub fn add(ctx: &Ctx, caller: &Caller, req: &AddRequest, now: Timestamp) -> Resu
     hold.id = locked.allocate_id();
     locked.holds.holds.push(hold.clone());
     locked.commit()?;
-    audit_hold(ctx, Action::HoldAdd, &hold, caller, &hold.reason, covered, json!({}))?;
+    audit_hold(
+        ctx,
+        &hold,
+        &schema::HoldAdd(hold_fields(&hold, caller, &hold.reason, covered)),
+    )?;
     drop(locked);
     log::info!(
         retention_event = "hold-add", retention_hold = hold.id.0, retention_case = hold.case.as_str(), retention_user = caller.user.as_str();
@@ -284,7 +276,11 @@ pub fn release(ctx: &Ctx, caller: &Caller, id: u64, reason: &str, now: Timestamp
     });
     let hold = h.clone();
     locked.commit()?;
-    audit_hold(ctx, Action::HoldRelease, &hold, caller, reason, covered, json!({}))?;
+    audit_hold(
+        ctx,
+        &hold,
+        &schema::HoldRelease(hold_fields(&hold, caller, reason, covered)),
+    )?;
     drop(locked);
     log::info!(
         retention_event = "hold-release", retention_hold = id, retention_case = hold.case.as_str(), retention_user = caller.user.as_str();
@@ -339,12 +335,11 @@ pub fn extend(
     locked.commit()?;
     audit_hold(
         ctx,
-        Action::HoldExtend,
         &hold,
-        caller,
-        reason,
-        covered,
-        json!({"old_expires": old.map(|t| t.rfc3339())}),
+        &schema::HoldExtend {
+            hold: hold_fields(&hold, caller, reason, covered),
+            old_expires: old.map(|t| t.rfc3339()),
+        },
     )?;
     drop(locked);
     log::info!(
@@ -414,7 +409,7 @@ pub fn record_lapses(ctx: &Ctx, now: Timestamp) -> Result<Vec<u64>, OpError> {
     locked.commit()?;
     for (h, covered) in &ids {
         let reason = format!("expired at {}", h.expires.map(|t| t.rfc3339()).unwrap_or_default());
-        audit_hold(ctx, Action::HoldLapse, h, &daemon, &reason, *covered, json!({}))?;
+        audit_hold(ctx, h, &schema::HoldLapse(hold_fields(h, &daemon, &reason, *covered)))?;
         log::info!(
             retention_event = "hold-lapse", retention_hold = h.id.0, retention_case = h.case.as_str();
             "hold {} (case {}) lapsed: {reason}; its {} recordings are ordinary again", h.id, h.case, covered.0

@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 
 use crate::audit;
 use crate::audit::query::record_time;
-use crate::audit::schema::Action;
+use crate::audit::schema::{self, Action, AlarmState};
 use crate::control::ReportRequest;
 use crate::core::units::{Age, Timestamp};
 use crate::ops::status::age_cell;
@@ -61,6 +61,23 @@ fn date(day: i64) -> String {
         .unwrap_or_default()
 }
 
+enum HoldEvent {
+    Placed,
+    Released,
+    Lapsed,
+}
+
+/// A hold placed, released or lapsed, with the hold's fields.
+fn hold_event(r: &audit::Record) -> Option<(schema::HoldFields, HoldEvent)> {
+    if let Some(h) = r.fields_as::<schema::HoldAdd>() {
+        Some((h.0, HoldEvent::Placed))
+    } else if let Some(h) = r.fields_as::<schema::HoldRelease>() {
+        Some((h.0, HoldEvent::Released))
+    } else {
+        r.fields_as::<schema::HoldLapse>().map(|h| (h.0, HoldEvent::Lapsed))
+    }
+}
+
 /// Computes the report over `[since, until)` from the audit log `log`.
 pub fn report(log: &Path, req: &ReportRequest) -> Result<Value, String> {
     let mut days: BTreeMap<(String, i64), Day> = BTreeMap::new();
@@ -73,14 +90,9 @@ pub fn report(log: &Path, req: &ReportRequest) -> Result<Value, String> {
     for r in records {
         let r = r.map_err(|e| format!("{}: {e}", log.display()))?;
         let Some(t) = record_time(&r) else { continue };
-        let f = |k: &str| r.fields.get(k);
-        let zone = f("zone").and_then(Value::as_str).unwrap_or("").to_string();
-        if r.action == Action::Alarm {
-            let key = (
-                f("kind").and_then(Value::as_str).unwrap_or("").to_string(),
-                f("subject").and_then(Value::as_str).unwrap_or("").to_string(),
-            );
-            if f("state").and_then(Value::as_str) == Some("raised") {
+        if let Some(a) = r.fields_as::<schema::AlarmRecord>() {
+            let key = (a.kind, a.subject);
+            if a.state == AlarmState::Raised {
                 // Raised again after a restart while still open: one span.
                 if open_alarms.contains_key(&key) {
                     continue;
@@ -89,7 +101,7 @@ pub fn report(log: &Path, req: &ReportRequest) -> Result<Value, String> {
                 alarms.push(AlarmSpan {
                     kind: key.0,
                     subject: key.1,
-                    text: f("text").and_then(Value::as_str).unwrap_or("").to_string(),
+                    text: a.text.unwrap_or_default(),
                     raised: t,
                     cleared: None,
                 });
@@ -105,58 +117,47 @@ pub fn report(log: &Path, req: &ReportRequest) -> Result<Value, String> {
             continue;
         }
         let d = day_of(t);
-        let Some(action) = Action::from_code(&r.action) else {
-            continue;
-        };
-        match action {
-            Action::Sample => {
-                let e = days.entry((zone, d)).or_default();
-                if let Some(ret) = f("retention_secs").and_then(Value::as_i64) {
-                    e.ret_min = Some(e.ret_min.map_or(ret, |m| m.min(ret)));
-                    e.ret_max = Some(e.ret_max.map_or(ret, |m| m.max(ret)));
-                }
-                e.min_age = f("min_age_secs").and_then(Value::as_i64);
-                e.max_age = f("max_age_secs").and_then(Value::as_i64);
-                e.samples += 1;
+        if let Some(s) = r.fields_as::<schema::Sample>() {
+            let e = days.entry((s.zone, d)).or_default();
+            if let Some(ret) = s.retention_secs {
+                e.ret_min = Some(e.ret_min.map_or(ret, |m| m.min(ret)));
+                e.ret_max = Some(e.ret_max.map_or(ret, |m| m.max(ret)));
             }
-            Action::Delete => {
-                let reason = f("reason").and_then(Value::as_str).unwrap_or("").to_string();
-                *days
-                    .entry((zone.clone(), d))
-                    .or_default()
-                    .deleted
-                    .entry(reason.clone())
-                    .or_default() += 1;
-                batch.insert(r.seq, (zone, d, reason));
-            }
-            Action::BatchDone | Action::Recovered => {
-                let undone = ["changed", "vanished", "failed", "present"];
-                for k in undone {
-                    for it in f(k).and_then(Value::as_array).into_iter().flatten() {
-                        if let Some((z, dd, reason)) = it.get("seq").and_then(Value::as_u64).and_then(|s| batch.get(&s))
-                        {
-                            if let Some(n) = days.get_mut(&(z.clone(), *dd)).and_then(|e| e.deleted.get_mut(reason)) {
-                                *n -= 1;
-                            }
-                        }
+            e.min_age = s.min_age_secs;
+            e.max_age = s.max_age_secs;
+            e.samples += 1;
+        } else if let Some(del) = r.fields_as::<schema::Delete>() {
+            *days
+                .entry((del.zone.clone(), d))
+                .or_default()
+                .deleted
+                .entry(del.reason.clone())
+                .or_default() += 1;
+            batch.insert(r.seq, (del.zone, d, del.reason));
+        } else if r.action == Action::BatchDone || r.action == Action::Recovered {
+            let undone: Vec<u64> = if let Some(b) = r.fields_as::<schema::BatchDone>() {
+                b.undone().map(|o| o.seq).collect()
+            } else if let Some(rec) = r.fields_as::<schema::Recovered>() {
+                rec.present.iter().map(|o| o.seq).collect()
+            } else {
+                Vec::new()
+            };
+            for seq in undone {
+                if let Some((z, dd, reason)) = batch.get(&seq) {
+                    if let Some(n) = days.get_mut(&(z.clone(), *dd)).and_then(|e| e.deleted.get_mut(reason)) {
+                        *n -= 1;
                     }
                 }
-                batch.clear();
             }
-            Action::HoldAdd | Action::HoldRelease | Action::HoldLapse => {
-                let z = f("scope")
-                    .and_then(|s| s.get("zone"))
-                    .and_then(Value::as_str)
-                    .unwrap_or("(all zones)")
-                    .to_string();
-                let e = days.entry((z, d)).or_default();
-                match action {
-                    Action::HoldAdd => e.holds_placed += 1,
-                    Action::HoldRelease => e.holds_released += 1,
-                    _ => e.holds_lapsed += 1,
-                }
+            batch.clear();
+        } else if let Some((h, counter)) = hold_event(&r) {
+            let z = h.scope.zone.unwrap_or_else(|| "(all zones)".to_string());
+            let e = days.entry((z, d)).or_default();
+            match counter {
+                HoldEvent::Placed => e.holds_placed += 1,
+                HoldEvent::Released => e.holds_released += 1,
+                HoldEvent::Lapsed => e.holds_lapsed += 1,
             }
-            _ => {}
         }
     }
     let rows: Vec<Value> = days

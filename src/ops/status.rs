@@ -11,6 +11,7 @@
 
 use serde_json::{json, Value};
 
+use crate::core::alarm::{Alarm, AlarmKind};
 use crate::core::holds::HoldSet;
 use crate::core::inventory::{Inventory, ZoneTotals};
 use crate::core::plan::Usage;
@@ -70,7 +71,7 @@ pub fn status(
             "holds": held,
         }));
     }
-    let alarms: Vec<&(String, String, String)> = last.map(|l| l.alarms.iter().collect()).unwrap_or_default();
+    let alarms: Vec<&Alarm> = last.map(|l| l.alarms.iter().collect()).unwrap_or_default();
     let mut filesystems = Vec::new();
     for f in &usage.filesystems {
         let (mut footage, mut day) = (0u64, 0f64);
@@ -86,8 +87,8 @@ pub fn status(
         let days_fit = (day > 0.0).then(|| (footage + room.0) as f64 / day);
         let alarm = alarms
             .iter()
-            .find(|(k, s, _)| k == "capacity-unrelieved" && *s == f.mount.display().to_string())
-            .map(|(k, _, t)| json!({"kind": k, "text": t}));
+            .find(|a| a.kind == AlarmKind::CapacityUnrelieved && a.subject == f.mount.display().to_string())
+            .map(|a| json!({"kind": a.kind, "text": a.text}));
         filesystems.push(json!({
             "mount": f.mount.display().to_string(),
             "used": f.used.0,
@@ -119,7 +120,7 @@ pub fn status(
         "zones": zones,
         "filesystems": filesystems,
         "last_sweep": last_sweep,
-        "alarms": alarms.iter().map(|(k, s, t)| json!({"kind": k, "subject": s, "text": t})).collect::<Vec<_>>(),
+        "alarms": alarms.iter().map(|a| json!({"kind": a.kind, "subject": a.subject, "text": a.text})).collect::<Vec<_>>(),
     })
 }
 

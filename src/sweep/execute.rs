@@ -29,11 +29,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use nix::errno::Errno;
-use serde_json::json;
-
-use crate::audit::schema::Action;
-use crate::audit::{lock_audit, path_value, AuditError, AuditLog};
+use crate::audit::schema::{self, Action, Outcome, RecPath};
+use crate::audit::{lock_audit, AuditError, AuditLog};
 use crate::core::holds::HoldSet;
 use crate::core::inventory::FileStat;
 use crate::core::inventory::{DirRef, Inventory};
@@ -43,6 +40,7 @@ use crate::core::units::{Bytes, Timestamp};
 use crate::fs::handle::DirHandle;
 use crate::fs::scan;
 use crate::state::holdstore::{HoldStore, Stamp, StoreError};
+use nix::errno::Errno;
 
 /// Access to the current holds, under the lock holds are added with.
 pub trait HoldsGate {
@@ -401,20 +399,17 @@ fn run_batch(
                         continue;
                     }
                     let audit = audit.as_deref_mut().expect("a real sweep has an audit log");
-                    let mut rec = json!({
-                    "zone": zone.name.0,
-                    "path": path_value(path.as_os_str()),
-                    "size": c.stat.size,
-                    "bytes": c.stat.frees(),
-                    "rec_time": c.time.rfc3339(),
-                    "reason": reason.code,
-                    "text": reason.text,
-                    "policy": plan.policy_digest,
-                    });
-                    if let Some(h) = reason.former_hold {
-                        rec["former_hold"] = h.0.into();
-                    }
-                    let seq = audit.record(Action::Delete, &rec)?;
+                    let seq = audit.record(&schema::Delete {
+                        zone: zone.name.0.clone(),
+                        path: RecPath::from(&path),
+                        size: c.stat.size,
+                        bytes: c.stat.frees(),
+                        rec_time: c.time.rfc3339(),
+                        reason: reason.code.to_string(),
+                        text: reason.text,
+                        policy: plan.policy_digest.clone(),
+                        former_hold: reason.former_hold.map(|h| h.0),
+                    })?;
                     pending.push(Pending {
                         entry: c.entry,
                         name: c.name.clone(),
@@ -454,8 +449,8 @@ fn run_batch(
                         report.charged_deleted[first + p.entry] += 1;
                     }
                 }
-                Ok(false) => changed.push(json!({"seq": p.seq, "path": path_value(p.path.as_os_str())})),
-                Err(Errno::ENOENT) => vanished.push(json!({"seq": p.seq, "path": path_value(p.path.as_os_str())})),
+                Ok(false) => changed.push(Outcome::new(p.seq, &p.path)),
+                Err(Errno::ENOENT) => vanished.push(Outcome::new(p.seq, &p.path)),
                 Err(e) => {
                     report.failed.push(Failure {
                         path: p.path.clone(),
@@ -463,7 +458,10 @@ fn run_batch(
                         errno: e,
                         id: (p.stat.dev, p.stat.ino),
                     });
-                    failed.push(json!({"seq": p.seq, "path": path_value(p.path.as_os_str()), "error": e.desc()}));
+                    failed.push(Outcome {
+                        error: Some(e.desc().to_string()),
+                        ..Outcome::new(p.seq, &p.path)
+                    });
                 }
             }
         }
@@ -474,18 +472,15 @@ fn run_batch(
         }
         report.vanished += vanished.len() as u64;
         report.kept += changed.len() as u64;
-        audit.record(
-            Action::BatchDone,
-            &json!({
-                "first": pending.first().map(|p| p.seq),
-                "last": pending.last().map(|p| p.seq),
-                "deleted": deleted,
-                "bytes": freed,
-                "vanished": vanished,
-                "changed": changed,
-                "failed": failed,
-            }),
-        )?;
+        audit.record(&schema::BatchDone {
+            first: pending.first().map(|p| p.seq),
+            last: pending.last().map(|p| p.seq),
+            deleted,
+            bytes: freed,
+            vanished,
+            changed,
+            failed,
+        })?;
         Ok(())
     };
     gate.with_locked(&mut body)?;
@@ -533,14 +528,10 @@ pub fn recover(audit: &mut AuditLog) -> Result<usize, AuditError> {
     let mut open: Vec<(u64, OsString)> = Vec::new();
     for rec in crate::audit::read_segment(audit.path())? {
         let rec = rec?;
-        match rec.action.as_str() {
-            "delete" => {
-                if let Some(p) = rec.fields.get("path").and_then(crate::audit::path_from_value) {
-                    open.push((rec.seq, p));
-                }
-            }
-            "batch-done" | "recovered" => open.clear(),
-            _ => {}
+        if let Some(d) = rec.fields_as::<schema::Delete>() {
+            open.push((rec.seq, d.path.0));
+        } else if rec.action == Action::BatchDone || rec.action == Action::Recovered {
+            open.clear();
         }
     }
     if open.is_empty() {
@@ -549,22 +540,22 @@ pub fn recover(audit: &mut AuditLog) -> Result<usize, AuditError> {
     let mut gone = Vec::new();
     let mut present = Vec::new();
     for (seq, p) in &open {
-        let v = json!({"seq": seq, "path": path_value(p)});
+        let v = Outcome::new(*seq, p);
         match std::fs::symlink_metadata(Path::new(p)) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => gone.push(v),
             _ => present.push(v),
         }
     }
-    audit.record(Action::Recovered,
-        &json!({
-            "text": format!(
-                "the previous run stopped during a deletion batch: {} of its {} files are gone, {} are still present (not deleted)",
-                gone.len(), open.len(), present.len()
-            ),
-            "gone": gone,
-            "present": present,
-        }),
-    )?;
+    audit.record(&schema::Recovered {
+        text: format!(
+            "the previous run stopped during a deletion batch: {} of its {} files are gone, {} are still present (not deleted)",
+            gone.len(),
+            open.len(),
+            present.len()
+        ),
+        gone,
+        present,
+    })?;
     audit.sync()?;
     Ok(open.len())
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 
 use crate::audit;
-use crate::core::alarm::AlarmKind;
+use crate::core::alarm::{Alarm, AlarmKind};
 use crate::core::guard::{self, ClockMark, GuardState};
 use crate::core::holds::HoldSet;
 use crate::core::inventory::Inventory;
@@ -96,8 +96,8 @@ pub struct LastSweep {
     pub interrupted: bool,
     /// Why it failed, if it did.
     pub error: Option<String>,
-    /// Alarms raised after it: kind, subject, why.
-    pub alarms: Vec<(String, String, String)>,
+    /// Alarms raised after it.
+    pub alarms: Vec<Alarm>,
 }
 
 /// Why a sweep deletes nothing at all: the alarm it raises (kind,

@@ -35,7 +35,7 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
-use crate::core::alarm::AlarmKind;
+use crate::core::alarm::{Alarm, AlarmKind};
 use crate::core::holds::{HoldId, HoldSet, Scope};
 use crate::core::inventory::{DirRef, Inventory};
 use crate::core::policy::{Policy, Watermarks, WhenFull, Zone};
@@ -158,7 +158,7 @@ pub enum Cause {
 
 impl Cause {
     /// The reason code in audit records and the journal.
-    pub fn code(self) -> &'static str {
+    pub const fn code(self) -> &'static str {
         match self {
             Cause::MaxAge => "max-age",
             Cause::Quota { override_floor: false } => "quota",
@@ -173,14 +173,30 @@ impl Cause {
         }
     }
 
+    /// One cause of each reason code, in the order the manual lists them.
+    pub const ALL: [Cause; 6] = [
+        Cause::MaxAge,
+        Cause::Quota { override_floor: false },
+        Cause::Quota { override_floor: true },
+        Cause::Capacity {
+            fs: 0,
+            override_floor: false,
+        },
+        Cause::Capacity {
+            fs: 0,
+            override_floor: true,
+        },
+        Cause::Erasure,
+    ];
+
     /// Every reason code, for documentation and summaries.
     pub const CODES: [&'static str; 6] = [
-        "max-age",
-        "quota",
-        "quota-override-floor",
-        "capacity",
-        "capacity-override-floor",
-        "erasure",
+        Cause::ALL[0].code(),
+        Cause::ALL[1].code(),
+        Cause::ALL[2].code(),
+        Cause::ALL[3].code(),
+        Cause::ALL[4].code(),
+        Cause::ALL[5].code(),
     ];
 }
 
@@ -263,17 +279,6 @@ pub struct HeldPastMax {
     pub files: u64,
     /// Their bytes.
     pub bytes: u64,
-}
-
-/// An alarm the sweep raises.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Alarm {
-    /// What it is about.
-    pub kind: AlarmKind,
-    /// What it concerns: a mount point or a zone name.
-    pub subject: String,
-    /// The full explanation.
-    pub text: String,
 }
 
 /// The capacity picture of one filesystem.
