@@ -20,12 +20,12 @@ use retentiond::cli::{
 use retentiond::control::client::{self, ClientError};
 use retentiond::control::{AddRequest, RangeRequest, ReportRequest, Request};
 use retentiond::core::policy::{Policy, DEFAULT_SOCKET};
-use retentiond::core::units::{Bytes, Timestamp};
+use retentiond::core::units::Timestamp;
 use retentiond::daemon;
 use retentiond::host::logging;
 use retentiond::ops::auth::Caller;
 use retentiond::ops::dispatch::{dispatch, Served};
-use retentiond::ops::{export, plan, report, status};
+use retentiond::ops::{export, render};
 use retentiond::state::holdstore::HoldStore;
 use retentiond::state::lock::StateLock;
 use serde_json::{json, Value};
@@ -136,13 +136,13 @@ fn run(args: &CtlArgs) -> anyhow::Result<ExitCode> {
     if let CtlCommand::Report(r) = &args.command {
         match (args.json, r.format) {
             (true, _) | (_, ReportFormat::Json) => println!("{}", serde_json::to_string_pretty(&data)?),
-            (_, ReportFormat::Csv) => print!("{}", report::csv(&data)),
-            (_, ReportFormat::Text) => print!("{}", report::text(&data)),
+            (_, ReportFormat::Csv) => print!("{}", render::report_csv(&data)),
+            (_, ReportFormat::Text) => print!("{}", render::answer(&req, &data)),
         }
     } else if args.json {
         println!("{}", serde_json::to_string_pretty(&data)?);
     } else {
-        print!("{}", render(&req, &data));
+        print!("{}", render::answer(&req, &data));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -228,82 +228,6 @@ fn offline(policy: Policy, socket: &Path, req: &Request) -> anyhow::Result<Value
     Ok(v)
 }
 
-fn s(v: &Value) -> &str {
-    v.as_str().unwrap_or("-")
-}
-
-fn covered(v: &Value) -> String {
-    let c = &v["covered"];
-    format!(
-        "{} recordings ({})",
-        c["files"].as_u64().unwrap_or(0),
-        Bytes(c["bytes"].as_u64().unwrap_or(0))
-    )
-}
-
-fn expiry(v: &Value) -> String {
-    v["expires"]
-        .as_str()
-        .map(|t| format!("expires {t}"))
-        .unwrap_or_else(|| "indefinite".into())
-}
-
-fn render(req: &Request, v: &Value) -> String {
-    match req {
-        Request::Ping {} => format!("retentiond is running (pid {})\n", v["pid"]),
-        Request::Plan { .. } => plan::plan_text(v),
-        Request::HoldAdd { .. } => format!(
-            "hold {} placed (case {}): covers {} now; {}\n",
-            v["id"],
-            s(&v["case"]),
-            covered(v),
-            expiry(v)
-        ),
-        Request::HoldRelease { id, .. } => {
-            format!("hold {id} released; its {} are ordinary footage again\n", covered(v))
-        }
-        Request::HoldExtend { id, .. } => format!("hold {id} {}\n", expiry(v)),
-        Request::HoldShow { .. } => show_text(v),
-        Request::HoldList { .. } => list_text(v),
-        Request::Status {} => status::text(v),
-        Request::Find { .. } => find_text(v),
-        Request::Erase { .. } => format!(
-            "erased {} of {} recordings in range ({}) from zone {}{}{}\n",
-            v["deleted"],
-            v["in_range"],
-            Bytes(v["bytes"].as_u64().unwrap_or(0)),
-            s(&v["zone"]),
-            match v["kept"].as_u64().unwrap_or(0) + v["vanished"].as_u64().unwrap_or(0) {
-                0 => String::new(),
-                n => format!("; {n} kept or already gone (being written, held meanwhile, or deleted by someone else)"),
-            },
-            match v["failed"].as_array().map_or(0, |a| a.len()) {
-                0 => String::new(),
-                n => format!("; {n} could not be deleted (see --json)"),
-            }
-        ),
-        Request::Explain { .. } => {
-            let mut o = format!("{} (zone {})\n", s(&v["path"]), s(&v["zone"]));
-            for l in v["explanation"].as_array().into_iter().flatten() {
-                o += &format!("  {}\n", s(l));
-            }
-            o
-        }
-        Request::AuditShow { .. } => audit_text(v),
-        Request::ExportOpen { .. } | Request::ExportDone { .. } | Request::Report { .. } => format!("{v}\n"),
-        Request::Confirm { .. } => format!(
-            "confirmed zone(s) {}: the next sweep deletes what the guard held back\n",
-            v["confirmed"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|z| z.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
-}
-
 fn socket_of(args: &CtlArgs) -> PathBuf {
     args.socket
         .clone()
@@ -348,28 +272,14 @@ fn export_cmd(args: &CtlArgs, x: &ExportArgs) -> anyhow::Result<ExitCode> {
         },
     };
     let rec = client::request(&socket, &done, TIMEOUT)?;
+    let out = json!({
+        "dest": dest.display().to_string(), "files": w.files, "bytes": w.bytes,
+        "manifest_sha256": w.manifest_sha256, "audit_seq": rec["seq"], "unreadable": w.unreadable,
+    });
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({
-                "dest": dest.display().to_string(), "files": w.files, "bytes": w.bytes,
-                "manifest_sha256": w.manifest_sha256, "audit_seq": rec["seq"], "unreadable": w.unreadable,
-            }))?
-        );
+        println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        println!(
-            "exported {} recordings ({}) of hold {hold} to {}, each verified by re-reading;\nmanifest {}/{} sha256 {} (audit record {})",
-            w.files,
-            Bytes(w.bytes),
-            dest.display(),
-            dest.display(),
-            export::MANIFEST,
-            w.manifest_sha256,
-            rec["seq"]
-        );
-        for u in &w.unreadable {
-            println!("not exported (unreadable): {u}");
-        }
+        print!("{}", render::exported(hold, &out));
     }
     Ok(if w.unreadable.is_empty() {
         ExitCode::SUCCESS
@@ -396,12 +306,7 @@ fn export_verify(args: &CtlArgs, socket: &Path, dir: &Path) -> anyhow::Result<Ex
                 .find(|r| r["manifest_sha256"] == c.manifest_sha256.as_str())
                 .cloned();
             match hit {
-                Some(r) => format!(
-                    "recorded in the audit log: record {} at {} by {}",
-                    r["seq"],
-                    s(&r["ts"]),
-                    s(&r["by"])
-                ),
+                Some(r) => render::export_recorded(&r),
                 None => {
                     c.problems
                         .push("no export-done record in the audit log carries this manifest's digest".into());
@@ -412,182 +317,21 @@ fn export_verify(args: &CtlArgs, socket: &Path, dir: &Path) -> anyhow::Result<Ex
         Err(e) => format!("not checked against the audit log ({e})"),
     };
     let ok = c.problems.is_empty();
+    let out = json!({
+        "ok": ok, "files_ok": c.ok, "problems": c.problems, "manifest_sha256": c.manifest_sha256,
+        "audit": audit_note, "hold": c.manifest["hold"], "exported_by": c.manifest["exported_by"],
+        "exported_at": c.manifest["exported_at"], "reason": c.manifest["reason"],
+    });
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({
-                "ok": ok, "files_ok": c.ok, "problems": c.problems, "manifest_sha256": c.manifest_sha256,
-                "audit": audit_note, "hold": c.manifest["hold"], "exported_by": c.manifest["exported_by"],
-                "exported_at": c.manifest["exported_at"], "reason": c.manifest["reason"],
-            }))?
-        );
+        println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        println!(
-            "export {}: {} ({} files match; hold {} case {}, exported by {} at {}: {})",
-            dir.display(),
-            if ok { "OK" } else { "BROKEN" },
-            c.ok,
-            c.manifest["hold"]["id"],
-            s(&c.manifest["hold"]["case"]),
-            s(&c.manifest["exported_by"]),
-            s(&c.manifest["exported_at"]),
-            s(&c.manifest["reason"])
-        );
-        println!("manifest sha256 {}: {audit_note}", c.manifest_sha256);
-        for p in &c.problems {
-            println!("  {p}");
-        }
+        print!("{}", render::export_check(dir, &out));
     }
     Ok(if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_FAILURE)
     })
-}
-
-fn path_text(v: &Value) -> String {
-    audit::path_from_value(v)
-        .map(|p| PathBuf::from(p).display().to_string())
-        .unwrap_or_default()
-}
-
-fn find_text(v: &Value) -> String {
-    let mut o = format!(
-        "{:<20}  {:>10}  {:<22}  {}\n",
-        "RECORDED (UTC)", "SIZE", "HELD BY", "PATH"
-    );
-    for f in v["files"].as_array().into_iter().flatten() {
-        let held: Vec<&str> = f["held_by"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
-        o += &format!(
-            "{:<20}  {:>10}  {:<22}  {}\n",
-            s(&f["time"]).replace('T', " ").trim_end_matches('Z'),
-            Bytes(f["size"].as_u64().unwrap_or(0)).to_string(),
-            if held.is_empty() {
-                "-".to_string()
-            } else {
-                held.join(", ")
-            },
-            path_text(&f["path"])
-        );
-    }
-    o += &format!(
-        "{} recordings, {}\n",
-        v["count"],
-        Bytes(v["bytes"].as_u64().unwrap_or(0))
-    );
-    o
-}
-
-fn audit_text(v: &Value) -> String {
-    let mut o = String::new();
-    for r in v["records"].as_array().into_iter().flatten() {
-        let mut line = format!("#{} {} {}", r["seq"], s(&r["ts"]), s(&r["action"]));
-        if let Some(m) = r.as_object() {
-            for (k, x) in m {
-                if matches!(k.as_str(), "seq" | "ts" | "action" | "prev" | "file" | "line") {
-                    continue;
-                }
-                let val = match k.as_str() {
-                    "path" => path_text(x),
-                    _ => match x {
-                        Value::String(t) => t.clone(),
-                        other => other.to_string(),
-                    },
-                };
-                line += &format!(" {k}={}", if val.contains(' ') { format!("{val:?}") } else { val });
-            }
-        }
-        o += &line;
-        o.push('\n');
-    }
-    o += &format!(
-        "{} of {} records matched{}\n",
-        v["matched"],
-        v["scanned"],
-        if v["truncated"] == true {
-            format!(
-                "; showing the newest {} (raise --limit, at most 1000, or narrow the filters)",
-                v["records"].as_array().map_or(0, |r| r.len())
-            )
-        } else {
-            String::new()
-        }
-    );
-    o
-}
-
-fn scope_text(v: &Value) -> String {
-    format!(
-        "{}{} {} .. {}",
-        v["zone"]
-            .as_str()
-            .map(|z| format!("zone {z}"))
-            .unwrap_or_else(|| "all zones".into()),
-        v["match"]
-            .as_str()
-            .map(|m| format!(" matching {m}"))
-            .unwrap_or_default(),
-        s(&v["from"]),
-        s(&v["to"])
-    )
-}
-
-fn show_text(v: &Value) -> String {
-    let mut out = format!(
-        "hold {} ({})\n  case:     {}\n  reason:   {}\n  scope:    {}\n  placed:   {} by {} (uid {})\n  expiry:   {}\n  covers:   {}\n",
-        v["id"],
-        s(&v["state"]),
-        s(&v["case"]),
-        s(&v["reason"]),
-        scope_text(v),
-        s(&v["created_at"]),
-        s(&v["created_by"]),
-        v["created_uid"],
-        expiry(v),
-        covered(v)
-    );
-    for e in v["extensions"].as_array().into_iter().flatten() {
-        out += &format!(
-            "  extended: {} by {}: {} -> {} ({})\n",
-            s(&e["at"]),
-            s(&e["by"]),
-            e["old"].as_str().unwrap_or("indefinite"),
-            e["new"].as_str().unwrap_or("indefinite"),
-            s(&e["reason"])
-        );
-    }
-    if let Some(r) = v["released"].as_object() {
-        out += &format!("  released: {} by {}: {}\n", s(&r["at"]), s(&r["by"]), s(&r["reason"]));
-    }
-    out
-}
-
-fn list_text(v: &Value) -> String {
-    let rows = v.as_array().cloned().unwrap_or_default();
-    if rows.is_empty() {
-        return "no holds\n".into();
-    }
-    let mut out = format!(
-        "{:>4}  {:<8}  {:<18}  {:<24}  {:<20}  {}\n",
-        "ID", "STATE", "CASE", "EXPIRES", "PLACED BY", "SCOPE"
-    );
-    for h in rows {
-        out += &format!(
-            "{:>4}  {:<8}  {:<18}  {:<24}  {:<20}  {}\n",
-            h["id"].as_u64().unwrap_or(0),
-            s(&h["state"]),
-            s(&h["case"]),
-            h["expires"].as_str().unwrap_or("indefinite"),
-            s(&h["created_by"]),
-            scope_text(&h)
-        );
-    }
-    out
 }
 
 fn audit_verify(args: &CtlArgs, log: Option<&Path>) -> anyhow::Result<ExitCode> {

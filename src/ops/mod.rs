@@ -17,6 +17,7 @@ pub mod explain;
 pub mod export;
 pub mod hold;
 pub mod plan;
+pub mod render;
 pub mod report;
 pub mod status;
 

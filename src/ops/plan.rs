@@ -1,11 +1,8 @@
 //! The `plan` request's answer: what the next sweep would do, as JSON and
 //! as the text the CLI and `retentiond --dry-run` print.
 
-use std::path::PathBuf;
-
 use serde_json::json;
 
-use crate::core::units::Bytes;
 use crate::ops::OpError;
 use crate::sweep::{Refused, SweepOutcome};
 
@@ -51,65 +48,9 @@ pub fn plan_json(o: &SweepOutcome, summary: bool) -> serde_json::Value {
     v
 }
 
-/// A plan's JSON (from [`plan_json`]) as text for people.
-pub fn plan_text(v: &serde_json::Value) -> String {
-    use std::fmt::Write;
-    let mut s = String::new();
-    let empty = Vec::new();
-    for f in v["files"].as_array().unwrap_or(&empty) {
-        let path = crate::audit::path_from_value(&f["path"])
-            .map(|p| PathBuf::from(p).display().to_string())
-            .unwrap_or_default();
-        let _ = writeln!(
-            s,
-            "would delete {path} [{}] {}",
-            f["reason"].as_str().unwrap_or(""),
-            f["text"].as_str().unwrap_or("")
-        );
-    }
-    for r in v["delete"]["by_reason"].as_array().unwrap_or(&empty) {
-        let _ = writeln!(
-            s,
-            "{:<16} {:<24} {:>9} files {:>10}",
-            r["zone"].as_str().unwrap_or(""),
-            r["reason"].as_str().unwrap_or(""),
-            r["files"],
-            Bytes(r["bytes"].as_u64().unwrap_or(0)).to_string()
-        );
-    }
-    for h in v["held_past_max_age"].as_array().unwrap_or(&empty) {
-        let _ = writeln!(
-            s,
-            "kept: {} recordings ({}) held past max_age by {}",
-            h["files"],
-            Bytes(h["bytes"].as_u64().unwrap_or(0)),
-            h["label"].as_str().unwrap_or("")
-        );
-    }
-    for a in v["alarms"].as_array().unwrap_or(&empty) {
-        let _ = writeln!(
-            s,
-            "alarm {}: {}",
-            a["kind"].as_str().unwrap_or(""),
-            a["text"].as_str().unwrap_or("")
-        );
-    }
-    for e in v["root_errors"].as_array().unwrap_or(&empty) {
-        let _ = writeln!(s, "refused, root skipped: {}", e.as_str().unwrap_or(""));
-    }
-    let _ = writeln!(
-        s,
-        "{} recordings; the next sweep would delete {} files, freeing {}",
-        v["recordings"],
-        v["delete"]["files"],
-        Bytes(v["delete"]["bytes"].as_u64().unwrap_or(0))
-    );
-    s
-}
-
 /// Prints a dry run's decisions to stdout.
 pub fn print_decisions(o: &SweepOutcome) {
-    print!("{}", plan_text(&plan_json(o, false)));
+    print!("{}", crate::ops::render::plan(&plan_json(o, false)));
 }
 
 /// A dry run's error as the answer to `plan` or `explain`: a refusal (the

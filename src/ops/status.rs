@@ -16,7 +16,7 @@ use crate::core::holds::HoldSet;
 use crate::core::inventory::{Inventory, ZoneTotals};
 use crate::core::plan::Usage;
 use crate::core::policy::Policy;
-use crate::core::units::{Age, Bytes, Timestamp};
+use crate::core::units::Timestamp;
 use crate::ops::hold;
 use crate::sweep::LastSweep;
 
@@ -136,131 +136,6 @@ fn recent_share(oldest: Timestamp, newest: Timestamp, now: Timestamp) -> f64 {
     }
     let span = (newest.0 - oldest.0).max(1) as f64;
     (newest.0 - since) as f64 / span
-}
-
-/// A JSON count of seconds as an age for a table cell ("27d 23h"), "-" when absent.
-pub(crate) fn age_cell(v: &Value) -> String {
-    v.as_i64()
-        .map(|s| Age::from_secs(s.max(0) as u64).to_string())
-        .unwrap_or_else(|| "-".into())
-}
-
-fn b(v: &Value) -> String {
-    Bytes(v.as_u64().unwrap_or(0)).to_string()
-}
-
-fn s(v: &Value) -> &str {
-    v.as_str().unwrap_or("-")
-}
-
-/// The status as an aligned table for a terminal.
-pub fn text(v: &Value) -> String {
-    use std::fmt::Write;
-    let mut o = String::new();
-    let empty = Vec::new();
-    let _ = writeln!(
-        o,
-        "{:<14} {:>10} {:>10}  {:<17} {:<17} {:>11}  {:<15} {:>16}",
-        "ZONE", "FILES", "SIZE", "OLDEST", "NEWEST", "RETENTION", "MIN..MAX", "HELD"
-    );
-    for z in v["zones"].as_array().unwrap_or(&empty) {
-        let short = |t: &Value| {
-            t.as_str()
-                .map(|t| t.replace('T', " ").chars().take(16).collect())
-                .unwrap_or_else(|| "-".to_string())
-        };
-        let flag = match s(&z["retention_state"]) {
-            "below-min" => " <min",
-            "above-max" => " >max",
-            _ => "",
-        };
-        let _ = writeln!(
-            o,
-            "{:<14} {:>10} {:>10}  {:<17} {:<17} {:>11}  {:<15} {:>16}{flag}",
-            s(&z["name"]),
-            z["recordings"].as_u64().unwrap_or(0),
-            b(&z["bytes"]),
-            short(&z["oldest"]),
-            short(&z["newest"]),
-            age_cell(&z["retention_secs"]),
-            format!("{}..{}", s(&z["min_age"]), s(&z["max_age"])),
-            format!("{} ({})", z["held_files"].as_u64().unwrap_or(0), b(&z["held_bytes"])),
-        );
-    }
-    let _ = writeln!(o);
-    let _ = writeln!(
-        o,
-        "{:<24} {:>7} {:>10} {:>10}  {:>9}  {:>12}  RECORDING RATE",
-        "FILESYSTEM", "USED", "HIGH", "LOW", "FREE", "FITS"
-    );
-    for f in v["filesystems"].as_array().unwrap_or(&empty) {
-        let fits = f["days_fit"]
-            .as_f64()
-            .map(|d| format!("{d:.1} days"))
-            .unwrap_or_else(|| "-".into());
-        let _ = writeln!(
-            o,
-            "{:<24} {:>6.1}% {:>10} {:>10}  {:>9}  {:>12}  {}/day{}",
-            s(&f["mount"]),
-            f["used_pct"].as_f64().unwrap_or(0.0),
-            s(&f["high_watermark"]),
-            s(&f["low_watermark"]),
-            b(&f["avail"]),
-            fits,
-            b(&f["recorded_last_24h"]),
-            if f["above_high"] == true {
-                "  ABOVE HIGH WATERMARK"
-            } else {
-                ""
-            }
-        );
-        if let Some(a) = f["alarm"].as_object() {
-            let _ = writeln!(o, "  alarm {}: {}", s(&a["kind"]), s(&a["text"]));
-        }
-    }
-    let _ = writeln!(o);
-    match v["last_sweep"].as_object() {
-        None => {
-            let _ = writeln!(o, "last sweep: none yet");
-        }
-        Some(l) => {
-            let reasons: Vec<String> = l["by_reason"]
-                .as_array()
-                .unwrap_or(&empty)
-                .iter()
-                .map(|r| {
-                    format!(
-                        "{} {} {} ({})",
-                        s(&r["zone"]),
-                        s(&r["reason"]),
-                        r["files"],
-                        b(&r["bytes"])
-                    )
-                })
-                .collect();
-            let _ = writeln!(
-                o,
-                "last sweep: {} UTC, took {}s, deleted {} ({}){}{}",
-                s(&l["at"]).replace('T', " ").trim_end_matches('Z'),
-                l["took_secs"],
-                l["deleted"],
-                b(&l["bytes"]),
-                if reasons.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", reasons.join(", "))
-                },
-                l["error"]
-                    .as_str()
-                    .map(|e| format!("; FAILED: {e}"))
-                    .unwrap_or_default()
-            );
-        }
-    }
-    for a in v["alarms"].as_array().unwrap_or(&empty) {
-        let _ = writeln!(o, "ALARM {} {}: {}", s(&a["kind"]), s(&a["subject"]), s(&a["text"]));
-    }
-    o
 }
 
 /// `status`, from the daemon's inventory (or a fresh scan without one).
