@@ -11,8 +11,8 @@
 //!   the inventory, holds, the planner and the mass-deletion guard.
 //! - [`fs`]: the filesystem edge: fd-relative handles, the scan that builds
 //!   the inventory, filesystem usage, inotify watches.
-//! - [`audit`]: the hash-chained, write-ahead audit log, the schema of its
-//!   records' actions, and its queries.
+//! - [`audit`]: the hash-chained, write-ahead audit log (writer, segments,
+//!   verify), the typed schema of its records, and its queries.
 //! - [`state`]: the daemon's other durable state: the state lock, zone
 //!   roots' identities, the hold store, the guard's store.
 //! - [`sweep`]: the one sweep pipeline (gather, plan, guard, execute), used

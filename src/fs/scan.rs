@@ -390,7 +390,7 @@ fn reread(inv: &mut RootInventory, zone: &Zone, root: &DirHandle, dir: u32, stat
 
 /// Brings the summaries of the given directories up to date without a
 /// walk of the tree (after inotify named them, or a sweep deleted in them):
-/// see [`reread`]. A directory that vanished has its parent read instead.
+/// see `reread`. A directory that vanished has its parent read instead.
 /// Returns how many directories were read, or why a full scan is needed
 /// instead (a root vanished or is now another directory or filesystem).
 pub fn refresh(inv: &mut Inventory, policy: &Policy, dirs: impl IntoIterator<Item = DirRef>) -> Result<u64, String> {

@@ -3,7 +3,8 @@
 //! Owns authorisation ([`auth`]), hold changes and views ([`hold`]), find
 //! and erase ([`access`]), export ([`export`]), explain ([`explain`]),
 //! status ([`status`]) and the compliance report ([`report`]). The socket
-//! server and root's offline path both call the same functions.
+//! server and root's offline path both call the same functions; every
+//! answer is JSON, turned into text for people in one place ([`render`]).
 //!
 //! Invariant: authorisation happens before any work, and every change is
 //! recorded in the audit log (durably) before it is acknowledged.

@@ -22,7 +22,7 @@ use crate::sweep::LastSweep;
 
 const DAY: i64 = 86_400;
 
-/// The status as JSON (the text form is [`text`]).
+/// The status as JSON (the text form is [`crate::ops::render::status`]).
 pub fn status(
     policy: &Policy,
     inv: &Inventory,

@@ -6,7 +6,7 @@
 //!   temporary file, fsync it, rename it over `holds.json`, fsync the
 //!   directory. A crash leaves either the old or the new store, never half.
 //! - The sweep takes the same lock around each deletion batch (see
-//!   [`StoreGate`]), re-reading the store first; so a hold whose `add`
+//!   [`crate::sweep::execute::StoreGate`]), re-reading the store first; so a hold whose `add`
 //!   returned success is honoured by every batch that starts afterwards,
 //!   and a batch in flight finishes before the add can commit.
 //! - A store that cannot be read or parsed is an error, never "no holds":

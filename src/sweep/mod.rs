@@ -6,7 +6,7 @@
 //! so what `plan` shows is what the next sweep would do, refusals included.
 //!
 //! May not: serve requests, talk to systemd, or keep state between sweeps
-//! (the daemon's [`crate::daemon::Sweeper`] keeps it).
+//! (the daemon's [`crate::daemon::sweeper::Sweeper`] keeps it).
 
 pub mod execute;
 

@@ -320,7 +320,7 @@ pub struct Plan {
 pub struct Erasure {
     /// What to erase.
     pub scope: Scope,
-    /// "erasure requested by alice (uid 1001): <their reason>".
+    /// "erasure requested by alice (uid 1001): `<their reason>`".
     pub text: String,
 }
 
