@@ -37,7 +37,7 @@ use std::path::PathBuf;
 
 use crate::core::alarm::{Alarm, AlarmKind};
 use crate::core::holds::{HoldId, HoldSet, Scope};
-use crate::core::inventory::{DirRef, Inventory};
+use crate::core::inventory::{DirNode, DirRef, FileRec, Inventory};
 use crate::core::policy::{Policy, Watermarks, WhenFull, Zone};
 use crate::core::units::{Age, Bytes, Timestamp, Watermark, ZoneId};
 
@@ -491,7 +491,6 @@ pub fn plan(
 fn max_age(w: &mut Work, inv: &Inventory, policy: &Policy, holds: &HoldSet, now: Timestamp) {
     for d in inv.dirs() {
         let zone = &policy.zones[d.zone.0 as usize];
-        let zp = &w.zones[d.zone.0 as usize];
         let root = inv.root(d);
         let Some(dev) = root.dev else { continue };
         let node = inv.dir(d);
@@ -499,115 +498,148 @@ fn max_age(w: &mut Work, inv: &Inventory, policy: &Policy, holds: &HoldSet, now:
         *w.fs_recordings.entry(dev).or_default() += node.bytes;
         *w.fs_files.entry(dev).or_default() += u64::from(node.files);
         let rel = root.rel_path(d.dir);
-        if let Some(files) = inv.detail(d) {
-            let mut exp: Vec<u32> = Vec::new();
-            let (mut exp_bytes, mut exp_newest) = (0u64, Timestamp::MIN);
-            for (i, f) in files.iter().enumerate() {
-                let mut frel = rel.clone();
-                if !frel.is_empty() {
-                    frel.push(b'/');
-                }
-                frel.extend_from_slice(f.name.as_bytes());
-                let bytes = f.stat.frees();
-                match classify(zp, zone, holds, &frel, f.time, f.stat.mtime, now) {
-                    Class::Settling => {}
-                    Class::Held(h) => {
-                        if f.time < zp.expire_before {
-                            let e = w.held.entry((d.zone, h)).or_default();
-                            e.0 += 1;
-                            e.1 += bytes;
-                        }
-                    }
-                    Class::Expired => {
-                        exp.push(i as u32);
-                        exp_bytes += bytes;
-                        exp_newest = exp_newest.max(f.time);
-                    }
-                    c @ (Class::Eligible | Class::BelowFloor) => {
-                        let mut key = rel.clone();
-                        key.push(b'/');
-                        key.extend_from_slice(f.name.as_bytes());
-                        w.items.push(Item {
-                            dir: d,
-                            file: i as u32,
-                            start: f.time,
-                            end: f.time,
-                            bytes,
-                            count: 1,
-                            dev,
-                            lazy: false,
-                            below_floor: c == Class::BelowFloor,
-                            taken: None,
-                            key,
-                        });
-                    }
-                }
-            }
-            if !exp.is_empty() {
-                *w.fs_freed.entry(dev).or_default() += exp_bytes;
-                w.zone_freed[d.zone.0 as usize] += exp_bytes;
-                let start = exp.iter().map(|&k| files[k as usize].time).min().unwrap_or(exp_newest);
-                w.expired.push((
-                    start,
-                    rel.clone(),
-                    Entry {
-                        dir: d,
-                        cause: Cause::MaxAge,
-                        count: exp.len() as u32,
-                        files: Files::Some(exp),
-                        bytes: exp_bytes,
-                        newest: exp_newest,
-                        oldest: start,
-                        charged: Charge::default(),
-                    },
-                ));
-            }
-            continue;
+        match inv.detail(d) {
+            Some(files) => expire_files(w, d, dev, rel, files, zone, holds, now),
+            None => expire_dir(w, d, dev, rel, node, zone, holds, now),
         }
-        // A summary: decide for the whole directory where the rules agree.
-        let settling = node.newest_mtime > zp.settled_by || node.newest > now;
-        let maybe_held = holds.may_cover_range(&zone.name, node.oldest, node.newest, now);
-        let straddles_expiry = node.oldest < zp.expire_before && node.newest >= zp.expire_before;
-        if node.oldest < zp.expire_before && (settling || maybe_held || straddles_expiry) {
-            w.need_detail.push(d);
-            continue;
-        }
-        if node.newest < zp.expire_before {
-            *w.fs_freed.entry(dev).or_default() += node.bytes;
-            w.zone_freed[d.zone.0 as usize] += node.bytes;
-            w.expired.push((
-                node.oldest,
-                rel,
-                Entry {
-                    dir: d,
-                    cause: Cause::MaxAge,
-                    files: Files::All,
-                    count: node.files,
-                    bytes: node.bytes,
-                    newest: node.newest,
-                    oldest: node.oldest,
-                    charged: Charge::default(),
-                },
-            ));
-            continue;
-        }
-        let uniform = !settling && !maybe_held;
-        let all_below = node.oldest >= zp.floor_before;
-        let all_above = node.newest < zp.floor_before;
-        w.items.push(Item {
-            dir: d,
-            file: u32::MAX,
-            start: node.oldest,
-            end: node.newest,
-            bytes: node.bytes,
-            count: node.files,
-            dev,
-            lazy: !(uniform && (all_below || all_above)),
-            below_floor: all_below,
-            taken: None,
-            key: rel,
-        });
     }
+}
+
+/// Max-age for a directory with per-file detail: each file expired, held,
+/// settling, or an item for the space rules.
+#[allow(clippy::too_many_arguments)]
+fn expire_files(
+    w: &mut Work,
+    d: DirRef,
+    dev: u64,
+    rel: Vec<u8>,
+    files: &[FileRec],
+    zone: &Zone,
+    holds: &HoldSet,
+    now: Timestamp,
+) {
+    let zp = &w.zones[d.zone.0 as usize];
+    let mut exp: Vec<u32> = Vec::new();
+    let (mut exp_bytes, mut exp_newest) = (0u64, Timestamp::MIN);
+    for (i, f) in files.iter().enumerate() {
+        let mut frel = rel.clone();
+        if !frel.is_empty() {
+            frel.push(b'/');
+        }
+        frel.extend_from_slice(f.name.as_bytes());
+        let bytes = f.stat.frees();
+        match classify(zp, zone, holds, &frel, f.time, f.stat.mtime, now) {
+            Class::Settling => {}
+            Class::Held(h) => {
+                if f.time < zp.expire_before {
+                    let e = w.held.entry((d.zone, h)).or_default();
+                    e.0 += 1;
+                    e.1 += bytes;
+                }
+            }
+            Class::Expired => {
+                exp.push(i as u32);
+                exp_bytes += bytes;
+                exp_newest = exp_newest.max(f.time);
+            }
+            c @ (Class::Eligible | Class::BelowFloor) => {
+                let mut key = rel.clone();
+                key.push(b'/');
+                key.extend_from_slice(f.name.as_bytes());
+                w.items.push(Item {
+                    dir: d,
+                    file: i as u32,
+                    start: f.time,
+                    end: f.time,
+                    bytes,
+                    count: 1,
+                    dev,
+                    lazy: false,
+                    below_floor: c == Class::BelowFloor,
+                    taken: None,
+                    key,
+                });
+            }
+        }
+    }
+    if !exp.is_empty() {
+        *w.fs_freed.entry(dev).or_default() += exp_bytes;
+        w.zone_freed[d.zone.0 as usize] += exp_bytes;
+        let start = exp.iter().map(|&k| files[k as usize].time).min().unwrap_or(exp_newest);
+        w.expired.push((
+            start,
+            rel,
+            Entry {
+                dir: d,
+                cause: Cause::MaxAge,
+                count: exp.len() as u32,
+                files: Files::Some(exp),
+                bytes: exp_bytes,
+                newest: exp_newest,
+                oldest: start,
+                charged: Charge::default(),
+            },
+        ));
+    }
+}
+
+/// Max-age for a directory known by its summary only: the whole directory
+/// expires, or becomes one item for the space rules, where the rules agree
+/// on all of it; otherwise its detail is asked for.
+#[allow(clippy::too_many_arguments)]
+fn expire_dir(
+    w: &mut Work,
+    d: DirRef,
+    dev: u64,
+    rel: Vec<u8>,
+    node: &DirNode,
+    zone: &Zone,
+    holds: &HoldSet,
+    now: Timestamp,
+) {
+    let zp = &w.zones[d.zone.0 as usize];
+    let settling = node.newest_mtime > zp.settled_by || node.newest > now;
+    let maybe_held = holds.may_cover_range(&zone.name, node.oldest, node.newest, now);
+    let straddles_expiry = node.oldest < zp.expire_before && node.newest >= zp.expire_before;
+    if node.oldest < zp.expire_before && (settling || maybe_held || straddles_expiry) {
+        w.need_detail.push(d);
+        return;
+    }
+    if node.newest < zp.expire_before {
+        *w.fs_freed.entry(dev).or_default() += node.bytes;
+        w.zone_freed[d.zone.0 as usize] += node.bytes;
+        w.expired.push((
+            node.oldest,
+            rel,
+            Entry {
+                dir: d,
+                cause: Cause::MaxAge,
+                files: Files::All,
+                count: node.files,
+                bytes: node.bytes,
+                newest: node.newest,
+                oldest: node.oldest,
+                charged: Charge::default(),
+            },
+        ));
+        return;
+    }
+    let uniform = !settling && !maybe_held;
+    let all_below = node.oldest >= zp.floor_before;
+    let all_above = node.newest < zp.floor_before;
+    w.items.push(Item {
+        dir: d,
+        file: u32::MAX,
+        start: node.oldest,
+        end: node.newest,
+        bytes: node.bytes,
+        count: node.files,
+        dev,
+        lazy: !(uniform && (all_below || all_above)),
+        below_floor: all_below,
+        taken: None,
+        key: rel,
+    });
 }
 
 /// The max-age entries, oldest first (then zone, root, path), and the
@@ -695,83 +727,16 @@ fn capacity(
     usage: &Usage,
     now: Timestamp,
 ) -> Vec<FsPlan> {
-    // Capacity, per filesystem.
     let mut filesystems = Vec::new();
     for (fi, fsu) in usage.filesystems.iter().enumerate() {
         let recordings = w.fs_recordings.get(&fsu.dev).copied().unwrap_or(0);
-        let above_high = fsu.excess(fsu.marks.high).0 > 0;
-        let to_low = if above_high { fsu.excess(fsu.marks.low).0 } else { 0 };
-        let mut need = to_low.saturating_sub(w.fs_freed.get(&fsu.dev).copied().unwrap_or(0));
-        // With the audit log on this filesystem, each deletion also writes
-        // its record here: freeing `need` net takes need * a / (a - o)
-        // bytes of recordings of average size a, o bytes of log each.
-        let files_here = w.fs_files.get(&fsu.dev).copied().unwrap_or(0);
-        if need > 0 && fsu.log_bytes_per_deletion > 0 && files_here > 0 {
-            let avg = (recordings / files_here).max(1);
-            let net = avg.saturating_sub(fsu.log_bytes_per_deletion).max(1);
-            need = need.saturating_add(need.saturating_mul(fsu.log_bytes_per_deletion) / net);
-        }
-        let zones_here: Vec<&Zone> = policy
-            .zones
-            .iter()
-            .filter(|z| inv.zones[z.id.0 as usize].roots.iter().any(|r| r.dev == Some(fsu.dev)))
-            .collect();
-        if need > 0 {
-            let cands: Vec<usize> = w
-                .order
-                .iter()
-                .copied()
-                .filter(|&i| w.items[i].dev == fsu.dev && !w.items[i].below_floor)
-                .collect();
-            let freed = walk(
-                &mut w.items,
-                &cands,
-                need,
-                Cause::Capacity {
-                    fs: fi,
-                    override_floor: false,
-                },
-                &mut w.need_detail,
-                &mut w.taken_order,
-            );
-            need = need.saturating_sub(freed);
-        }
-        if need > 0 {
-            // override-floor w.zones, lowest priority first, oldest first within a priority.
-            let mut prios: Vec<i32> = zones_here
-                .iter()
-                .filter(|z| z.when_full == WhenFull::OverrideFloor)
-                .map(|z| z.priority)
-                .collect();
-            prios.sort();
-            prios.dedup();
-            for p in prios {
-                if need == 0 {
-                    break;
-                }
-                let cands: Vec<usize> = w
-                    .order
-                    .iter()
-                    .copied()
-                    .filter(|&i| {
-                        let z = &policy.zones[w.items[i].dir.zone.0 as usize];
-                        w.items[i].dev == fsu.dev && z.when_full == WhenFull::OverrideFloor && z.priority == p
-                    })
-                    .collect();
-                let freed = walk(
-                    &mut w.items,
-                    &cands,
-                    need,
-                    Cause::Capacity {
-                        fs: fi,
-                        override_floor: true,
-                    },
-                    &mut w.need_detail,
-                    &mut w.taken_order,
-                );
-                need = need.saturating_sub(freed);
-            }
-        }
+        let to_low = if fsu.excess(fsu.marks.high).0 > 0 {
+            fsu.excess(fsu.marks.low).0
+        } else {
+            0
+        };
+        let need = capacity_need(w, fsu, to_low, recordings);
+        let need = free_for_capacity(w, policy, fi, fsu, need);
         let planned_here = w.fs_freed.get(&fsu.dev).copied().unwrap_or(0)
             + w.items
                 .iter()
@@ -779,28 +744,8 @@ fn capacity(
                 .map(|i| i.bytes)
                 .sum::<u64>();
         if need > 0 && w.need_detail.is_empty() {
-            let floors: u64 = w
-                .items
-                .iter()
-                .filter(|i| i.dev == fsu.dev && i.taken.is_none() && i.below_floor)
-                .map(|i| i.bytes)
-                .sum();
-            let held_bytes: u64 = held_bytes_on(inv, holds, policy, &w.zones, fsu.dev, now);
-            let unclaimed = fsu.used.0.saturating_sub(recordings);
-            w.alarms.push(Alarm {
-                kind: AlarmKind::CapacityUnrelieved,
-                subject: fsu.mount.display().to_string(),
-                text: format!(
-                    "{} is above its high watermark and {} more must go to reach the low watermark {}, but floors protect {}, holds protect {}{}, and {} of the filesystem is not recordings of any zone (never deleted)",
-                    fsu.describe(),
-                    Bytes(need),
-                    fsu.marks.low,
-                    Bytes(floors),
-                    Bytes(held_bytes),
-                    held_labels(holds, policy, &zones_here, now),
-                    Bytes(unclaimed)
-                ),
-            });
+            let alarm = capacity_alarm(w, inv, policy, holds, fsu, need, recordings, now);
+            w.alarms.push(alarm);
         }
         filesystems.push(FsPlan {
             usage: fsu.clone(),
@@ -810,6 +755,122 @@ fn capacity(
         });
     }
     filesystems
+}
+
+/// What capacity must still free on `fsu` to reach `to_low`, after the
+/// max-age and quota deletions. With the audit log on this filesystem each
+/// deletion also writes its record here: freeing `need` net takes
+/// `need * a / (a - o)` bytes of recordings of average size `a`, `o` bytes
+/// of log each.
+fn capacity_need(w: &Work, fsu: &FsUsage, to_low: u64, recordings: u64) -> u64 {
+    let mut need = to_low.saturating_sub(w.fs_freed.get(&fsu.dev).copied().unwrap_or(0));
+    let files_here = w.fs_files.get(&fsu.dev).copied().unwrap_or(0);
+    if need > 0 && fsu.log_bytes_per_deletion > 0 && files_here > 0 {
+        let avg = (recordings / files_here).max(1);
+        let net = avg.saturating_sub(fsu.log_bytes_per_deletion).max(1);
+        need = need.saturating_add(need.saturating_mul(fsu.log_bytes_per_deletion) / net);
+    }
+    need
+}
+
+/// Takes items on `fsu` for capacity until `need` is freed: oldest first
+/// past the floors, then the override-floor zones, lowest priority first
+/// and oldest first within a priority. Returns what is still needed.
+fn free_for_capacity(w: &mut Work, policy: &Policy, fi: usize, fsu: &FsUsage, mut need: u64) -> u64 {
+    if need == 0 {
+        return 0;
+    }
+    let past_floor: Vec<usize> = w
+        .order
+        .iter()
+        .copied()
+        .filter(|&i| w.items[i].dev == fsu.dev && !w.items[i].below_floor)
+        .collect();
+    let cause = Cause::Capacity {
+        fs: fi,
+        override_floor: false,
+    };
+    need = need.saturating_sub(walk(
+        &mut w.items,
+        &past_floor,
+        need,
+        cause,
+        &mut w.need_detail,
+        &mut w.taken_order,
+    ));
+    let overriding = |z: &&Zone| z.when_full == WhenFull::OverrideFloor;
+    let mut prios: Vec<i32> = policy.zones.iter().filter(overriding).map(|z| z.priority).collect();
+    prios.sort();
+    prios.dedup();
+    for p in prios {
+        if need == 0 {
+            break;
+        }
+        let cands: Vec<usize> = w
+            .order
+            .iter()
+            .copied()
+            .filter(|&i| {
+                let z = &policy.zones[w.items[i].dir.zone.0 as usize];
+                w.items[i].dev == fsu.dev && z.when_full == WhenFull::OverrideFloor && z.priority == p
+            })
+            .collect();
+        let cause = Cause::Capacity {
+            fs: fi,
+            override_floor: true,
+        };
+        need = need.saturating_sub(walk(
+            &mut w.items,
+            &cands,
+            need,
+            cause,
+            &mut w.need_detail,
+            &mut w.taken_order,
+        ));
+    }
+    need
+}
+
+/// The `capacity-unrelieved` alarm for `fsu`, `need` bytes short: what
+/// floors, holds and other files protect.
+#[allow(clippy::too_many_arguments)]
+fn capacity_alarm(
+    w: &Work,
+    inv: &Inventory,
+    policy: &Policy,
+    holds: &HoldSet,
+    fsu: &FsUsage,
+    need: u64,
+    recordings: u64,
+    now: Timestamp,
+) -> Alarm {
+    let zones_here: Vec<&Zone> = policy
+        .zones
+        .iter()
+        .filter(|z| inv.zones[z.id.0 as usize].roots.iter().any(|r| r.dev == Some(fsu.dev)))
+        .collect();
+    let floors: u64 = w
+        .items
+        .iter()
+        .filter(|i| i.dev == fsu.dev && i.taken.is_none() && i.below_floor)
+        .map(|i| i.bytes)
+        .sum();
+    let held_bytes: u64 = held_bytes_on(inv, holds, policy, &w.zones, fsu.dev, now);
+    let unclaimed = fsu.used.0.saturating_sub(recordings);
+    Alarm::new(
+        AlarmKind::CapacityUnrelieved,
+        fsu.mount.display().to_string(),
+        format!(
+            "{} is above its high watermark and {} more must go to reach the low watermark {}, but floors protect {}, holds protect {}{}, and {} of the filesystem is not recordings of any zone (never deleted)",
+            fsu.describe(),
+            Bytes(need),
+            fsu.marks.low,
+            Bytes(floors),
+            Bytes(held_bytes),
+            held_labels(holds, policy, &zones_here, now),
+            Bytes(unclaimed)
+        ),
+    )
 }
 
 /// What quotas and capacity took, as entries in walk order, merged per
