@@ -413,8 +413,16 @@ pub fn parse_age(s: &str) -> Result<Age, String> {
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     /// Only the totals per zone and reason, not every file.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["all", "limit"])]
     pub summary: bool,
+    /// List every file the next sweep would delete (it streams: any
+    /// length costs the daemon no memory).
+    #[arg(long, conflicts_with = "limit")]
+    pub all: bool,
+    /// List the first N files the next sweep would delete, in the order it
+    /// deletes them.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub limit: u64,
 }
 
 /// `retentionctl audit …`.

@@ -153,7 +153,7 @@ fn directories_swapped_for_symlinks_after_planning_are_skipped() {
     let opts = ExecOptions {
         dry_run: false,
         batch_size: 100,
-        list: false,
+        list: None,
         refused: Default::default(),
     };
     let report = execute(

@@ -257,7 +257,7 @@ fn files_gone_or_still_being_written_are_handled() {
     let opts = retentiond::sweep::execute::ExecOptions {
         dry_run: false,
         batch_size: 10,
-        list: false,
+        list: None,
         refused: Default::default(),
     };
     let r = retentiond::sweep::execute::execute(

@@ -1078,3 +1078,115 @@ fn plan_and_explain_refuse_what_the_sweep_refuses() {
     );
     assert_eq!(files(&e.root).len(), before, "the sweep refuses too");
 }
+
+/// Syscalls `pid` (and its threads) makes while `f` runs, as strace
+/// prints them (`-e trace=…`); None without strace or ptrace rights.
+fn traced<T>(pid: u32, calls: &str, f: impl FnOnce() -> T) -> Option<(T, String)> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("trace");
+    let mut strace = std::process::Command::new("strace")
+        .args(["-f", "-e", &format!("trace={calls}"), "-o"])
+        .arg(&out)
+        .args(["-p", &pid.to_string()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .ok()?;
+    // strace reports each thread it attaches to on stderr ("Process N
+    // attached"): the first says it is tracing.
+    let mut err = std::io::BufReader::new(strace.stderr.take().unwrap());
+    let mut first = String::new();
+    let _ = std::io::BufRead::read_line(&mut err, &mut first);
+    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    if strace.try_wait().ok().flatten().is_some() {
+        return None;
+    }
+    let r = f();
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(strace.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    );
+    let _ = strace.wait();
+    Some((r, std::fs::read_to_string(&out).unwrap_or_default()))
+}
+
+#[test]
+fn plan_streams_every_file_and_the_daemon_takes_no_walk_for_it() {
+    let e = env("");
+    // The daemon's first sweep keeps everything (held); then the hold goes,
+    // and the plan is made from the inventory that sweep took.
+    let o = e.ctl(&[
+        "hold",
+        "add",
+        "--zone",
+        "cctv",
+        "--case",
+        "C-1",
+        "--reason",
+        "keep it all for now",
+        "--from",
+        "2000-01-01T00:00:00Z",
+        "--to",
+        "2100-01-01T00:00:00Z",
+        "--indefinite",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let d = start(&e);
+    let o = e.ctl(&["hold", "release", "1", "--reason", "done"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let total = json(&e.ctl(&["--json", "plan", "--summary"]))["delete"]["files"]
+        .as_u64()
+        .unwrap();
+    assert!(total > 1000, "3 days past max_age: {total}");
+    let lines = |o: &Output| {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter(|l| l.starts_with("would delete "))
+            .count() as u64
+    };
+
+    // By default the first 1000, and it says so; --limit N the first N.
+    let o = e.ctl(&["plan"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(lines(&o), 1000);
+    assert!(
+        text(&o).contains(&format!("1000 of the {total} files listed")),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(lines(&e.ctl(&["plan", "--limit", "7"])), 7);
+
+    // --all: every file, in text and (as one JSON object) in JSON.
+    assert_eq!(lines(&e.ctl(&["plan", "--all"])), total);
+    let all = json(&e.ctl(&["--json", "plan", "--all"]));
+    let listed = all["files"].as_array().unwrap();
+    assert_eq!((listed.len() as u64, all["listed"].as_u64()), (total, Some(total)));
+    let paths: std::collections::BTreeSet<&str> = listed.iter().map(|f| f["path"].as_str().unwrap()).collect();
+    assert_eq!(paths.len() as u64, total, "each file once");
+    assert!(paths.iter().all(|p| std::path::Path::new(p).exists()));
+    let empty = json(&e.ctl(&["--json", "plan", "--limit", "0"]));
+    assert_eq!(empty["files"].as_array().map(Vec::len), Some(0), "{empty:#}");
+
+    // The daemon plans from the inventory it keeps: it reads the
+    // directories of the due files (to re-check each), not the whole tree.
+    let dirs = walkdir::WalkDir::new(&e.root)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|x| x.file_type().is_dir())
+        .count();
+    let Some((o, trace)) = traced(d.child.id(), "getdents64", || e.ctl(&["plan", "--summary"])) else {
+        eprintln!("skipped: strace cannot attach here");
+        return;
+    };
+    assert!(o.status.success(), "{}", text(&o));
+    let reads = trace.lines().filter(|l| l.contains("getdents64(")).count();
+    eprintln!("plan in the daemon: {reads} getdents64 calls; the tree has {dirs} directories");
+    assert!(
+        reads < dirs / 2,
+        "{reads} directory reads for a plan of a {dirs}-directory tree: a walk"
+    );
+    // Offline (the daemon stopped), retentionctl scans: the same answer.
+    d.stop();
+    let offline = json(&e.ctl(&["--json", "plan", "--summary"]));
+    assert_eq!(offline["delete"]["files"].as_u64(), Some(total));
+}

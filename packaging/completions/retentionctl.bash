@@ -1223,12 +1223,16 @@ _retentionctl() {
             return 0
             ;;
         retentionctl__subcmd__plan)
-            opts="-c -h --summary --config --socket --json --help"
+            opts="-c -h --summary --all --limit --config --socket --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

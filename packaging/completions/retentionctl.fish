@@ -40,9 +40,11 @@ complete -c retentionctl -n "__fish_retentionctl_needs_command" -f -a "export" -
 complete -c retentionctl -n "__fish_retentionctl_needs_command" -f -a "report" -d 'The compliance report: per zone and day, the retention achieved against min/max, deletions by reason, holds placed and released; the alarms and how long they lasted. From the audit log, so it covers past days too'
 complete -c retentionctl -n "__fish_retentionctl_needs_command" -f -a "confirm" -d 'Accept the deletions the mass-deletion guard holds back (alarm `mass-deletion` or `clock-suspect`): the next sweep deletes them. Needs group supervisors; audited with your user and --reason'
 complete -c retentionctl -n "__fish_retentionctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand plan" -l limit -d 'List the first N files the next sweep would delete, in the order it deletes them' -r
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand plan" -s c -l config -d 'The policy file' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand plan" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand plan" -l summary -d 'Only the totals per zone and reason, not every file'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand plan" -l all -d 'List every file the next sweep would delete (it streams: any length costs the daemon no memory)'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand plan" -l json -d 'Print machine-readable JSON instead of text'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand plan" -s h -l help -d 'Print help'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and not __fish_seen_subcommand_from add list show release extend help" -s c -l config -d 'The policy file' -r -F

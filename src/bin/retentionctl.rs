@@ -3,8 +3,10 @@
 //! the daemon is not running, reads are served from the state directory and
 //! root may change holds directly (under the same locks the daemon takes).
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,6 +27,7 @@ use retentiond::daemon;
 use retentiond::host::logging;
 use retentiond::ops::auth::Caller;
 use retentiond::ops::dispatch::{dispatch, Served};
+use retentiond::ops::plan::Items;
 use retentiond::ops::{export, render};
 use retentiond::state::holdstore::HoldStore;
 use retentiond::state::lock::StateLock;
@@ -88,7 +91,11 @@ fn run(args: &CtlArgs) -> anyhow::Result<ExitCode> {
                 path: audit::path_value(abs.as_os_str()),
             }
         }
-        CtlCommand::Plan(p) => Request::Plan { summary: p.summary },
+        CtlCommand::Plan(p) => Request::Plan {
+            summary: p.summary,
+            limit: (!p.all).then_some(p.limit),
+            stream: true,
+        },
         CtlCommand::Hold(h) => match h {
             HoldCommand::Add(a) => Request::HoldAdd {
                 hold: add_request(a, now),
@@ -118,9 +125,26 @@ fn run(args: &CtlArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .or_else(|| policy.as_ref().ok().map(|p| p.daemon.control_socket.clone()))
         .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET));
-    let data = match client::request(&socket, &req, TIMEOUT) {
+    // A streamed answer's items (a plan's files) are printed as they come,
+    // never gathered: in text a line each, in JSON the answer's "files".
+    let listed = AtomicBool::new(false);
+    let print_item = |v: Value| {
+        let line = if args.json {
+            let first = !listed.swap(true, Ordering::Relaxed);
+            format!(
+                "{}{}",
+                if first { "{\n  \"files\": [\n    " } else { ",\n    " },
+                serde_json::to_string(&v).unwrap_or_default()
+            )
+        } else {
+            render::plan_file(&v)
+        };
+        // A closed pipe (`| head`) ends the output, not the program.
+        let _ = std::io::stdout().lock().write_all(line.as_bytes());
+    };
+    let data = match client::request_items(&socket, &req, TIMEOUT, &print_item) {
         Ok(v) => v,
-        Err(ClientError::NotRunning(_)) => match offline(policy?, &socket, &req) {
+        Err(ClientError::NotRunning(_)) => match offline(policy?, &socket, &req, &print_item) {
             Ok(v) => v,
             Err(e) => {
                 eprintln!("retentionctl: {e:#}");
@@ -140,7 +164,16 @@ fn run(args: &CtlArgs) -> anyhow::Result<ExitCode> {
             (_, ReportFormat::Text) => print!("{}", render::answer(&req, &data)),
         }
     } else if args.json {
-        println!("{}", serde_json::to_string_pretty(&data)?);
+        let body = serde_json::to_string_pretty(&data)?;
+        match (&req, listed.load(Ordering::Relaxed)) {
+            // The files went out first; the rest of the answer closes the object.
+            (Request::Plan { summary: false, .. }, any) => println!(
+                "{}{}",
+                if any { "\n  ],\n" } else { "{\n  \"files\": [],\n" },
+                body.strip_prefix("{\n").unwrap_or(&body)
+            ),
+            _ => println!("{body}"),
+        }
     } else {
         print!("{}", render::answer(&req, &data));
     }
@@ -175,7 +208,7 @@ fn add_request(a: &HoldAddArgs, now: Timestamp) -> AddRequest {
 /// socket: reads from the state directory; changes only as root, under the
 /// state lock (which proves the daemon is not running) and the hold
 /// store's lock, audited like the daemon does.
-fn offline(policy: Policy, socket: &Path, req: &Request) -> anyhow::Result<Value> {
+fn offline(policy: Policy, socket: &Path, req: &Request, items: Items) -> anyhow::Result<Value> {
     let not_running = format!("retentiond is not running (no listener on {})", socket.display());
     if matches!(req, Request::Ping {}) {
         bail!("{not_running}");
@@ -217,6 +250,7 @@ fn offline(policy: Policy, socket: &Path, req: &Request) -> anyhow::Result<Value
         wake: None,
         read_only: &read_only,
         check_roles: false,
+        items: Some(items),
     };
     let (v, _) = dispatch(&served, &caller, req)?;
     if matches!(

@@ -124,20 +124,46 @@ pub enum ClientError {
 
 /// Sends one request and waits for the reply (blocking; for the CLI).
 pub fn request(socket: &Path, req: &Request, timeout: Duration) -> Result<Value, ClientError> {
+    request_items(socket, req, timeout, &|_| {})
+}
+
+/// [`request`], handing each item of a streamed answer (`{"item": …}`
+/// lines before the reply: a plan's files) to `items` as it arrives, so
+/// an answer of any length is never held in memory. `timeout` bounds each
+/// wait for a line, not the whole answer.
+pub fn request_items(
+    socket: &Path,
+    req: &Request,
+    timeout: Duration,
+    items: &(dyn Fn(Value) + Sync),
+) -> Result<Value, ClientError> {
     use std::io::BufRead;
     let io = |e| ClientError::Io(socket.to_path_buf(), e);
     let s = send(socket, req, timeout)?;
+    let mut r = std::io::BufReader::new(&s);
     let mut line = String::new();
-    std::io::BufReader::new(&s).read_line(&mut line).map_err(io)?;
-    let v: Value = serde_json::from_str(&line).map_err(|e| {
-        io(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("bad reply: {e}"),
-        ))
-    })?;
-    if v["ok"] == Value::Bool(true) {
-        Ok(v["data"].clone())
-    } else {
-        Err(refused(&v))
+    loop {
+        line.clear();
+        if r.read_line(&mut line).map_err(io)? == 0 {
+            return Err(io(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the daemon closed the connection without a reply",
+            )));
+        }
+        let mut v: Value = serde_json::from_str(&line).map_err(|e| {
+            io(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("bad reply: {e}"),
+            ))
+        })?;
+        if let Some(item) = v.get_mut("item") {
+            items(item.take());
+            continue;
+        }
+        return if v["ok"] == Value::Bool(true) {
+            Ok(v["data"].take())
+        } else {
+            Err(refused(&v))
+        };
     }
 }

@@ -75,6 +75,14 @@ pub enum Request {
         /// Totals only.
         #[serde(default)]
         summary: bool,
+        /// List at most this many files (none: all when streamed, else
+        /// [`crate::ops::plan::MAX_LISTED`]).
+        #[serde(default)]
+        limit: Option<u64>,
+        /// The client reads the files as they stream (`{"item": …}` lines
+        /// before the reply).
+        #[serde(default)]
+        stream: bool,
     },
     /// Zones, filesystems, the last sweep (viewers).
     Status {},

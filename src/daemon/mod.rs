@@ -89,6 +89,7 @@ impl Shared {
             wake: Some(&self.wake),
             read_only: crate::ops::dispatch::DRY_RUN,
             check_roles: true,
+            items: None,
         }
     }
 
@@ -207,7 +208,9 @@ async fn sweep_loop(
             s.note_changes(w.take());
         }
         let stop2 = stop.clone();
-        let list = opts.dry_run;
+        // A dry-run daemon prints each decision as it is made.
+        let list: Option<crate::sweep::execute::Listing<'static>> =
+            opts.dry_run.then_some(&crate::ops::plan::print_decision);
         let task = tokio::task::spawn_blocking(move || {
             let r = s.sweep(Timestamp::now(), &stop2, list);
             (s, r)
@@ -230,7 +233,7 @@ async fn sweep_loop(
         }
         if let Ok(o) = &result {
             if opts.dry_run {
-                crate::ops::plan::print_decisions(o);
+                print!("{}", crate::ops::render::plan(&crate::ops::plan::plan_json(o)));
             }
         }
         let interval = s.policy().daemon.sweep_interval.0;

@@ -19,10 +19,19 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
-use crate::control::{decode, FDS_PER_MSG, MAX_CLIENTS, MAX_REQUEST, READ_TIMEOUT};
+use serde_json::Value;
+
+use crate::control::{decode, Request, FDS_PER_MSG, MAX_CLIENTS, MAX_REQUEST, READ_TIMEOUT};
 use crate::daemon::Shared;
 use crate::ops::auth::Caller;
 use crate::ops::dispatch::{dispatch, reply, reply_err};
+
+/// A client that takes longer than this to take a line is given up on.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Items of a streamed answer queued for a slow client: the work waits
+/// beyond this, so memory stays bounded whatever the answer's length.
+const ITEMS_QUEUED: usize = 256;
 
 /// Binds the socket: creates its directory if needed, replaces a stale
 /// socket (never another kind of file), and lets anyone connect (the
@@ -108,7 +117,37 @@ async fn connection(stream: UnixStream, shared: Arc<Shared>) {
             Ok(req) => {
                 let shared = shared.clone();
                 let caller = caller.clone();
-                match tokio::task::spawn_blocking(move || reply(dispatch(&shared.served(), &caller, &req))).await {
+                let streams = matches!(req, Request::Plan { stream: true, .. });
+                let (tx, mut rx) = tokio::sync::mpsc::channel::<Value>(ITEMS_QUEUED);
+                let work = tokio::task::spawn_blocking(move || {
+                    let send = move |v: Value| {
+                        let _ = tx.blocking_send(v);
+                    };
+                    let mut served = shared.served();
+                    if streams {
+                        served.items = Some(&send);
+                    }
+                    reply(dispatch(&served, &caller, &req))
+                });
+                // Items go out as they are made, before the reply. A client
+                // that stops reading is given up on: the work finishes on
+                // its own, its items dropped.
+                let mut reading = true;
+                while let Some(v) = rx.recv().await {
+                    if !reading {
+                        continue;
+                    }
+                    let mut out = serde_json::to_vec(&serde_json::json!({ "item": v })).unwrap_or_default();
+                    out.push(b'\n');
+                    if !matches!(
+                        tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(&out)).await,
+                        Ok(Ok(()))
+                    ) {
+                        reading = false;
+                        rx.close();
+                    }
+                }
+                match work.await {
                     Ok((v, f)) => {
                         fds = f;
                         v
@@ -120,7 +159,7 @@ async fn connection(stream: UnixStream, shared: Arc<Shared>) {
     };
     let mut out = serde_json::to_vec(&reply).unwrap_or_default();
     out.push(b'\n');
-    let _ = tokio::time::timeout(Duration::from_secs(10), wr.write_all(&out)).await;
+    let _ = tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(&out)).await;
     if !fds.is_empty() {
         if let Err(e) = send_fds(wr.as_ref(), &fds).await {
             log::warn!(

@@ -33,7 +33,7 @@ use crate::state::lock::StateLock;
 use crate::state::roots::RootIds;
 use crate::sweep;
 use crate::sweep::execute::{
-    execute_into, recover, ExecError, ExecOptions, HoldsGate, StaticHolds, StoreGate, SweepReport,
+    execute_into, recover, ExecError, ExecOptions, HoldsGate, Listing, StaticHolds, StoreGate, SweepReport,
 };
 use crate::sweep::{LastSweep, SweepOutcome};
 
@@ -252,9 +252,11 @@ impl Sweeper {
         check_roots_writable(&policy);
         *self.shared.policy.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(policy);
         // Roots and zones may differ: the next sweep walks the tree anew
-        // and reads the root identities again.
+        // and reads the root identities again; until then `plan` and
+        // `explain` take their own inventory under the new policy.
         self.inv = None;
         self.roots = None;
+        *self.shared.inventory.lock().unwrap_or_else(|p| p.into_inner()) = None;
         if self.startup_pending {
             return Ok(());
         }
@@ -333,7 +335,7 @@ impl Sweeper {
 
     /// One sweep: record lapsed holds, scan, plan, execute, report. `stop`
     /// ends it after the current batch. The service status follows it.
-    pub fn sweep(&mut self, now: Timestamp, stop: &AtomicBool, list: bool) -> Result<SweepOutcome> {
+    pub fn sweep(&mut self, now: Timestamp, stop: &AtomicBool, list: Option<Listing>) -> Result<SweepOutcome> {
         // The sweep's thread deletes at idle I/O priority.
         if let Err(e) = crate::fs::handle::idle_io_priority() {
             log::debug!("cannot set the idle I/O class: {e}");
@@ -386,7 +388,7 @@ impl Sweeper {
         r
     }
 
-    fn sweep_inner(&mut self, now: Timestamp, stop: &AtomicBool, list: bool) -> Result<SweepOutcome> {
+    fn sweep_inner(&mut self, now: Timestamp, stop: &AtomicBool, list: Option<Listing>) -> Result<SweepOutcome> {
         let started = Instant::now();
         let policy = self.policy();
         let shared = self.shared.clone();

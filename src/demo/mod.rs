@@ -15,6 +15,7 @@ pub mod treegen;
 use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
+use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
@@ -26,6 +27,7 @@ use crate::core::policy::Policy;
 use crate::core::units::{Bytes, Timestamp};
 use crate::daemon::sweeper::Sweeper;
 use crate::fs::scan;
+use crate::sweep::execute::Decided;
 use treegen::TreeSpec;
 
 /// The example policy shipped in `config/`.
@@ -100,7 +102,7 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
     )?;
     let audit_log = policy.daemon.audit_log.clone();
     let mut sweeper = Sweeper::open(policy.clone(), false)?;
-    let mut o = sweeper.sweep(now, &AtomicBool::new(false), false)?;
+    let mut o = sweeper.sweep(now, &AtomicBool::new(false), None)?;
     print_sweep(out, &o)?;
     let guarded: Vec<&crate::core::alarm::Alarm> = o.plan.alarms.iter().filter(|a| a.kind == "mass-deletion").collect();
     if !guarded.is_empty() {
@@ -129,7 +131,7 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
             now,
         )
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-        o = sweeper.sweep(now, &AtomicBool::new(false), false)?;
+        o = sweeper.sweep(now, &AtomicBool::new(false), None)?;
         print_sweep(out, &o)?;
     }
     drop(sweeper);
@@ -253,15 +255,27 @@ fn what_if_full(out: &mut dyn Write, policy: &Policy, now: Timestamp) -> Result<
     )?;
     // The sweep's own pipeline with deletion switched off, as `plan` runs it.
     let store = crate::state::holdstore::HoldStore::new(&policy.daemon.state_dir);
-    let o = crate::sweep::dry_plan_if(policy, &store, now, usage)?;
+    // The first and the last file it would delete (in deletion order).
+    let ends: Mutex<(Option<Decided>, Option<Decided>)> = Mutex::new((None, None));
+    let note = |d: Decided| {
+        let mut e = ends.lock().unwrap_or_else(|p| p.into_inner());
+        if e.0.is_none() {
+            e.0 = Some(d);
+        } else {
+            e.1 = Some(d);
+        }
+    };
+    let o = crate::sweep::dry_plan_if(policy, &store, now, usage, Some(&note))?;
     let (plan, r) = (o.plan, o.report);
+    let (first, last) = ends.into_inner().unwrap_or_else(|p| p.into_inner());
+    let last = last.or_else(|| first.clone());
     for ((zone, code), (n, b)) in &r.by_reason {
         writeln!(
             out,
             "  would delete {n:>5} recordings ({b}) from zone {zone}, reason {code}"
         )?;
     }
-    if let (Some(first), Some(last)) = (r.decided.first(), r.decided.last()) {
+    if let (Some(first), Some(last)) = (first, last) {
         writeln!(
             out,
             "  oldest first: from {}",

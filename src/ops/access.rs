@@ -196,7 +196,7 @@ pub fn erase(
     let opts = ExecOptions {
         dry_run: false,
         batch_size: policy.daemon.batch_size,
-        list: false,
+        list: None,
         refused: Default::default(),
     };
     let mut gate = StoreGate::new(store.clone());

@@ -49,6 +49,9 @@ pub struct Served<'a> {
     /// Check the caller's role (the socket); offline, the state
     /// directory's permissions decide, and changes are root's alone.
     pub check_roles: bool,
+    /// Where a streamed answer's items go as they are made (the socket's
+    /// writer, or the CLI's printer offline); None: answers carry them.
+    pub items: Option<plan::Items<'a>>,
 }
 
 /// Carries out `req` for `caller`: the answer, and the files an
@@ -72,9 +75,10 @@ pub fn dispatch(s: &Served, caller: &Caller, req: &Request) -> Result<(Value, Ve
         }
         Request::HoldList { all } => hold::list(s.store, *all, now)?,
         Request::HoldShow { id } => hold::show(policy, s.store, inv, *id, now)?,
-        Request::Plan { summary } => crate::sweep::dry_plan(policy, s.store, now, !*summary)
-            .map(|o| plan::plan_json(&o, *summary))
-            .map_err(plan::refusal)?,
+        Request::Plan { summary, limit, stream } => {
+            let items = s.items.filter(|_| *stream);
+            plan::answer(policy, s.store, inv, *summary, *limit, items, now)?
+        }
         Request::Status {} => status::answer(policy, s.store, inv, s.last.as_ref(), now)?,
         Request::Explain { path } => match crate::audit::path_from_value(path) {
             Some(p) => explain::explain(policy, s.store, inv, Path::new(&p), now)?,

@@ -9,6 +9,7 @@
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path};
+use std::sync::Mutex;
 
 use serde_json::{json, Value};
 
@@ -21,6 +22,7 @@ use crate::fs::handle::DirHandle;
 use crate::fs::scan;
 use crate::ops::OpError;
 use crate::state::holdstore::HoldStore;
+use crate::sweep::execute::Decided;
 
 /// Explains `path` (absolute) under `policy`.
 pub fn explain(
@@ -263,7 +265,14 @@ fn present(
     }
     // The same pipeline as the sweep, deletion switched off: what it
     // refuses, this says so too.
-    let (next, refused) = match crate::sweep::dry_plan(policy, store, now, true) {
+    // Only this file's decision is kept, whatever the plan's length.
+    let mine: Mutex<Option<Decided>> = Mutex::new(None);
+    let note = |d: Decided| {
+        if d.path == path {
+            *mine.lock().unwrap_or_else(|p| p.into_inner()) = Some(d);
+        }
+    };
+    let (next, refused) = match crate::sweep::dry_plan(policy, store, inv, now, Some(&note)) {
         Ok(o) => {
             let skipped = o
                 .root_errors
@@ -281,10 +290,8 @@ fn present(
             other => return Err(other),
         },
     };
-    let decided = next
-        .as_ref()
-        .filter(|_| refused.is_none())
-        .and_then(|n| n.report.decided.iter().find(|d| d.path == path));
+    let mine = mine.into_inner().unwrap_or_else(|p| p.into_inner());
+    let decided = mine.as_ref().filter(|_| next.is_some() && refused.is_none());
     match (&refused, decided) {
         (Some(r), _) => lines.push(r.clone()),
         (None, Some(d)) => lines.push(format!("the next sweep deletes it: [{}] {}", d.code, d.text)),

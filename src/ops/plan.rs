@@ -1,14 +1,32 @@
-//! The `plan` request's answer: what the next sweep would do, as JSON and
-//! as the text the CLI and `retentiond --dry-run` print.
+//! The `plan` request: what the next sweep would do. The totals are one
+//! JSON answer; the files it would delete stream, one JSON object each,
+//! through the caller's listing as the dry run decides them (the socket
+//! writes each as it comes, the CLI prints each as it arrives), so a plan
+//! of any length costs no more memory than a short one.
 
-use serde_json::json;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
+use serde_json::{json, Value};
+
+use crate::core::inventory::Inventory;
+use crate::core::policy::Policy;
+use crate::core::units::Timestamp;
 use crate::ops::OpError;
+use crate::state::holdstore::HoldStore;
+use crate::sweep::execute::Decided;
 use crate::sweep::{Refused, SweepOutcome};
 
-/// A plan as JSON (`retentionctl plan --json`); without the per-file list
-/// when `summary`.
-pub fn plan_json(o: &SweepOutcome, summary: bool) -> serde_json::Value {
+/// Files a plan's answer carries when it cannot stream them (a client
+/// that reads one reply): the rest are counted, not listed.
+pub const MAX_LISTED: u64 = 10_000;
+
+/// Where the files of a streamed answer go, one JSON object each.
+pub type Items<'a> = &'a (dyn Fn(Value) + Sync);
+
+/// A plan's totals as JSON: per zone and reason, holds keeping footage
+/// past max_age, alarms, skipped roots.
+pub fn plan_json(o: &SweepOutcome) -> Value {
     let by_reason: Vec<_> = o
         .report
         .by_reason
@@ -27,30 +45,67 @@ pub fn plan_json(o: &SweepOutcome, summary: bool) -> serde_json::Value {
         .iter()
         .map(|a| json!({"kind": a.kind, "subject": a.subject, "text": a.text}))
         .collect();
-    let mut v = json!({
+    json!({
         "at": o.at.rfc3339(),
         "recordings": o.recordings,
         "delete": {"files": o.report.deleted(), "bytes": o.report.freed().0, "by_reason": by_reason},
         "held_past_max_age": held,
         "alarms": alarms,
         "root_errors": o.root_errors,
-    });
-    if !summary {
-        v["files"] = o
-            .report
-            .decided
-            .iter()
-            .map(|d| {
-                json!({"zone": d.zone, "path": crate::audit::path_value(d.path.as_os_str()), "reason": d.code, "text": d.text, "size": d.size})
-            })
-            .collect();
-    }
-    v
+    })
 }
 
-/// Prints a dry run's decisions to stdout.
-pub fn print_decisions(o: &SweepOutcome) {
-    print!("{}", crate::ops::render::plan(&plan_json(o, false)));
+/// One file a plan would delete, as JSON.
+pub fn file_json(d: &Decided) -> Value {
+    json!({"zone": d.zone, "path": crate::audit::path_value(d.path.as_os_str()), "reason": d.code, "text": d.text, "size": d.size})
+}
+
+/// Prints one decision of a dry-run sweep to stdout (`retentiond --dry-run`).
+pub fn print_decision(d: Decided) {
+    print!("{}", crate::ops::render::plan_file(&file_json(&d)));
+}
+
+/// `plan`: the dry run from `kept` (the daemon's inventory; none: a scan),
+/// its totals as the answer. Unless `summary`, the first `limit` files it
+/// would delete go to `items` as they are decided; without `items` they are
+/// carried in the answer, at most [`MAX_LISTED`]. `listed` says how many
+/// were listed, against the plan's `delete.files`.
+pub fn answer(
+    policy: &Policy,
+    store: &HoldStore,
+    kept: Option<&Inventory>,
+    summary: bool,
+    limit: Option<u64>,
+    items: Option<Items>,
+    now: Timestamp,
+) -> Result<Value, OpError> {
+    let limit = match (summary, items) {
+        (true, _) => 0,
+        (false, Some(_)) => limit.unwrap_or(u64::MAX),
+        (false, None) => limit.unwrap_or(MAX_LISTED).min(MAX_LISTED),
+    };
+    let seen = AtomicU64::new(0);
+    let carried = Mutex::new(Vec::new());
+    let sink = |d: Decided| {
+        if seen.fetch_add(1, Ordering::Relaxed) >= limit {
+            return;
+        }
+        let v = file_json(&d);
+        match items {
+            Some(out) => out(v),
+            None => carried.lock().unwrap_or_else(|p| p.into_inner()).push(v),
+        }
+    };
+    let list: Option<crate::sweep::execute::Listing> = (limit > 0).then_some(&sink);
+    let o = crate::sweep::dry_plan(policy, store, kept, now, list).map_err(refusal)?;
+    let mut v = plan_json(&o);
+    if !summary {
+        v["listed"] = seen.load(Ordering::Relaxed).min(limit).into();
+        if items.is_none() {
+            v["files"] = carried.into_inner().unwrap_or_else(|p| p.into_inner()).into();
+        }
+    }
+    Ok(v)
 }
 
 /// A dry run's error as the answer to `plan` or `explain`: a refusal (the

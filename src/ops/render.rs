@@ -179,18 +179,24 @@ pub fn status(v: &Value) -> String {
     o
 }
 
-/// `plan` ([`crate::ops::plan::plan_json`]): each file, then the totals.
+/// One file of a plan ([`crate::ops::plan::file_json`]), as its line.
+pub fn plan_file(f: &Value) -> String {
+    format!(
+        "would delete {} [{}] {}\n",
+        path_text(&f["path"]),
+        f["reason"].as_str().unwrap_or(""),
+        f["text"].as_str().unwrap_or("")
+    )
+}
+
+/// `plan` ([`crate::ops::plan::plan_json`]): the files it carries (a
+/// streamed plan's came before), then the totals, and how many files were
+/// not listed.
 pub fn plan(v: &Value) -> String {
     let mut s = String::new();
     let empty = Vec::new();
     for f in v["files"].as_array().unwrap_or(&empty) {
-        let path = path_text(&f["path"]);
-        let _ = writeln!(
-            s,
-            "would delete {path} [{}] {}",
-            f["reason"].as_str().unwrap_or(""),
-            f["text"].as_str().unwrap_or("")
-        );
+        s += &plan_file(f);
     }
     for r in v["delete"]["by_reason"].as_array().unwrap_or(&empty) {
         let _ = writeln!(
@@ -229,6 +235,13 @@ pub fn plan(v: &Value) -> String {
         v["delete"]["files"],
         Bytes(v["delete"]["bytes"].as_u64().unwrap_or(0))
     );
+    let total = v["delete"]["files"].as_u64().unwrap_or(0);
+    if let Some(listed) = v["listed"].as_u64().filter(|n| *n < total) {
+        let _ = writeln!(
+            s,
+            "{listed} of the {total} files listed (--all lists every one, --limit N the first N, --summary none)"
+        );
+    }
     s
 }
 

@@ -69,15 +69,20 @@ pub enum ExecError {
     Holds(String),
 }
 
+/// Where a dry run hands each file it would delete, in deletion order.
+/// The listing streams through it: a plan of any length is never held in
+/// memory.
+pub type Listing<'a> = &'a (dyn Fn(Decided) + Sync);
+
 /// Options of one execution.
-#[derive(Debug, Clone)]
-pub struct ExecOptions {
+#[derive(Clone, Default)]
+pub struct ExecOptions<'a> {
     /// Report what would be deleted; write and unlink nothing.
     pub dry_run: bool,
     /// Files per durable audit batch.
     pub batch_size: usize,
-    /// Keep the individual "would delete" lines (dry run) for printing.
-    pub list: bool,
+    /// Dry run: each "would delete" decision goes here as it is made.
+    pub list: Option<Listing<'a>>,
     /// Files (device, inode) whose unlink was refused lately (EPERM,
     /// EACCES, EROFS: immutable, permissions, read-only): not tried again
     /// (and not recorded again) until the caller forgets them.
@@ -129,8 +134,6 @@ pub struct SweepReport {
     pub dir_errors: Vec<(PathBuf, String)>,
     /// Empty time-bucket directories removed.
     pub rmdirs: u64,
-    /// In a dry run with `list`, or always for small sweeps: the decisions.
-    pub decided: Vec<Decided>,
     /// The sweep stopped early on a shutdown request.
     pub interrupted: bool,
     /// Per plan entry (indexed like [`Plan::entries`]), how many of the
@@ -387,8 +390,8 @@ fn run_batch(
                         let t = report.by_reason.entry((zone.name.0.clone(), reason.code)).or_default();
                         t.0 += 1;
                         t.1 += Bytes(c.stat.frees());
-                        if opts.list {
-                            report.decided.push(Decided {
+                        if let Some(list) = opts.list {
+                            list(Decided {
                                 path,
                                 zone: zone.name.0.clone(),
                                 code: reason.code,

@@ -27,7 +27,7 @@ use crate::fs::scan::{self, load_detail};
 use crate::state::guardstore::GuardStore;
 use crate::state::holdstore::HoldStore;
 use crate::state::roots::{check_root_identities, RootIds};
-use crate::sweep::execute::{execute, ExecOptions, StaticHolds, SweepReport};
+use crate::sweep::execute::{execute, ExecOptions, Listing, StaticHolds, SweepReport};
 
 /// Plans, loading detail wherever the planner asks for it.
 pub fn plan_with_detail(inv: &mut Inventory, policy: &Policy, holds: &HoldSet, usage: &Usage, now: Timestamp) -> Plan {
@@ -262,25 +262,45 @@ fn clock_suspect(
 /// `explain`). A sweep that would refuse (unreadable or orphaned holds) is
 /// an error ([`Refused`]); roots no longer on their filesystems are in
 /// `root_errors`, with nothing planned there.
-pub fn dry_plan(policy: &Policy, store: &HoldStore, now: Timestamp, list: bool) -> Result<SweepOutcome> {
-    dry_run(policy, store, now, list, None)
+///
+/// It starts from `kept` (the daemon's inventory: a copy of its summaries,
+/// no walk of the tree) or, without one, from a fresh scan. Each file it
+/// would delete goes to `list` as it is decided, never into memory.
+pub fn dry_plan(
+    policy: &Policy,
+    store: &HoldStore,
+    kept: Option<&Inventory>,
+    now: Timestamp,
+    list: Option<Listing>,
+) -> Result<SweepOutcome> {
+    dry_run(policy, store, kept, now, list, None)
 }
 
 /// [`dry_plan`] as if the filesystems' usage were `usage` (the demo shows
 /// what a full disk would add).
-pub fn dry_plan_if(policy: &Policy, store: &HoldStore, now: Timestamp, usage: Usage) -> Result<SweepOutcome> {
-    dry_run(policy, store, now, true, Some(usage))
+pub fn dry_plan_if(
+    policy: &Policy,
+    store: &HoldStore,
+    now: Timestamp,
+    usage: Usage,
+    list: Option<Listing>,
+) -> Result<SweepOutcome> {
+    dry_run(policy, store, None, now, list, Some(usage))
 }
 
 fn dry_run(
     policy: &Policy,
     store: &HoldStore,
+    kept: Option<&Inventory>,
     now: Timestamp,
-    list: bool,
+    list: Option<Listing>,
     usage: Option<Usage>,
 ) -> Result<SweepOutcome> {
     let started = Instant::now();
-    let mut inv = scan::scan(policy);
+    let mut inv = match kept {
+        Some(k) => k.clone(),
+        None => scan::scan(policy),
+    };
     let inputs = check_inputs(policy, store, &mut inv, &mut None, false, now)?;
     let root_errors = inv.root_errors();
     let recordings = inv.files();
