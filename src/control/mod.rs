@@ -26,8 +26,17 @@ pub mod client;
 pub const MAX_REQUEST: usize = 64 * 1024;
 /// Time a client has to send its request.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// Connections served at once.
-pub const MAX_CLIENTS: usize = 32;
+/// Connections open at once, in all: beyond it, new ones are told "busy".
+pub const MAX_CLIENTS: usize = 256;
+/// Connections one user (other than root) may have open at once, so a
+/// flood from one account cannot lock the others out.
+pub const MAX_PER_USER: usize = 16;
+/// Requests that read the tree or the whole audit log (plan, explain,
+/// find, erase, export, report, audit show) carried out at once; the
+/// others wait their turn.
+pub const MAX_HEAVY: usize = 2;
+/// How long a heavy request waits for its turn before it is told "busy".
+pub const HEAVY_WAIT: Duration = Duration::from_secs(60);
 /// Files passed per message after a reply (each message carries one
 /// byte of data and its `SCM_RIGHTS`).
 pub const FDS_PER_MSG: usize = 32;
@@ -134,6 +143,36 @@ pub enum Request {
 }
 
 impl Request {
+    /// Whether it reads the tree or the whole audit log (and so takes a
+    /// turn among [`MAX_HEAVY`]); hold changes, status and lists do not.
+    pub fn is_heavy(&self) -> bool {
+        matches!(
+            self,
+            Request::Plan { .. }
+                | Request::Explain { .. }
+                | Request::Find { .. }
+                | Request::Erase { .. }
+                | Request::ExportOpen { .. }
+                | Request::Report { .. }
+                | Request::AuditShow { .. }
+        )
+    }
+
+    /// Whether it is answered from the daemon's inventory (which it waits
+    /// for at start rather than walk the tree).
+    pub fn needs_inventory(&self) -> bool {
+        matches!(
+            self,
+            Request::Status {}
+                | Request::Plan { .. }
+                | Request::Explain { .. }
+                | Request::HoldAdd { .. }
+                | Request::HoldRelease { .. }
+                | Request::HoldExtend { .. }
+                | Request::HoldShow { .. }
+        )
+    }
+
     /// The role it needs and its name for messages.
     pub fn needs(&self) -> (Role, &'static str) {
         match self {

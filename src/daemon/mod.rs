@@ -53,6 +53,8 @@ pub struct Shared {
     /// The hold store.
     pub store: HoldStore,
     inventory: Mutex<Option<Arc<Inventory>>>,
+    /// Signalled when an inventory is published.
+    inventory_ready: std::sync::Condvar,
     /// The mass-deletion guard's state (episodes, the last clock reading).
     pub guard: Mutex<GuardState>,
     /// Where it is kept.
@@ -75,6 +77,27 @@ impl Shared {
     /// The inventory of the last sweep (summaries only), if any.
     pub fn inventory(&self) -> Option<Arc<Inventory>> {
         self.inventory.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Publishes `inv` (None: forget it, after a reload) for requests.
+    pub fn set_inventory(&self, inv: Option<Inventory>) {
+        let ready = inv.is_some();
+        *self.inventory.lock().unwrap_or_else(|p| p.into_inner()) = inv.map(Arc::new);
+        if ready {
+            self.inventory_ready.notify_all();
+        }
+    }
+
+    /// The inventory, waiting up to `wait` for one when there is none
+    /// yet (the first walk at start or after a reload, a few seconds): a
+    /// request that needs one waits for it instead of walking the tree.
+    pub fn inventory_within(&self, wait: std::time::Duration) -> Option<Arc<Inventory>> {
+        let guard = self.inventory.lock().unwrap_or_else(|p| p.into_inner());
+        let (guard, _) = self
+            .inventory_ready
+            .wait_timeout_while(guard, wait, |i| i.is_none())
+            .unwrap_or_else(|p| p.into_inner());
+        guard.clone()
     }
 
     /// What the control socket's requests are served from.

@@ -8,26 +8,40 @@
 //!   [`READ_TIMEOUT`]; anything else is refused with an error reply (or the
 //!   connection is dropped), and the daemon goes on.
 //! - Each connection is its own task and the work runs on the blocking
-//!   pool, so a slow or stuck client delays nobody else; at most
-//!   [`MAX_CLIENTS`] connections are served at once, later ones are told so.
+//!   pool, so a slow or stuck client delays nobody else. At most
+//!   [`MAX_CLIENTS`] connections are open at once, at most [`MAX_PER_USER`]
+//!   of one user (root excepted), later ones are told "busy"; at most
+//!   [`MAX_HEAVY`] requests that read the tree or the whole log run at once,
+//!   the others wait (up to [`HEAVY_WAIT`]). So no crowd of clients can
+//!   take the daemon's memory, or a user's flood lock out the others.
+//! - A streamed answer (a plan's files) goes out through a bounded queue
+//!   as it is made.
 
+use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::Semaphore;
 
 use serde_json::Value;
 
-use crate::control::{decode, Request, FDS_PER_MSG, MAX_CLIENTS, MAX_REQUEST, READ_TIMEOUT};
+use crate::control::{
+    decode, Request, FDS_PER_MSG, HEAVY_WAIT, MAX_CLIENTS, MAX_HEAVY, MAX_PER_USER, MAX_REQUEST, READ_TIMEOUT,
+};
 use crate::daemon::Shared;
 use crate::ops::auth::Caller;
 use crate::ops::dispatch::{dispatch, reply, reply_err};
 
 /// A client that takes longer than this to take a line is given up on.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a request that needs the daemon's inventory waits for its
+/// first one (taken by the first sweep's walk) before it takes its own.
+const INVENTORY_WAIT: Duration = Duration::from_secs(300);
 
 /// Items of a streamed answer queued for a slow client: the work waits
 /// beyond this, so memory stays bounded whatever the answer's length.
@@ -56,9 +70,48 @@ pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
     Ok(l)
 }
 
+/// Open connections per user (root is not counted).
+type Users = Arc<Mutex<HashMap<u32, usize>>>;
+
+/// One of a user's [`MAX_PER_USER`] connections, given back on drop.
+struct UserSlot {
+    users: Users,
+    uid: u32,
+}
+
+impl UserSlot {
+    /// A slot for `uid`, or None when it has all of its own open.
+    fn take(users: &Users, uid: u32) -> Option<UserSlot> {
+        let mut m = users.lock().unwrap_or_else(|p| p.into_inner());
+        let n = m.entry(uid).or_default();
+        if *n >= MAX_PER_USER {
+            return None;
+        }
+        *n += 1;
+        Some(UserSlot {
+            users: users.clone(),
+            uid,
+        })
+    }
+}
+
+impl Drop for UserSlot {
+    fn drop(&mut self) {
+        let mut m = self.users.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = m.get_mut(&self.uid) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.uid);
+            }
+        }
+    }
+}
+
 /// Serves connections until the task is dropped.
 pub async fn serve(listener: UnixListener, shared: Arc<Shared>) {
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CLIENTS));
+    let slots = Arc::new(Semaphore::new(MAX_CLIENTS));
+    let heavy = Arc::new(Semaphore::new(MAX_HEAVY));
+    let users: Users = Arc::default();
     loop {
         let (stream, _) = match listener.accept().await {
             Ok(s) => s,
@@ -68,34 +121,46 @@ pub async fn serve(listener: UnixListener, shared: Arc<Shared>) {
                 continue;
             }
         };
-        let shared = shared.clone();
-        match slots.clone().try_acquire_owned() {
-            Ok(permit) => {
+        let uid = match stream.peer_cred() {
+            Ok(c) => c.uid(),
+            Err(e) => {
+                log::warn!("control socket: no peer credentials: {e}");
+                continue;
+            }
+        };
+        // Root is the admin: only the total bounds its connections.
+        let user = if uid == 0 {
+            Ok(None)
+        } else {
+            UserSlot::take(&users, uid).map(Some).ok_or(())
+        };
+        match (slots.clone().try_acquire_owned(), user) {
+            (Ok(permit), Ok(user)) => {
+                let (shared, heavy) = (shared.clone(), heavy.clone());
                 tokio::spawn(async move {
-                    connection(stream, shared).await;
-                    drop(permit);
+                    connection(stream, uid, shared, heavy).await;
+                    drop((permit, user));
                 });
             }
-            Err(_) => {
-                tokio::spawn(async move {
-                    let mut s = stream;
-                    let msg = reply_err("busy", "too many clients at once; try again");
-                    let _ =
-                        tokio::time::timeout(Duration::from_secs(1), s.write_all(format!("{msg}\n").as_bytes())).await;
-                });
-            }
+            (Err(_), _) => busy(stream, "too many clients at once; try again"),
+            (_, Err(())) => busy(
+                stream,
+                &format!("your user has {MAX_PER_USER} connections open already; try again"),
+            ),
         }
     }
 }
 
-async fn connection(stream: UnixStream, shared: Arc<Shared>) {
-    let caller = match stream.peer_cred() {
-        Ok(c) => Caller::from_uid(c.uid()),
-        Err(e) => {
-            log::warn!("control socket: no peer credentials: {e}");
-            return;
-        }
-    };
+/// Tells a connection it is not served, and closes it.
+fn busy(mut stream: UnixStream, why: &str) {
+    let msg = format!("{}\n", reply_err("busy", why));
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(msg.as_bytes())).await;
+    });
+}
+
+async fn connection(stream: UnixStream, uid: u32, shared: Arc<Shared>, heavy: Arc<Semaphore>) {
+    let caller = Caller::from_uid(uid);
     let (rd, mut wr) = stream.into_split();
     let mut line = Vec::new();
     let mut br = BufReader::new(rd);
@@ -114,7 +179,22 @@ async fn connection(stream: UnixStream, shared: Arc<Shared>) {
         }
         Ok(Ok(_)) => match decode(line.trim_ascii()) {
             Err(m) => reply_err("bad-request", &m),
-            Ok(req) => {
+            Ok(req) => 'served: {
+                // A request that reads the tree or the whole log waits its
+                // turn: a crowd of them costs time, never memory or sweeps.
+                let _turn = if req.is_heavy() {
+                    match tokio::time::timeout(HEAVY_WAIT, heavy.acquire_owned()).await {
+                        Ok(Ok(t)) => Some(t),
+                        _ => {
+                            break 'served reply_err(
+                                "busy",
+                                &format!("{MAX_HEAVY} plans, finds or reports are running and more wait; try again"),
+                            )
+                        }
+                    }
+                } else {
+                    None
+                };
                 let shared = shared.clone();
                 let caller = caller.clone();
                 let streams = matches!(req, Request::Plan { stream: true, .. });
@@ -124,6 +204,9 @@ async fn connection(stream: UnixStream, shared: Arc<Shared>) {
                         let _ = tx.blocking_send(v);
                     };
                     let mut served = shared.served();
+                    if served.inventory.is_none() && req.needs_inventory() {
+                        served.inventory = shared.inventory_within(INVENTORY_WAIT);
+                    }
                     if streams {
                         served.items = Some(&send);
                     }

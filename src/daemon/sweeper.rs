@@ -128,6 +128,7 @@ impl Sweeper {
                 audit,
                 store,
                 inventory: Mutex::new(None),
+                inventory_ready: std::sync::Condvar::new(),
                 guard: Mutex::new(guard_state),
                 guard_store,
                 wake: tokio::sync::Notify::new(),
@@ -256,7 +257,7 @@ impl Sweeper {
         // `explain` take their own inventory under the new policy.
         self.inv = None;
         self.roots = None;
-        *self.shared.inventory.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.shared.set_inventory(None);
         if self.startup_pending {
             return Ok(());
         }
@@ -420,6 +421,11 @@ impl Sweeper {
             log::error!(retention_event = "root-error"; "{e}; that root is skipped this sweep");
         }
         let recordings = inv.files();
+        if shared.inventory().is_none() {
+            // The first inventory, for requests (a hold's coverage, status,
+            // plan) during this sweep's deletions: none of them walks the tree.
+            shared.set_inventory(Some(inv.clone()));
+        }
         if !self.ready {
             self.ready = true;
             self.status = format!(
@@ -565,7 +571,7 @@ impl Sweeper {
             }
         }
         inv.drop_detail();
-        *shared.inventory.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(inv.clone()));
+        shared.set_inventory(Some(inv.clone()));
         self.inv = keep.then_some(inv);
         let outcome = SweepOutcome {
             at: now,
