@@ -21,7 +21,7 @@ use retentiond::demo::treegen::{frigate, TreeSpec};
 const DAY: i64 = 86_400;
 const CLIENTS: usize = 200;
 /// How long the load lasts.
-const LOAD: Duration = Duration::from_secs(40);
+const LOAD: Duration = Duration::from_secs(30);
 
 /// Resident and peak memory of `pid`, in KiB (VmRSS, VmHWM).
 fn memory(pid: u32) -> (u64, u64) {

@@ -36,7 +36,7 @@ pub const MAX_PER_USER: usize = 16;
 /// others wait their turn.
 pub const MAX_HEAVY: usize = 2;
 /// How long a heavy request waits for its turn before it is told "busy".
-pub const HEAVY_WAIT: Duration = Duration::from_secs(60);
+pub const HEAVY_WAIT: Duration = Duration::from_secs(30);
 /// Files passed per message after a reply (each message carries one
 /// byte of data and its `SCM_RIGHTS`).
 pub const FDS_PER_MSG: usize = 32;
