@@ -93,21 +93,12 @@ fn a_crowd_of_clients_and_an_idle_flood_cannot_exhaust_the_daemon() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let (root, state, socket) = (dir.join("cctv"), dir.join("state"), dir.join("run/control.sock"));
-    let policy = dir.join("policy.toml");
-    std::fs::write(
-        &policy,
-        format!(
-            "[daemon]\nstate_dir = \"{}\"\ncontrol_socket = \"{}\"\nsweep_interval = \"10s\"\n\
-             [[zone]]\nname = \"cctv\"\npaths = [\"{}\"]\ntime = \"%Y-%m-%d/%H/*/%M.%S.mp4\"\nmin_age = \"14d\"\nmax_age = \"28d\"\n",
-            state.display(),
-            socket.display(),
-            root.display()
-        ),
-    )
-    .unwrap();
+    let Cctv {
+        root,
+        state,
+        socket,
+        policy,
+    } = cctv(dir, "sweep_interval = \"10s\"", "");
     // 16 cameras x 35 days of 2-minute segments: 403,200 files, the
     // oldest 7 days (80k files) past max_age.
     let end = now();

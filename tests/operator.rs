@@ -25,34 +25,14 @@ struct Env {
 /// of 10-minute segments, in a directory other users may enter.
 fn env(roles: &str) -> Env {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().to_path_buf();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let (root, state, socket) = (dir.join("cctv"), dir.join("state"), dir.join("run/control.sock"));
-    let policy = dir.join("policy.toml");
-    std::fs::write(
-        &policy,
-        format!(
-            "[daemon]\nstate_dir = \"{}\"\ncontrol_socket = \"{}\"\nsweep_interval = \"1h\"\n{roles}\n\
-             [[zone]]\nname = \"cctv\"\npaths = [\"{}\"]\ntime = \"%Y-%m-%d/%H/*/%M.%S.mp4\"\nmin_age = \"14d\"\nmax_age = \"28d\"\n",
-            state.display(),
-            socket.display(),
-            root.display()
-        ),
-    )
-    .unwrap();
+    let Cctv {
+        root,
+        state,
+        socket,
+        policy,
+    } = cctv(tmp.path(), "sweep_interval = \"1h\"", roles);
     let end = now();
-    frigate(
-        &root,
-        &TreeSpec {
-            cams: 3,
-            days: 31.0,
-            segment: 600,
-            size: 100,
-            end,
-        },
-    )
-    .unwrap();
+    a_month_of_footage(&root, end);
     Env {
         _tmp: tmp,
         root,

@@ -20,7 +20,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::*;
-use retentiond::demo::treegen::{frigate, TreeSpec};
 
 /// One completed system call of the trace.
 #[derive(Debug, Clone)]
@@ -180,34 +179,20 @@ fn write_ahead_and_durable_state_in_a_syscall_trace() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().canonicalize().unwrap();
-    let (root, state, socket) = (dir.join("cctv"), dir.join("state"), dir.join("run/control.sock"));
-    let policy = dir.join("policy.toml");
     // A 1% guard: the first sweep is capped and waits for `confirm`; a
     // small rotate size: the log rotates during the sweeps.
-    std::fs::write(
-        &policy,
-        format!(
-            "[daemon]\nstate_dir = \"{}\"\ncontrol_socket = \"{}\"\nsweep_interval = \"1h\"\n\
-             guard_share = \"1%\"\naudit_rotate_size = \"64KiB\"\nbatch_size = 100\n\
-             [[zone]]\nname = \"cctv\"\npaths = [\"{}\"]\ntime = \"%Y-%m-%d/%H/*/%M.%S.mp4\"\nmin_age = \"14d\"\nmax_age = \"28d\"\n",
-            state.display(),
-            socket.display(),
-            root.display()
-        ),
-    )
-    .unwrap();
+    let Cctv {
+        root,
+        state,
+        socket,
+        policy,
+    } = cctv(
+        &dir,
+        "sweep_interval = \"1h\"\nguard_share = \"1%\"\naudit_rotate_size = \"64KiB\"\nbatch_size = 100",
+        "",
+    );
     let end = now();
-    frigate(
-        &root,
-        &TreeSpec {
-            cams: 3,
-            days: 31.0,
-            segment: 600,
-            size: 100,
-            end,
-        },
-    )
-    .unwrap();
+    a_month_of_footage(&root, end);
     let made = files(&root).len();
     let trace = dir.join("trace");
     let mut strace = std::process::Command::new("strace")

@@ -128,6 +128,7 @@ fn run(args: &CtlArgs) -> anyhow::Result<ExitCode> {
     // A streamed answer's items (a plan's files) are printed as they come,
     // never gathered: in text a line each, in JSON the answer's "files".
     let listed = AtomicBool::new(false);
+    let out = Mutex::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()));
     let print_item = |v: Value| {
         let line = if args.json {
             let first = !listed.swap(true, Ordering::Relaxed);
@@ -140,7 +141,7 @@ fn run(args: &CtlArgs) -> anyhow::Result<ExitCode> {
             render::plan_file(&v)
         };
         // A closed pipe (`| head`) ends the output, not the program.
-        let _ = std::io::stdout().lock().write_all(line.as_bytes());
+        let _ = out.lock().unwrap_or_else(|p| p.into_inner()).write_all(line.as_bytes());
     };
     let data = match client::request_items(&socket, &req, TIMEOUT, &print_item) {
         Ok(v) => v,
@@ -157,6 +158,7 @@ fn run(args: &CtlArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e) => return Err(e.into()),
     };
+    let _ = out.lock().unwrap_or_else(|p| p.into_inner()).flush();
     if let CtlCommand::Report(r) = &args.command {
         match (args.json, r.format) {
             (true, _) | (_, ReportFormat::Json) => println!("{}", serde_json::to_string_pretty(&data)?),

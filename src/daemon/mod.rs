@@ -254,6 +254,9 @@ async fn sweep_loop(
         if let Some(w) = &watcher {
             w.set(&s.wanted_watches(Timestamp::now()));
         }
+        if opts.dry_run {
+            crate::ops::plan::flush_decisions();
+        }
         if let Ok(o) = &result {
             if opts.dry_run {
                 print!("{}", crate::ops::render::plan(&crate::ops::plan::plan_json(o)));

@@ -60,9 +60,25 @@ pub fn file_json(d: &Decided) -> Value {
     json!({"zone": d.zone, "path": crate::audit::path_value(d.path.as_os_str()), "reason": d.code, "text": d.text, "size": d.size})
 }
 
-/// Prints one decision of a dry-run sweep to stdout (`retentiond --dry-run`).
+/// Standard output, buffered: a listing is 300k lines at times.
+static OUT: Mutex<Option<std::io::BufWriter<std::io::Stdout>>> = Mutex::new(None);
+
+/// Prints one decision of a dry-run sweep to stdout (`retentiond
+/// --dry-run`), buffered until [`flush_decisions`].
 pub fn print_decision(d: Decided) {
-    print!("{}", crate::ops::render::plan_file(&file_json(&d)));
+    use std::io::Write;
+    let mut out = OUT.lock().unwrap_or_else(|p| p.into_inner());
+    let w = out.get_or_insert_with(|| std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()));
+    // A closed pipe ends the listing, not the sweep.
+    let _ = w.write_all(crate::ops::render::plan_file(&file_json(&d)).as_bytes());
+}
+
+/// Writes out what [`print_decision`] buffered.
+pub fn flush_decisions() {
+    use std::io::Write;
+    if let Some(w) = OUT.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+        let _ = w.flush();
+    }
 }
 
 /// `plan`: the dry run from `kept` (the daemon's inventory; none: a scan),

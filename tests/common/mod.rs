@@ -59,6 +59,61 @@ pub fn write_policy(dir: &Path, state: &Path, high: &str, low: &str, zones: &str
     p
 }
 
+/// The paths of a zone `cctv` set up by [`cctv`].
+pub struct Cctv {
+    /// The zone root (Frigate's layout).
+    pub root: PathBuf,
+    /// The state directory.
+    pub state: PathBuf,
+    /// The control socket.
+    pub socket: PathBuf,
+    /// The policy file.
+    pub policy: PathBuf,
+}
+
+/// A policy under `dir` with one zone `cctv` (Frigate's layout, min_age
+/// 14d, max_age 28d), its state and control socket in `dir`, and
+/// `daemon` (lines of `[daemon]` settings, `sweep_interval` among them)
+/// and `extra` (further tables) added. `dir` is opened to other users,
+/// who may then reach the socket.
+pub fn cctv(dir: &Path, daemon: &str, extra: &str) -> Cctv {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let c = Cctv {
+        root: dir.join("cctv"),
+        state: dir.join("state"),
+        socket: dir.join("run/control.sock"),
+        policy: dir.join("policy.toml"),
+    };
+    std::fs::write(
+        &c.policy,
+        format!(
+            "[daemon]\nstate_dir = \"{}\"\ncontrol_socket = \"{}\"\n{daemon}\n{extra}\n\
+             [[zone]]\nname = \"cctv\"\npaths = [\"{}\"]\ntime = \"%Y-%m-%d/%H/*/%M.%S.mp4\"\nmin_age = \"14d\"\nmax_age = \"28d\"\n",
+            c.state.display(),
+            c.socket.display(),
+            c.root.display()
+        ),
+    )
+    .unwrap();
+    c
+}
+
+/// 3 cameras x 31 days of 10-minute segments (13,392 files of 100 bytes)
+/// ending at `end`, in Frigate's layout under `root`: 3 days past a
+/// 28-day max_age.
+pub fn a_month_of_footage(root: &Path, end: i64) {
+    use retentiond::demo::treegen::{frigate, TreeSpec};
+    let spec = TreeSpec {
+        cams: 3,
+        days: 31.0,
+        segment: 600,
+        size: 100,
+        end,
+    };
+    frigate(root, &spec).unwrap();
+}
+
 /// Adds `control_socket = socket` to the `[daemon]` table of a policy
 /// written by [`write_policy`] (for tests that run the daemon).
 pub fn with_control_socket(policy: &Path, socket: &Path) {
