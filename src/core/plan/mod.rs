@@ -432,6 +432,51 @@ struct Work {
     alarms: Vec<Alarm>,
 }
 
+impl Work {
+    /// Takes the items `pick` selects, in walk order, until `need` bytes
+    /// are freed, marking them taken for `cause`. Returns the bytes freed;
+    /// pushes onto `need_detail` the summaries it cannot decide: lazy ones
+    /// it reached, and every summary around the boundary where the need was
+    /// met (so that the boundary is exact per file, oldest first).
+    fn walk(&mut self, pick: impl Fn(&Item) -> bool, need: u64, cause: Cause) -> u64 {
+        let cands: Vec<usize> = self.order.iter().copied().filter(|&i| pick(&self.items[i])).collect();
+        let mut freed = 0u64;
+        let mut last: Option<usize> = None;
+        let mut max_end = Timestamp::MIN;
+        for &i in &cands {
+            if freed >= need {
+                break;
+            }
+            let it = &mut self.items[i];
+            if it.taken.is_some() {
+                continue;
+            }
+            if it.lazy {
+                self.need_detail.push(it.dir);
+                continue;
+            }
+            it.taken = Some(cause);
+            self.taken_order.push(i);
+            freed += it.bytes;
+            max_end = max_end.max(it.end);
+            last = Some(i);
+        }
+        if freed >= need {
+            if let Some(x) = last {
+                let s = self.items[x].start;
+                for &i in &cands {
+                    let it = &self.items[i];
+                    let mine = it.taken.is_none() || it.taken == Some(cause);
+                    if mine && !it.exact() && it.end >= s && it.start <= max_end {
+                        self.need_detail.push(it.dir);
+                    }
+                }
+            }
+        }
+        freed
+    }
+}
+
 /// Makes the plan, or says which directories need detail first: the
 /// max-age rule (which also sorts every other recording into the items
 /// the next rules may take), then quotas, then capacity, then the merge of
@@ -673,24 +718,14 @@ fn quotas(w: &mut Work, policy: &Policy) {
             if override_floor && zone.when_full != WhenFull::OverrideFloor {
                 break;
             }
-            let cands: Vec<usize> = w
-                .order
-                .iter()
-                .copied()
-                .filter(|&i| w.items[i].dir.zone == zone.id && w.items[i].below_floor == override_floor)
-                .collect();
-            let freed = walk(
-                &mut w.items,
-                &cands,
+            let first = w.taken_order.len();
+            let freed = w.walk(
+                |it| it.dir.zone == zone.id && it.below_floor == override_floor,
                 need,
                 Cause::Quota { override_floor },
-                &mut w.need_detail,
-                &mut w.taken_order,
             );
-            for &i in &cands {
-                if w.items[i].taken == Some(Cause::Quota { override_floor }) {
-                    *w.fs_freed.entry(w.items[i].dev).or_default() += w.items[i].bytes;
-                }
+            for &i in &w.taken_order[first..] {
+                *w.fs_freed.entry(w.items[i].dev).or_default() += w.items[i].bytes;
             }
             w.zone_freed[zi] += freed;
             need = need.saturating_sub(freed);
@@ -780,24 +815,8 @@ fn free_for_capacity(w: &mut Work, policy: &Policy, fi: usize, fsu: &FsUsage, mu
     if need == 0 {
         return 0;
     }
-    let past_floor: Vec<usize> = w
-        .order
-        .iter()
-        .copied()
-        .filter(|&i| w.items[i].dev == fsu.dev && !w.items[i].below_floor)
-        .collect();
-    let cause = Cause::Capacity {
-        fs: fi,
-        override_floor: false,
-    };
-    need = need.saturating_sub(walk(
-        &mut w.items,
-        &past_floor,
-        need,
-        cause,
-        &mut w.need_detail,
-        &mut w.taken_order,
-    ));
+    let cause = |override_floor| Cause::Capacity { fs: fi, override_floor };
+    need = need.saturating_sub(w.walk(|it| it.dev == fsu.dev && !it.below_floor, need, cause(false)));
     let overriding = |z: &&Zone| z.when_full == WhenFull::OverrideFloor;
     let mut prios: Vec<i32> = policy.zones.iter().filter(overriding).map(|z| z.priority).collect();
     prios.sort();
@@ -806,27 +825,11 @@ fn free_for_capacity(w: &mut Work, policy: &Policy, fi: usize, fsu: &FsUsage, mu
         if need == 0 {
             break;
         }
-        let cands: Vec<usize> = w
-            .order
-            .iter()
-            .copied()
-            .filter(|&i| {
-                let z = &policy.zones[w.items[i].dir.zone.0 as usize];
-                w.items[i].dev == fsu.dev && z.when_full == WhenFull::OverrideFloor && z.priority == p
-            })
-            .collect();
-        let cause = Cause::Capacity {
-            fs: fi,
-            override_floor: true,
+        let in_tier = |it: &Item| {
+            let z = &policy.zones[it.dir.zone.0 as usize];
+            it.dev == fsu.dev && z.when_full == WhenFull::OverrideFloor && z.priority == p
         };
-        need = need.saturating_sub(walk(
-            &mut w.items,
-            &cands,
-            need,
-            cause,
-            &mut w.need_detail,
-            &mut w.taken_order,
-        ));
+        need = need.saturating_sub(w.walk(in_tier, need, cause(true)));
     }
     need
 }
@@ -998,54 +1001,6 @@ pub fn erasure_plan(inv: &Inventory, policy: &Policy, erasure: Erasure, now: Tim
         held_past_max: Vec::new(),
         erasure: Some(erasure),
     }
-}
-
-/// Takes candidates in order until `need` bytes are freed. Returns the bytes
-/// freed; pushes onto `need_detail` the summaries it cannot decide: lazy
-/// ones it reached, and every summary around the boundary where the need
-/// was met (so that the boundary is exact per file, oldest first).
-fn walk(
-    items: &mut [Item],
-    cands: &[usize],
-    need: u64,
-    cause: Cause,
-    need_detail: &mut Vec<DirRef>,
-    taken_order: &mut Vec<usize>,
-) -> u64 {
-    let mut freed = 0u64;
-    let mut last: Option<usize> = None;
-    let mut max_end = Timestamp::MIN;
-    for &i in cands {
-        if freed >= need {
-            break;
-        }
-        let it = &mut items[i];
-        if it.taken.is_some() {
-            continue;
-        }
-        if it.lazy {
-            need_detail.push(it.dir);
-            continue;
-        }
-        it.taken = Some(cause);
-        taken_order.push(i);
-        freed += it.bytes;
-        max_end = max_end.max(it.end);
-        last = Some(i);
-    }
-    if freed >= need {
-        if let Some(x) = last {
-            let s = items[x].start;
-            for &i in cands {
-                let it = &items[i];
-                let mine = it.taken.is_none() || it.taken == Some(cause);
-                if mine && !it.exact() && it.end >= s && it.start <= max_end {
-                    need_detail.push(it.dir);
-                }
-            }
-        }
-    }
-    freed
 }
 
 /// Bytes of held recordings on a filesystem, as far as detail tells.
