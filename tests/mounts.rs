@@ -6,17 +6,12 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use common::*;
 use retentiond::demo::treegen::write_file;
 
 const DAY: i64 = 86_400;
-
-fn run(cmd: &str, args: &[&str]) -> bool {
-    Command::new(cmd).args(args).output().is_ok_and(|o| o.status.success())
-}
 
 struct Loop {
     dev: String,
@@ -25,21 +20,7 @@ struct Loop {
 
 impl Loop {
     fn new(image: &Path, mnt: &Path) -> Option<Loop> {
-        if !nix::unistd::getuid().is_root() {
-            return None;
-        }
-        std::fs::write(image, vec![0u8; 16 << 20]).ok()?;
-        if !run("mkfs.ext4", &["-q", "-F", image.to_str()?]) {
-            return None;
-        }
-        let o = Command::new("losetup")
-            .args(["-f", "--show", image.to_str()?])
-            .output()
-            .ok()?;
-        let dev = String::from_utf8(o.stdout).ok()?.trim().to_string();
-        if dev.is_empty() {
-            return None;
-        }
+        let dev = ext4_loop(image, 16, &[])?;
         std::fs::create_dir_all(mnt).ok()?;
         let l = Loop {
             dev,
@@ -49,12 +30,12 @@ impl Loop {
     }
 
     fn mount(&self) -> bool {
-        run("mount", &[&self.dev, self.mnt.to_str().unwrap()])
+        sh("mount", &[&self.dev, self.mnt.to_str().unwrap()])
     }
 
     fn umount(&self) -> bool {
         for _ in 0..50 {
-            if run("umount", &[self.mnt.to_str().unwrap()]) {
+            if sh("umount", &[self.mnt.to_str().unwrap()]) {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -65,8 +46,8 @@ impl Loop {
 
 impl Drop for Loop {
     fn drop(&mut self) {
-        let _ = run("umount", &["-l", self.mnt.to_str().unwrap()]);
-        let _ = run("losetup", &["-d", &self.dev]);
+        let _ = sh("umount", &["-l", self.mnt.to_str().unwrap()]);
+        let _ = sh("losetup", &["-d", &self.dev]);
     }
 }
 
@@ -144,7 +125,7 @@ fn a_vanished_mount_is_not_read_as_deleted_nor_deleted_in_and_comes_back() {
     assert_eq!(dels.len(), 1, "{dels:?}");
 
     // Another filesystem mounted over the root (a swapped disk): the same.
-    assert!(run(
+    assert!(sh(
         "mount",
         &["-t", "tmpfs", "-o", "size=4m", "tmpfs", root.to_str().unwrap()]
     ));
@@ -155,7 +136,7 @@ fn a_vanished_mount_is_not_read_as_deleted_nor_deleted_in_and_comes_back() {
     let n = d.log().matches("sweep at").count();
     d.wait_for("sweep at", n + 2, 30);
     assert!(root.join("other-disk.wav").exists(), "deleted on another filesystem");
-    assert!(run("umount", &[root.to_str().unwrap()]));
+    assert!(sh("umount", &[root.to_str().unwrap()]));
     wait_until("the alarm to clear again", 30, || alarm_text(&policy).is_none());
     assert_eq!(deletions(&state.join("audit.jsonl")).len(), 1);
     drop(d);

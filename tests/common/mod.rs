@@ -392,21 +392,7 @@ impl Mount {
     /// to group `resgid` (the mount option), as the small-box set-up of
     /// retentiond(8) has it.
     pub fn ext4(image: &Path, dir: &Path, mib: usize, resgid: u32) -> Option<Mount> {
-        if !nix::unistd::getuid().is_root() {
-            return None;
-        }
-        std::fs::write(image, vec![0u8; mib << 20]).ok()?;
-        if !sh("mkfs.ext4", &["-q", "-F", "-m", "10", image.to_str()?]) {
-            return None;
-        }
-        let o = Command::new("losetup")
-            .args(["-f", "--show", image.to_str()?])
-            .output()
-            .ok()?;
-        let dev = String::from_utf8(o.stdout).ok()?.trim().to_string();
-        if dev.is_empty() {
-            return None;
-        }
+        let dev = ext4_loop(image, mib, &["-m", "10"])?;
         std::fs::create_dir_all(dir).ok()?;
         let m = Mount {
             dir: dir.to_path_buf(),
@@ -430,6 +416,27 @@ impl Drop for Mount {
             let _ = sh("losetup", &["-d", d]);
         }
     }
+}
+
+/// An ext4 filesystem of `mib` MiB (`mkfs` options added) made in `image`
+/// and attached to a loop device, whose name it returns (root only).
+pub fn ext4_loop(image: &Path, mib: usize, mkfs: &[&str]) -> Option<String> {
+    if !nix::unistd::getuid().is_root() {
+        return None;
+    }
+    std::fs::write(image, vec![0u8; mib << 20]).ok()?;
+    let mut args = vec!["-q", "-F"];
+    args.extend_from_slice(mkfs);
+    args.push(image.to_str()?);
+    if !sh("mkfs.ext4", &args) {
+        return None;
+    }
+    let o = Command::new("losetup")
+        .args(["-f", "--show", image.to_str()?])
+        .output()
+        .ok()?;
+    let dev = String::from_utf8(o.stdout).ok()?.trim().to_string();
+    (!dev.is_empty()).then_some(dev)
 }
 
 /// Runs a command; whether it succeeded.
