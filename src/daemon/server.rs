@@ -30,7 +30,7 @@ use tokio::sync::Semaphore;
 use serde_json::Value;
 
 use crate::control::{
-    decode, Request, FDS_PER_MSG, HEAVY_WAIT, MAX_CLIENTS, MAX_HEAVY, MAX_PER_USER, MAX_REQUEST, READ_TIMEOUT,
+    decode, FDS_PER_MSG, HEAVY_WAIT, MAX_CLIENTS, MAX_HEAVY, MAX_PER_USER, MAX_REQUEST, READ_TIMEOUT,
 };
 use crate::daemon::Shared;
 use crate::ops::auth::Caller;
@@ -197,7 +197,6 @@ async fn connection(stream: UnixStream, uid: u32, shared: Arc<Shared>, heavy: Ar
                 };
                 let shared = shared.clone();
                 let caller = caller.clone();
-                let streams = matches!(req, Request::Plan { stream: true, .. });
                 let (tx, mut rx) = tokio::sync::mpsc::channel::<Value>(ITEMS_QUEUED);
                 let work = tokio::task::spawn_blocking(move || {
                     let send = move |v: Value| {
@@ -207,9 +206,8 @@ async fn connection(stream: UnixStream, uid: u32, shared: Arc<Shared>, heavy: Ar
                     if served.inventory.is_none() && req.needs_inventory() {
                         served.inventory = shared.inventory_within(INVENTORY_WAIT);
                     }
-                    if streams {
-                        served.items = Some(&send);
-                    }
+                    // Used only by a request that asks to stream.
+                    served.items = Some(&send);
                     reply(dispatch(&served, &caller, &req))
                 });
                 // Items go out as they are made, before the reply. A client
