@@ -139,7 +139,12 @@ pub fn about_path(log: &Path, path: &Path) -> Result<Vec<Value>, String> {
     let mut seqs: Vec<u64> = Vec::new();
     for r in audit::read_records(log).map_err(|e| format!("{}: {e}", log.display()))? {
         let r = r.map_err(|e| format!("{}: {e}", log.display()))?;
-        if r.fields.get("path") == Some(&want) {
+        // A unit's record names each of its files.
+        let member = r.action == schema::Action::Delete
+            && r.fields.get("members").is_some()
+            && r.fields_as::<schema::Delete>()
+                .is_some_and(|d| d.files().iter().any(|f| f == path.as_os_str()));
+        if r.fields.get("path") == Some(&want) || member {
             seqs.push(r.seq);
             out.push(record_json(&r));
         } else {
@@ -149,7 +154,7 @@ pub fn about_path(log: &Path, path: &Path) -> Result<Vec<Value>, String> {
             let named = if let Some(b) = r.fields_as::<schema::BatchDone>() {
                 b.undone().any(names)
             } else if let Some(rec) = r.fields_as::<schema::Recovered>() {
-                rec.gone.iter().chain(&rec.present).any(names)
+                rec.gone.iter().chain(&rec.present).chain(&rec.finished).any(names)
             } else {
                 false
             };

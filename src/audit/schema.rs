@@ -58,11 +58,13 @@ pub enum Action {
     Sample,
     /// A supervisor accepted deletions the guard held back.
     Confirm,
+    /// A zone's after_delete hook failed or timed out.
+    Hook,
 }
 
 impl Action {
     /// Every action, in the order the manual lists them.
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 19] = [
         Action::PolicyLoad,
         Action::Delete,
         Action::BatchDone,
@@ -81,6 +83,7 @@ impl Action {
         Action::ExportDone,
         Action::Sample,
         Action::Confirm,
+        Action::Hook,
     ];
 
     /// Its code in the log.
@@ -104,6 +107,7 @@ impl Action {
             Action::ExportDone => "export-done",
             Action::Sample => "sample",
             Action::Confirm => "confirm",
+            Action::Hook => "hook",
         }
     }
 
@@ -170,6 +174,7 @@ fields! {
     ExportDone => ExportDone,
     Sample => Sample,
     Confirm => Confirm,
+    Hook => Hook,
 }
 
 /// A file path in a record, lossless: a JSON string when its bytes are
@@ -249,6 +254,79 @@ pub struct Delete {
     /// The hold that kept it past max_age, released or lapsed since.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub former_hold: Option<u64>,
+    /// What the recording is when it is more than one file: "dir" (the
+    /// path is its directory) or "group" (the path is its directory and
+    /// its key). Absent for a single file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// A unit's files, as deleted together; `size` and `bytes` are their sums.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<Member>,
+}
+
+impl Delete {
+    /// The absolute paths of the files this record deletes: the path
+    /// itself for a single file, each member's for a unit.
+    pub fn files(&self) -> Vec<std::ffi::OsString> {
+        use std::path::Path;
+        let path = Path::new(&self.path.0);
+        match self.unit.as_deref() {
+            None => vec![self.path.0.clone()],
+            Some(kind) => {
+                let base = if kind == "dir" {
+                    path
+                } else {
+                    path.parent().unwrap_or(path)
+                };
+                self.members
+                    .iter()
+                    .map(|m| base.join(&m.name.0).into_os_string())
+                    .collect()
+            }
+        }
+    }
+}
+
+/// `hook`: a zone's `after_delete` command failed (exit status, signal,
+/// timeout) for a batch whose deletions are durable. It is not run again
+/// for that batch.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Hook {
+    /// The zone.
+    pub zone: String,
+    /// The command as configured.
+    pub command: String,
+    /// How many deleted recordings it was given.
+    pub units: u64,
+    /// The `delete` records of the batch: first and last seq.
+    pub first: Option<u64>,
+    /// The last one's.
+    pub last: Option<u64>,
+    /// What went wrong, with the end of its output.
+    pub text: String,
+}
+
+/// One file of a unit's `delete` record.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Member {
+    /// Relative to the unit's directory.
+    pub name: RecPath,
+    /// Its size.
+    pub size: u64,
+    /// The bytes its deletion frees.
+    pub bytes: u64,
+}
+
+impl From<&crate::core::inventory::Member> for Member {
+    fn from(m: &crate::core::inventory::Member) -> Member {
+        Member {
+            name: RecPath(m.rel.clone()),
+            size: m.stat.size,
+            bytes: m.stat.frees(),
+        }
+    }
 }
 
 /// `batch-done`: what became of a batch's `delete` records.
@@ -312,6 +390,9 @@ pub struct Recovered {
     pub gone: Vec<Outcome>,
     /// Files still present: not deleted.
     pub present: Vec<Outcome>,
+    /// Files of units the crash split, deleted now to finish them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub finished: Vec<Outcome>,
 }
 
 /// `repair`: a torn tail cut off the log at open.

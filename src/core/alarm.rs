@@ -22,11 +22,15 @@ pub enum AlarmKind {
     ClockSuspect,
     /// Unlinks failed (permissions, read-only, immutable).
     DeleteFailed,
+    /// What is on disk does not look like the zone's layout preset.
+    LayoutMismatch,
+    /// A zone's after_delete hook failed or timed out.
+    HookFailed,
 }
 
 impl AlarmKind {
     /// Every kind, in the order the manual lists them.
-    pub const ALL: [AlarmKind; 8] = [
+    pub const ALL: [AlarmKind; 10] = [
         AlarmKind::CapacityUnrelieved,
         AlarmKind::QuotaUnrelieved,
         AlarmKind::HoldsUnavailable,
@@ -35,6 +39,8 @@ impl AlarmKind {
         AlarmKind::MassDeletion,
         AlarmKind::ClockSuspect,
         AlarmKind::DeleteFailed,
+        AlarmKind::LayoutMismatch,
+        AlarmKind::HookFailed,
     ];
 
     /// Its code.
@@ -48,6 +54,8 @@ impl AlarmKind {
             AlarmKind::MassDeletion => "mass-deletion",
             AlarmKind::ClockSuspect => "clock-suspect",
             AlarmKind::DeleteFailed => "delete-failed",
+            AlarmKind::LayoutMismatch => "layout-mismatch",
+            AlarmKind::HookFailed => "hook-failed",
         }
     }
 }

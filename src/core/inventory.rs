@@ -136,6 +136,37 @@ pub struct FileRec {
     pub stat: FileStat,
 }
 
+/// One file of a unit (see [`crate::core::layout`]): a directory unit's
+/// files, or a group's members.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    /// Path relative to the unit's directory (a directory unit), or name
+    /// in the group's directory.
+    pub rel: OsString,
+    /// What stat said when it was read.
+    pub stat: FileStat,
+}
+
+/// A unit's summary stat from its members: the directory's (or first
+/// member's) identity, their summed sizes and freed bytes, and the newest
+/// modification time among them (`own` when there are none).
+pub fn unit_stat(own: FileStat, members: &[Member]) -> FileStat {
+    let mut st = FileStat {
+        nlink: 1,
+        size: 0,
+        alloc: 0,
+        ..own
+    };
+    for m in members {
+        st.size += m.stat.size;
+        st.alloc += m.stat.frees();
+    }
+    if let Some(newest) = members.iter().map(|m| (m.stat.mtime, m.stat.mtime_nsec)).max() {
+        (st.mtime, st.mtime_nsec) = newest;
+    }
+    st
+}
+
 /// What a scan saw besides recordings, for status and alarms.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ScanStats {

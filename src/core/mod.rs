@@ -1,7 +1,8 @@
 //! The pure decision core: what is kept, what goes, and why.
 //!
 //! Owns the value types ([`units`]), the validated policy ([`policy`],
-//! with [`timepattern`]), the picture of the recordings ([`inventory`]),
+//! with [`timepattern`] and the recording units and recorder presets of
+//! [`layout`]), the picture of the recordings ([`inventory`]),
 //! legal holds ([`holds`]), the planner ([`plan`]) and the mass-deletion
 //! guard ([`guard`]).
 //!
@@ -13,6 +14,7 @@ pub mod alarm;
 pub mod guard;
 pub mod holds;
 pub mod inventory;
+pub mod layout;
 pub mod plan;
 pub mod policy;
 pub mod roles;

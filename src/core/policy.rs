@@ -17,6 +17,7 @@ use std::path::{Component, Path, PathBuf};
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use sha2::{Digest, Sha256};
 
+use crate::core::layout::{self, Grouping, Template, Unit};
 use crate::core::timepattern::{PatternZone, TimePattern};
 use crate::core::units::{Age, Bytes, Watermark, ZoneId, ZoneName};
 
@@ -162,6 +163,39 @@ pub mod raw {
         pub when_full: Option<Spanned<String>>,
         /// With override-floor, lower priorities lose footage first.
         pub priority: Option<Spanned<i64>>,
+        /// A named layout of a real recorder ("frigate", "zoneminder-medium",
+        /// ...): sets unit, include, time and time_zone unless written here.
+        pub layout: Option<Spanned<String>>,
+        /// What one recording is: "file" (default), "dir" or "group".
+        pub unit: Option<Spanned<String>>,
+        /// With unit = "dir": the unit directory's depth below the root.
+        pub unit_depth: Option<Spanned<i64>>,
+        /// With unit = "group": "stem", or templates with one `{key}` capture.
+        pub group: Option<Spanned<OneOrMany>>,
+        /// A command (run with /bin/sh -c) given the deleted units after each batch.
+        pub after_delete: Option<Spanned<String>>,
+        /// How long `after_delete` may run before it is killed (default 60s).
+        pub after_delete_timeout: Option<Spanned<String>>,
+    }
+
+    /// A string, or a list of strings.
+    #[derive(Debug, Deserialize)]
+    #[serde(untagged)]
+    pub enum OneOrMany {
+        /// One.
+        One(String),
+        /// Several.
+        Many(Vec<String>),
+    }
+
+    impl OneOrMany {
+        /// As a list.
+        pub fn to_vec(&self) -> Vec<String> {
+            match self {
+                OneOrMany::One(s) => vec![s.clone()],
+                OneOrMany::Many(v) => v.clone(),
+            }
+        }
     }
 }
 
@@ -377,6 +411,21 @@ pub struct Zone {
     pub when_full: WhenFull,
     /// Lower loses footage first under override-floor.
     pub priority: i32,
+    /// What one recording is.
+    pub unit: Unit,
+    /// The preset the zone's layout came from, if any.
+    pub layout: Option<&'static str>,
+    /// The command told of each batch's deleted units.
+    pub after_delete: Option<AfterDelete>,
+}
+
+/// A zone's `after_delete` hook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AfterDelete {
+    /// Run with `/bin/sh -c`.
+    pub command: String,
+    /// Killed after this long.
+    pub timeout: Age,
 }
 
 /// The validated policy.
@@ -564,8 +613,120 @@ impl Policy {
             }
             let _ = writeln!(s, "when_full = \"{}\"", z.when_full.as_str());
             let _ = writeln!(s, "priority = {}", z.priority);
+            if let Some(l) = z.layout {
+                let _ = writeln!(
+                    s,
+                    "# layout = {} expands to the unit, include, time and time_zone shown",
+                    tq(l)
+                );
+            }
+            let _ = writeln!(s, "unit = \"{}\"", z.unit.kind());
+            match &z.unit {
+                Unit::File => {}
+                Unit::Dir { depth } => {
+                    let _ = writeln!(s, "unit_depth = {depth}");
+                }
+                Unit::Group(g) => {
+                    let ts: Vec<String> = g.describe().iter().map(|t| tq(t)).collect();
+                    let _ = writeln!(s, "group = [{}]", ts.join(", "));
+                }
+            }
+            if let Some(h) = &z.after_delete {
+                let _ = writeln!(s, "after_delete = {}", tq(&h.command));
+                let _ = writeln!(s, "after_delete_timeout = \"{}\"", h.timeout.exact());
+            }
         }
         s
+    }
+}
+
+/// A zone's unit: its `unit`, `unit_depth` and `group` keys, or what its
+/// preset sets for those it does not write.
+fn zone_unit(
+    e: &Errs,
+    z: &raw::RawZone,
+    preset: Option<&layout::Preset>,
+    layout_span: &std::ops::Range<usize>,
+    k: &dyn Fn(&str) -> String,
+) -> Result<Unit, PolicyError> {
+    let (kind, kspan) = match (&z.unit, preset) {
+        (Some(u), _) => (u.get_ref().as_str(), u.span()),
+        (None, Some(p)) => (p.unit, layout_span.clone()),
+        (None, None) => ("file", layout_span.clone()),
+    };
+    let stray = |key: &str, span: std::ops::Range<usize>| {
+        Err(e.at(
+            span,
+            k(key),
+            format!(
+                "set, but the unit is {kind:?}: {key} applies to unit = \"{}\" only",
+                if key == "group" { "group" } else { "dir" }
+            ),
+        ))
+    };
+    match kind {
+        "file" => {
+            if let Some(d) = &z.unit_depth {
+                return stray("unit_depth", d.span());
+            }
+            if let Some(g) = &z.group {
+                return stray("group", g.span());
+            }
+            Ok(Unit::File)
+        }
+        "dir" => {
+            if let Some(g) = &z.group {
+                return stray("group", g.span());
+            }
+            let depth = match (&z.unit_depth, preset.and_then(|p| p.unit_depth)) {
+                (Some(d), _) => (1..=32)
+                    .contains(d.get_ref())
+                    .then_some(*d.get_ref() as usize)
+                    .ok_or_else(|| e.at(d.span(), k("unit_depth"), "must be between 1 and 32"))?,
+                (None, Some(d)) => d,
+                (None, None) => {
+                    return Err(e.at(
+                        kspan,
+                        k("unit_depth"),
+                        "missing: with unit = \"dir\", say how deep below the root the unit directories are (1 for directly in it)",
+                    ))
+                }
+            };
+            Ok(Unit::Dir { depth })
+        }
+        "group" => {
+            if let Some(d) = &z.unit_depth {
+                return stray("unit_depth", d.span());
+            }
+            let (list, span) = match (&z.group, preset) {
+                (Some(g), _) => (g.get_ref().to_vec(), g.span()),
+                (None, Some(p)) if !p.group.is_empty() => {
+                    (p.group.iter().map(|t| t.to_string()).collect(), layout_span.clone())
+                }
+                (None, _) => (vec!["stem".to_string()], kspan),
+            };
+            if list.is_empty() {
+                return Err(e.at(
+                    span,
+                    k("group"),
+                    "empty: write \"stem\" or templates such as \"{call}-in.*\"",
+                ));
+            }
+            if list.len() == 1 && list[0] == "stem" {
+                return Ok(Unit::Group(Grouping::Stem));
+            }
+            let ts = list
+                .iter()
+                .map(|t| Template::parse(t))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|m| e.at(span, k("group"), m))?;
+            Ok(Unit::Group(Grouping::Templates(ts)))
+        }
+        other => Err(e.at(
+            kspan,
+            k("unit"),
+            format!("{other:?}: write \"file\", \"dir\" or \"group\""),
+        )),
     }
 }
 
@@ -889,15 +1050,68 @@ pub fn validate(file: &Path, text: &str, raw: raw::RawPolicy) -> Result<Policy, 
             root_spans.push((root.clone(), p.span(), name.clone()));
             roots.push(root);
         }
-        let include = match &z.include {
-            Some(inc) => {
+        let preset = match &z.layout {
+            Some(l) => Some(layout::preset(l.get_ref()).ok_or_else(|| {
+                let names: Vec<&str> = layout::PRESETS.iter().map(|p| p.name).collect();
+                e.at(
+                    l.span(),
+                    k("layout"),
+                    format!(
+                        "{:?} is not a known layout: use one of {}",
+                        l.get_ref(),
+                        names.join(", ")
+                    ),
+                )
+            })?),
+            None => None,
+        };
+        // What the preset sets, checked as if written at its `layout` key.
+        let layout_span = z.layout.as_ref().map(|l| l.span()).unwrap_or(zspan.clone());
+        let include = match (&z.include, preset) {
+            (Some(inc), _) => {
                 let globs: Vec<String> = inc.get_ref().iter().map(|g| g.get_ref().clone()).collect();
                 for g in inc.get_ref() {
                     Include::new(std::slice::from_ref(g.get_ref())).map_err(|m| e.at(g.span(), k("include"), m))?;
                 }
                 Include::new(&globs).map_err(|m| e.at(inc.span(), k("include"), m))?
             }
-            None => Include::default(),
+            (None, Some(p)) => {
+                let globs: Vec<String> = p.include.iter().map(|g| g.to_string()).collect();
+                Include::new(&globs).map_err(|m| e.at(layout_span.clone(), k("include"), m))?
+            }
+            (None, None) => Include::default(),
+        };
+        let unit = zone_unit(&e, z, preset, &layout_span, &k)?;
+        let after_delete = match &z.after_delete {
+            Some(c) if c.get_ref().trim().is_empty() => {
+                return Err(e.at(c.span(), k("after_delete"), "empty command: remove the key instead"))
+            }
+            Some(c) => {
+                let timeout = match &z.after_delete_timeout {
+                    Some(t) => {
+                        let a = Age::parse(t.get_ref()).map_err(|m| e.at(t.span(), k("after_delete_timeout"), m))?;
+                        if a.secs() < 1 {
+                            return Err(e.at(t.span(), k("after_delete_timeout"), "must be at least 1s"));
+                        }
+                        a
+                    }
+                    None => Age::from_secs(60),
+                };
+                Some(AfterDelete {
+                    command: c.get_ref().clone(),
+                    timeout,
+                })
+            }
+            None => {
+                if let Some(t) = &z.after_delete_timeout {
+                    return Err(e.at(
+                        t.span(),
+                        k("after_delete_timeout"),
+                        "set without after_delete: there is no command to time",
+                    ));
+                }
+                None
+            }
         };
         let min_age = match &z.min_age {
             Some(s) => Age::parse(s.get_ref()).map_err(|m| e.at(s.span(), k("min_age"), m))?,
@@ -921,16 +1135,21 @@ pub fn validate(file: &Path, text: &str, raw: raw::RawPolicy) -> Result<Policy, 
                 format!("min_age {min_age} is longer than max_age {max_age}"),
             ));
         }
-        let tz = match &z.time_zone {
-            Some(s) => PatternZone::parse(s.get_ref()).map_err(|m| e.at(s.span(), k("time_zone"), m))?,
-            None => PatternZone::Utc,
-        };
-        let time = match &z.time {
-            None => TimeSource::Mtime,
-            Some(s) if s.get_ref() == "mtime" => TimeSource::Mtime,
-            Some(s) => {
-                TimeSource::Pattern(TimePattern::parse(s.get_ref(), tz).map_err(|m| e.at(s.span(), k("time"), m))?)
+        let tz = match (&z.time_zone, preset) {
+            (Some(s), _) => PatternZone::parse(s.get_ref()).map_err(|m| e.at(s.span(), k("time_zone"), m))?,
+            (None, Some(p)) => {
+                PatternZone::parse(p.time_zone).map_err(|m| e.at(layout_span.clone(), k("time_zone"), m))?
             }
+            (None, None) => PatternZone::Utc,
+        };
+        let time_text = match (&z.time, preset) {
+            (Some(s), _) => Some((s.get_ref().as_str(), s.span())),
+            (None, Some(p)) => Some((p.time, layout_span.clone())),
+            (None, None) => None,
+        };
+        let time = match time_text {
+            None | Some(("mtime", _)) => TimeSource::Mtime,
+            Some((t, span)) => TimeSource::Pattern(TimePattern::parse(t, tz).map_err(|m| e.at(span, k("time"), m))?),
         };
         let max_bytes = match &z.max_bytes {
             Some(s) => Some(Bytes::parse(s.get_ref()).map_err(|m| e.at(s.span(), k("max_bytes"), m))?),
@@ -962,6 +1181,9 @@ pub fn validate(file: &Path, text: &str, raw: raw::RawPolicy) -> Result<Policy, 
             max_bytes,
             when_full,
             priority,
+            unit,
+            layout: preset.map(|p| p.name),
+            after_delete,
         });
     }
     if zones.len() > u16::MAX as usize {

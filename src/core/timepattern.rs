@@ -16,6 +16,7 @@
 //! | Token | Matches |
 //! |-------|---------|
 //! | `%Y`  | the year, exactly 4 digits (`0000`–`9999`) |
+//! | `%y`  | the year in 2000–2099, exactly 2 digits (`00`–`99`), as ZoneMinder's deep scheme writes it |
 //! | `%m`  | the month, exactly 2 digits (`01`–`12`) |
 //! | `%d`  | the day of the month, exactly 2 digits (`01`–`31`, and no more than the month has) |
 //! | `%H`  | the hour, exactly 2 digits (`00`–`23`) |
@@ -63,8 +64,9 @@
 //! (`//`, or a trailing `/`); it uses an unknown escape (`%q`) or ends in a
 //! lone `%`; `**` appears in a component together with anything else; a
 //! field appears twice; `%j` is combined with `%m` or `%d`; `%s` is combined
-//! with any calendar field (`%Y %m %d %H %M %S %j`: the time would be given
-//! twice; use `*` for the other parts); or it contains neither `%Y` nor `%s`.
+//! with any calendar field (`%Y %y %m %d %H %M %S %j`: the time would be given
+//! twice; use `*` for the other parts); `%Y` is combined with `%y`; or it
+//! contains none of `%Y`, `%y` and `%s`.
 //!
 //! # Time zone
 //!
@@ -169,10 +171,12 @@ enum Field {
     Second,
     YearDay,
     Epoch,
+    /// `%y`: two digits, the year in 2000-2099 (ZoneMinder's deep scheme).
+    Year2,
 }
 
 impl Field {
-    const ALL: [Field; 8] = [
+    const ALL: [Field; 9] = [
         Field::Year,
         Field::Month,
         Field::Day,
@@ -181,6 +185,7 @@ impl Field {
         Field::Second,
         Field::YearDay,
         Field::Epoch,
+        Field::Year2,
     ];
 
     fn from_escape(c: char) -> Option<Field> {
@@ -193,6 +198,7 @@ impl Field {
             'S' => Field::Second,
             'j' => Field::YearDay,
             's' => Field::Epoch,
+            'y' => Field::Year2,
             _ => return None,
         })
     }
@@ -207,10 +213,11 @@ impl Field {
             Field::Second => "%S",
             Field::YearDay => "%j",
             Field::Epoch => "%s",
+            Field::Year2 => "%y",
         }
     }
 
-    fn bit(self) -> u8 {
+    fn bit(self) -> u16 {
         1 << (self as u8)
     }
 
@@ -224,6 +231,7 @@ impl Field {
             Field::Minute => (2, 0, 59),
             Field::Second => (2, 0, 59),
             Field::YearDay => (3, 1, 366),
+            Field::Year2 => (2, 0, 99),
             Field::Epoch => return None,
         })
     }
@@ -289,6 +297,7 @@ impl Captured {
             Field::Second => self.second = v,
             Field::YearDay => self.yday = v,
             Field::Epoch => self.epoch = i64::from(v),
+            Field::Year2 => self.year = 2000 + v,
         }
     }
 }
@@ -333,7 +342,7 @@ impl TimePattern {
             );
         }
 
-        let mut seen: u8 = 0;
+        let mut seen: u16 = 0;
         let mut comps: Vec<Comp> = Vec::new();
         for comp in pattern.split('/') {
             if comp.is_empty() {
@@ -421,8 +430,10 @@ impl TimePattern {
                     f.token()
                 ));
             }
-        } else if !has(Field::Year) {
-            return err("the pattern must contain %Y (with %m, %d...) or %s".into());
+        } else if has(Field::Year) && has(Field::Year2) {
+            return err("%Y and %y both give the year; use one of them".into());
+        } else if !has(Field::Year) && !has(Field::Year2) {
+            return err("the pattern must contain %Y or %y (with %m, %d...) or %s".into());
         }
 
         let depth = (!comps.iter().any(|c| matches!(c, Comp::Globstar))).then_some(comps.len());

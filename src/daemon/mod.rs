@@ -133,7 +133,7 @@ impl Shared {
 /// batch a crash left open.
 pub fn open_audit(policy: &Policy) -> Result<AuditLog> {
     let mut audit = open_log(policy)?;
-    recover_batch(&mut audit)?;
+    recover_batch(&mut audit, policy)?;
     Ok(audit)
 }
 

@@ -38,8 +38,8 @@ use crate::sweep::execute::{
 use crate::sweep::{LastSweep, SweepOutcome};
 
 /// Closes the batch a crash left open, if any ([`recover`]).
-pub(crate) fn recover_batch(audit: &mut AuditLog) -> Result<()> {
-    let n = recover(audit).context("cannot close the batch a previous run left open")?;
+pub(crate) fn recover_batch(audit: &mut AuditLog, policy: &Policy) -> Result<()> {
+    let n = recover(audit, policy).context("cannot close the batch a previous run left open")?;
     if n > 0 {
         log::warn!(retention_event = "recovered"; "closed an interrupted deletion batch of {n} files (see the audit log)");
     }
@@ -170,7 +170,7 @@ impl Sweeper {
 
     fn startup_records(&mut self) -> Result<()> {
         if let Some(a) = &self.shared.audit {
-            recover_batch(&mut lock_audit(a))?;
+            recover_batch(&mut lock_audit(a), &self.policy())?;
         }
         self.record_policy_load()?;
         self.startup_pending = false;
@@ -540,6 +540,7 @@ impl Sweeper {
             raised.push(Alarm::new(AlarmKind::RootUnavailable, e, e));
         }
         raised.extend(failures);
+        raised.extend(hook_alarms(&report, &self.alarms));
         self.alarm_state(&raised);
         if let Some(a) = &shared.audit {
             let mut log = lock_audit(a);
@@ -853,6 +854,23 @@ fn failure_alarms(report: &SweepReport, current: &BTreeMap<(AlarmKind, String), 
         }
         if let Some(t) = current.get(&(AlarmKind::DeleteFailed, zone.clone())) {
             out.push(Alarm::new(AlarmKind::DeleteFailed, zone, t));
+        }
+    }
+    out
+}
+
+/// `hook-failed` alarms: one per zone whose after_delete hook failed in
+/// this sweep; one raised earlier stays until the hook succeeds again.
+fn hook_alarms(report: &SweepReport, current: &BTreeMap<(AlarmKind, String), String>) -> Vec<Alarm> {
+    let mut out: Vec<Alarm> = report
+        .hook_failures
+        .iter()
+        .map(|(zone, text)| Alarm::new(AlarmKind::HookFailed, zone, text))
+        .collect();
+    for ((kind, zone), text) in current {
+        if *kind == AlarmKind::HookFailed && !report.hooks_ok.contains(zone) && !report.hook_failures.contains_key(zone)
+        {
+            out.push(Alarm::new(AlarmKind::HookFailed, zone, text));
         }
     }
     out

@@ -24,7 +24,7 @@ use nix::fcntl::{openat, AtFlags, OFlag};
 use nix::sys::stat::{fstat, fstatat, FileStat as NixStat, Mode, SFlag};
 use nix::unistd::{unlinkat, UnlinkatFlags};
 
-use crate::core::inventory::{FileStat, Kind};
+use crate::core::inventory::{FileStat, Kind, Member};
 
 /// A `stat` result in the inventory's terms.
 fn stat_of(s: &NixStat) -> FileStat {
@@ -212,6 +212,109 @@ impl DirHandle {
         }
         unlinkat(&self.fd, name, UnlinkatFlags::NoRemoveDir)?;
         Ok(true)
+    }
+
+    /// Removes a unit (see [`crate::core::layout`]) as one: a directory
+    /// unit `name` (its directory must still have `expected`'s inode) or
+    /// the group members in this directory. Every member is checked
+    /// against the stat it was recorded with *before* any is unlinked: if
+    /// one changed (written since, replaced) nothing is deleted and the
+    /// result is `Ok(false)`. Members already gone are skipped. A directory
+    /// unit's emptied directories are removed, deepest first; a file that
+    /// appeared meanwhile keeps them (it is no member). `Err(ENOENT)`: the
+    /// whole unit was already gone; another error: an unlink failed, and
+    /// the members before it are gone.
+    pub fn remove_unit(
+        &self,
+        name: &OsStr,
+        dir_unit: bool,
+        expected: &FileStat,
+        members: &[Member],
+    ) -> Result<bool, Errno> {
+        let own;
+        let top = if dir_unit {
+            own = match self.open_sub(name) {
+                Ok(h) => h,
+                Err(OpenError::Gone) => return Err(Errno::ENOENT),
+                Err(OpenError::NotADirectory | OpenError::OtherFilesystem) => return Ok(false),
+                Err(OpenError::Io(e)) => return Err(e),
+            };
+            if own.ino != expected.ino {
+                return Ok(false);
+            }
+            &own
+        } else {
+            self
+        };
+        // Each member's directory, opened once.
+        let mut dirs: std::collections::BTreeMap<Vec<u8>, Option<DirHandle>> = Default::default();
+        let split = |rel: &OsStr| -> (Vec<u8>, OsString) {
+            let b = rel.as_bytes();
+            match b.iter().rposition(|&c| c == b'/') {
+                Some(k) => (b[..k].to_vec(), OsStr::from_bytes(&b[k + 1..]).to_os_string()),
+                None => (Vec::new(), rel.to_os_string()),
+            }
+        };
+        let mut present = Vec::with_capacity(members.len());
+        for m in members {
+            let (parent, file) = split(&m.rel);
+            let d = dirs.entry(parent.clone()).or_insert_with(|| {
+                if parent.is_empty() {
+                    None
+                } else {
+                    top.open_rel(&parent).ok()
+                }
+            });
+            if !parent.is_empty() && d.is_none() {
+                continue; // its directory is gone: so is the member
+            }
+            let d = d.as_ref().unwrap_or(top);
+            match d.stat(&file) {
+                Ok(now) if now.kind == Kind::File && now.same_file(&m.stat) => present.push((parent, file, m)),
+                Ok(_) => return Ok(false),
+                Err(Errno::ENOENT) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if present.is_empty() && !dir_unit {
+            return Err(Errno::ENOENT);
+        }
+        for (parent, file, m) in &present {
+            let d = dirs.get(parent).and_then(|d| d.as_ref()).unwrap_or(top);
+            match d.unlink_if_same(file, &m.stat) {
+                Ok(_) | Err(Errno::ENOENT) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if dir_unit {
+            // Emptied directories below the unit, then the unit's own.
+            top.prune_empty(crate::fs::scan::MAX_DEPTH);
+            let _ = top.fsync();
+            let _ = self.rmdir(name);
+        }
+        Ok(true)
+    }
+
+    /// Removes every empty directory below this one, deepest first, down to
+    /// `depth` levels (directories with anything in them stay).
+    pub fn prune_empty(&self, depth: usize) {
+        if depth == 0 {
+            return;
+        }
+        let Ok(entries) = self.entries() else { return };
+        let mut removed = false;
+        for (name, kind) in entries {
+            if kind.is_some_and(|k| k != Kind::Dir) {
+                continue;
+            }
+            if let Ok(sub) = self.open_sub(&name) {
+                sub.prune_empty(depth - 1);
+                removed |= self.rmdir(&name).is_ok();
+            }
+        }
+        if removed {
+            let _ = self.fsync();
+        }
     }
 
     /// Removes the empty subdirectory `name` (fails with ENOTEMPTY otherwise).

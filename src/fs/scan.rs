@@ -20,14 +20,15 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::{OsStr, OsString};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 
 use nix::errno::Errno;
 
 use crate::core::holds::Coverage;
+use crate::core::inventory::{unit_stat, FileStat, Kind, Member};
 use crate::core::inventory::{DirRef, FileRec, Inventory, RootInventory, ScanStats, ZoneInventory, NONE};
-use crate::core::inventory::{FileStat, Kind};
+use crate::core::layout::{self, Unit};
 use crate::core::policy::{Policy, TimeSource, Zone};
 use crate::core::units::{Timestamp, ZoneId};
 use crate::fs::handle::{DirHandle, OpenError};
@@ -56,14 +57,21 @@ fn recording_time(zone: &Zone, name: &[u8], rel: &[u8], st: &FileStat, stats: &m
 }
 
 /// Reads the recordings directly in one directory: calls `f(name, stat,
-/// time)` for each, and `sub(name, inode)` for each subdirectory. `rel` is the
-/// directory's path relative to the root.
+/// time, members)` for each, and `sub(name, inode)` for each subdirectory
+/// the walk should enter. `rel` is the directory's path relative to the
+/// root.
+///
+/// A recording is what the zone's [`Unit`] says: a file (no members); a
+/// directory at the unit depth, read whole (its name, the members' summed
+/// [`unit_stat`], every file below it); or the files sharing a group key
+/// (the key as its name). Directories below the unit depth are never
+/// entered.
 pub fn read_dir(
     dir: &DirHandle,
     rel: &[u8],
     zone: &Zone,
     stats: &mut ScanStats,
-    mut f: impl FnMut(&OsStr, FileStat, Timestamp),
+    mut f: impl FnMut(&OsStr, FileStat, Timestamp, &[Member]),
     mut sub: impl FnMut(&OsStr, u64),
 ) -> Result<(), Errno> {
     let mut path = rel.to_vec();
@@ -71,10 +79,30 @@ pub fn read_dir(
         path.push(b'/');
     }
     let base = path.len();
+    let here = layout::depth(rel);
+    // Directory units: this directory holds them, or lies above them.
+    let unit_depth = zone.unit.dir_depth();
+    let holds_units = unit_depth == Some(here + 1);
+    let mut units: Vec<(OsString, u64)> = Vec::new();
+    // Group units: included files, grouped once the directory is read.
+    let grouping = match &zone.unit {
+        Unit::Group(g) => Some(g),
+        _ => None,
+    };
+    let mut grouped: Vec<(Vec<u8>, Member, Option<Timestamp>)> = Vec::new();
     let mut entries_err = None;
+    let mut subdir = |name: &OsStr, ino: u64, units: &mut Vec<(OsString, u64)>, stats: &mut ScanStats| {
+        if holds_units {
+            units.push((name.to_os_string(), ino));
+        } else if unit_depth.is_none_or(|d| here + 1 < d) {
+            sub(name, ino);
+        } else {
+            stats.not_included += 1;
+        }
+    };
     dir.for_each_entry(|name, kind, ino| {
         match kind {
-            Some(Kind::Dir) => return sub(name, ino),
+            Some(Kind::Dir) => return subdir(name, ino, &mut units, stats),
             Some(Kind::Symlink) => {
                 stats.symlinks += 1;
                 return;
@@ -88,7 +116,7 @@ pub fn read_dir(
         path.truncate(base);
         path.extend_from_slice(name.as_bytes());
         // Cheap checks on the name first: most non-recordings cost no stat.
-        if kind == Some(Kind::File) && !zone.include.matches(name.as_bytes(), &path) {
+        if kind == Some(Kind::File) && (unit_depth.is_some() || !zone.include.matches(name.as_bytes(), &path)) {
             stats.not_included += 1;
             return;
         }
@@ -102,18 +130,172 @@ pub fn read_dir(
             }
         };
         match st.kind {
-            Kind::File => {
-                if let Some(t) = recording_time(zone, name.as_bytes(), &path, &st, stats) {
-                    f(name, st, t);
-                }
+            Kind::File if unit_depth.is_some() || !zone.include.matches(name.as_bytes(), &path) => {
+                stats.not_included += 1
             }
-            Kind::Dir => sub(name, st.ino),
+            Kind::File => match grouping {
+                None => {
+                    if let Some(t) = recording_time(zone, name.as_bytes(), &path, &st, stats) {
+                        f(name, st, t, &[]);
+                    }
+                }
+                Some(g) => {
+                    let time = match &zone.time {
+                        TimeSource::Mtime => Some(Timestamp(st.mtime)),
+                        TimeSource::Pattern(p) => p.match_path(&path),
+                    };
+                    let member = Member {
+                        rel: name.to_os_string(),
+                        stat: st,
+                    };
+                    grouped.push((g.key(name.as_bytes()).into_owned(), member, time));
+                }
+            },
+            Kind::Dir => subdir(name, st.ino, &mut units, stats),
             Kind::Symlink => stats.symlinks += 1,
             Kind::Other => stats.other += 1,
         }
     })?;
     let _ = entries_err;
+    if !grouped.is_empty() {
+        report_groups(grouped, stats, &mut f);
+    }
+    // Deterministic order, whatever the directory's order.
+    units.sort_unstable();
+    for (name, _) in units {
+        path.truncate(base);
+        path.extend_from_slice(name.as_bytes());
+        if !zone.include.matches(name.as_bytes(), &path) {
+            stats.not_included += 1;
+            continue;
+        }
+        let Ok(own) = dir.stat(&name) else { continue };
+        let (members, complete) = match dir.open_sub(&name) {
+            Ok(h) => unit_members(&h, stats),
+            Err(OpenError::Gone) => continue,
+            Err(e) => {
+                count_open_error(&e, stats);
+                continue;
+            }
+        };
+        if !complete {
+            // A unit that cannot be read whole is never deleted in part.
+            stats.errors += 1;
+            continue;
+        }
+        let st = unit_stat(own, &members);
+        let time = match &zone.time {
+            TimeSource::Mtime => Some(Timestamp(st.mtime)),
+            TimeSource::Pattern(p) => p.match_path(&path),
+        };
+        match time {
+            Some(t) => f(&name, st, t, &members),
+            None => stats.untimed += 1,
+        }
+    }
     Ok(())
+}
+
+/// Reports the groups of one directory: members sorted by key, each
+/// group's time the newest of its members' (a group none of whose members
+/// has a time is untimed: never deleted).
+fn report_groups(
+    mut grouped: Vec<(Vec<u8>, Member, Option<Timestamp>)>,
+    stats: &mut ScanStats,
+    f: &mut impl FnMut(&OsStr, FileStat, Timestamp, &[Member]),
+) {
+    grouped.sort_unstable_by(|a, b| (&a.0, &a.1.rel).cmp(&(&b.0, &b.1.rel)));
+    let mut members: Vec<Member> = Vec::new();
+    let mut i = 0;
+    while i < grouped.len() {
+        let mut j = i;
+        let mut time: Option<Timestamp> = None;
+        members.clear();
+        while j < grouped.len() && grouped[j].0 == grouped[i].0 {
+            time = time.max(grouped[j].2);
+            members.push(grouped[j].1.clone());
+            j += 1;
+        }
+        match time {
+            Some(t) => {
+                let st = unit_stat(members[0].stat, &members);
+                f(OsStr::from_bytes(&grouped[i].0), st, t, &members);
+            }
+            None => stats.untimed += members.len() as u64,
+        }
+        i = j;
+    }
+}
+
+/// Every regular file below a unit directory, with its path relative to
+/// it (depth first, sorted), and whether the whole tree could be read.
+fn unit_members(top: &DirHandle, stats: &mut ScanStats) -> (Vec<Member>, bool) {
+    let mut out = Vec::new();
+    let mut complete = true;
+    let mut stack: Vec<(DirHandle, Vec<u8>)> = Vec::new();
+    let mut first = Some(());
+    loop {
+        let (handle, prefix);
+        if first.take().is_some() {
+            handle = None;
+            prefix = Vec::new();
+        } else {
+            match stack.pop() {
+                Some((h, p)) => {
+                    handle = Some(h);
+                    prefix = p;
+                }
+                None => break,
+            }
+        }
+        let d = handle.as_ref().unwrap_or(top);
+        let mut subs = Vec::new();
+        let res = d.for_each_entry(|name, kind, _| {
+            let st = match kind {
+                Some(Kind::Symlink) | Some(Kind::Other) => {
+                    stats.symlinks += u64::from(kind == Some(Kind::Symlink));
+                    return;
+                }
+                _ => match d.stat(name) {
+                    Ok(st) => st,
+                    Err(Errno::ENOENT) => return,
+                    Err(_) => {
+                        complete = false;
+                        return;
+                    }
+                },
+            };
+            let mut rel = prefix.clone();
+            if !rel.is_empty() {
+                rel.push(b'/');
+            }
+            rel.extend_from_slice(name.as_bytes());
+            match st.kind {
+                Kind::File => out.push(Member {
+                    rel: OsString::from_vec(rel),
+                    stat: st,
+                }),
+                Kind::Dir => subs.push((name.to_os_string(), rel)),
+                _ => {}
+            }
+        });
+        if res.is_err() {
+            complete = false;
+        }
+        for (name, rel) in subs {
+            if layout::depth(&rel) > MAX_DEPTH {
+                complete = false;
+                continue;
+            }
+            match d.open_sub(&name) {
+                Ok(h) => stack.push((h, rel)),
+                Err(OpenError::Gone) => {}
+                Err(_) => complete = false,
+            }
+        }
+    }
+    out.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
+    (out, complete)
 }
 
 /// Threads a full walk uses by default: the walk is bound by inode reads
@@ -173,7 +355,7 @@ pub fn scan_root_with(zone: &Zone, path: &Path, threads: usize) -> RootInventory
                 &rel,
                 zone,
                 &mut stats,
-                |_, st, t| inv.add_file(idx, t, st.frees(), st.mtime),
+                |_, st, t, _| inv.add_file(idx, t, st.frees(), st.mtime),
                 |name, _| subs.push(name.to_os_string()),
             );
             if res.is_err() {
@@ -276,7 +458,7 @@ fn walk(inv: &mut RootInventory, zone: &Zone, handle: DirHandle, idx: u32, mut r
             rel,
             zone,
             stats,
-            |_, st, t| inv.add_file(idx, t, st.frees(), st.mtime),
+            |_, st, t, _| inv.add_file(idx, t, st.frees(), st.mtime),
             |name, _| subdirs.push(name.to_os_string()),
         );
         if res.is_err() {
@@ -359,7 +541,7 @@ fn reread(inv: &mut RootInventory, zone: &Zone, root: &DirHandle, dir: u32, stat
         &rel,
         zone,
         stats,
-        |_, st, t| inv.add_file(dir, t, st.frees(), st.mtime),
+        |_, st, t, _| inv.add_file(dir, t, st.frees(), st.mtime),
         |name, ino| {
             listed.insert(name.to_os_string(), ino);
         },
@@ -528,7 +710,7 @@ pub fn read_detail(inv: &Inventory, policy: &Policy, d: DirRef) -> Result<Vec<Fi
         &rel,
         zone,
         &mut stats,
-        |name, stat, time| {
+        |name, stat, time, _| {
             files.push(FileRec {
                 name: name.to_os_string(),
                 time,

@@ -65,13 +65,35 @@ pub fn explain(
         .as_os_str()
         .as_bytes()
         .to_vec();
-    let (parent, name) = match rel.iter().rposition(|b| *b == b'/') {
-        Some(i) => (rel[..i].to_vec(), rel[i + 1..].to_vec()),
-        None => (Vec::new(), rel.clone()),
+    // A file inside a directory unit is explained as its unit.
+    let unit_rel = match zone.unit.dir_depth() {
+        Some(d) => {
+            let comps: Vec<&[u8]> = rel.split(|b| *b == b'/').filter(|c| !c.is_empty()).collect();
+            if comps.len() >= d {
+                comps[..d].join(&b'/')
+            } else {
+                rel.clone()
+            }
+        }
+        None => rel.clone(),
+    };
+    let (parent, name) = match unit_rel.iter().rposition(|b| *b == b'/') {
+        Some(i) => (unit_rel[..i].to_vec(), unit_rel[i + 1..].to_vec()),
+        None => (Vec::new(), unit_rel.clone()),
     };
     let mut base = json!({"path": path.display().to_string(), "zone": zone.name.0, "root": root.display().to_string()});
     match lookup(zone, root, &parent, &name) {
-        Lookup::Recording { size, time, mtime } => {
+        Lookup::Recording {
+            size,
+            time,
+            mtime,
+            unit,
+        } => {
+            let rel = match unit {
+                Some(key) if parent.is_empty() => key,
+                Some(key) => [&parent[..], b"/", &key[..]].concat(),
+                None => unit_rel.clone(),
+            };
             let v = present(policy, store, inv, zone, path, &rel, size, time, mtime, now)?;
             merge(&mut base, v);
         }
@@ -129,7 +151,13 @@ fn merge(base: &mut Value, v: Value) {
 }
 
 enum Lookup {
-    Recording { size: u64, time: Timestamp, mtime: i64 },
+    Recording {
+        size: u64,
+        time: Timestamp,
+        mtime: i64,
+        /// The group key, when the path is one member of a group unit.
+        unit: Option<Vec<u8>>,
+    },
     NotARecording(String),
     Unreachable(String),
     Missing,
@@ -149,18 +177,21 @@ fn lookup(zone: &Zone, root: &Path, parent: &[u8], name: &[u8]) -> Lookup {
         parent,
         zone,
         &mut stats,
-        |n, st, t| {
+        |n, st, t, members| {
             if n.as_bytes() == name {
-                found = Some((st, t));
+                found = Some((st, t, None));
+            } else if members.iter().any(|m| m.rel.as_bytes() == name) {
+                found = Some((st, t, Some(n.as_bytes().to_vec())));
             }
         },
         |_, _| {},
     );
-    if let Some((st, time)) = found {
+    if let Some((st, time, unit)) = found {
         return Lookup::Recording {
             size: st.size,
             time,
             mtime: st.mtime,
+            unit,
         };
     }
     match dir.stat(OsStr::from_bytes(name)) {

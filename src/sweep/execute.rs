@@ -32,8 +32,9 @@ use std::sync::Mutex;
 use crate::audit::schema::{self, Action, Outcome, RecPath};
 use crate::audit::{lock_audit, AuditError, AuditLog};
 use crate::core::holds::HoldSet;
-use crate::core::inventory::FileStat;
 use crate::core::inventory::{DirRef, Inventory};
+use crate::core::inventory::{FileStat, Member};
+use crate::core::layout::Unit;
 use crate::core::plan::{Entry, Files, Plan, Verdict};
 use crate::core::policy::Policy;
 use crate::core::units::{Bytes, Timestamp};
@@ -140,6 +141,10 @@ pub struct SweepReport {
     /// files the guard charged to its budget were deleted: it gives back
     /// the rest.
     pub charged_deleted: Vec<u32>,
+    /// Zones whose after_delete hook failed in this sweep, with why.
+    pub hook_failures: BTreeMap<String, String>,
+    /// Zones whose after_delete hook ran and succeeded in this sweep.
+    pub hooks_ok: std::collections::BTreeSet<String>,
 }
 
 impl SweepReport {
@@ -172,6 +177,7 @@ struct Pending {
     entry: usize,
     name: OsString,
     stat: FileStat,
+    members: Vec<Member>,
     path: PathBuf,
     seq: u64,
     code: &'static str,
@@ -183,6 +189,8 @@ struct Candidate {
     entry: usize,
     name: OsString,
     stat: FileStat,
+    /// A unit's files (empty for a plain file).
+    members: Vec<Member>,
     time: Timestamp,
     rel: Vec<u8>,
 }
@@ -243,13 +251,10 @@ pub fn execute_into(
         // (its reserve past the end, and free space): on a full disk a
         // larger one would fail whole, every sweep, and nothing would be
         // deleted. So a big directory goes in several batches there.
-        let per = audit.map_or(usize::MAX, |a| {
-            let room = lock_audit(a).batch_room() / 4 * 3;
-            (room / crate::audit::BYTES_PER_DELETION).max(1) as usize
-        });
+        let room = audit.map_or(u64::MAX, |a| lock_audit(a).batch_room() / 4 * 3);
         let mut start = 0usize;
         loop {
-            let end = start.saturating_add(per).min(cands.len());
+            let end = start + fitting(&cands[start..], room);
             run_batch(
                 plan,
                 inv,
@@ -282,6 +287,20 @@ pub fn execute_into(
     Ok(())
 }
 
+/// How many of `cands` (at least one) have records that fit in `room`
+/// bytes: a unit's record names each of its members.
+fn fitting(cands: &[Candidate], room: u64) -> usize {
+    let mut used = 0u64;
+    for (k, c) in cands.iter().enumerate() {
+        let names: u64 = c.members.iter().map(|m| m.rel.len() as u64 + 64).sum();
+        used = used.saturating_add(crate::audit::BYTES_PER_DELETION + names);
+        if used > room {
+            return k.max(1);
+        }
+    }
+    cands.len()
+}
+
 /// Reads the candidates of one entry; returns the open directory.
 fn gather(
     e: &Entry,
@@ -309,33 +328,21 @@ fn gather(
         r.extend_from_slice(name.as_bytes());
         r
     };
-    match &e.files {
-        Files::All => {
-            let zone = &policy.zones[e.dir.zone.0 as usize];
-            let mut stats = Default::default();
-            let res = scan::read_dir(
-                &dir,
-                &rel,
-                zone,
-                &mut stats,
-                |name, stat, time| {
-                    cands.push(Candidate {
-                        entry: local,
-                        name: name.to_os_string(),
-                        stat,
-                        time,
-                        rel: file_rel(name),
-                    })
-                },
-                |_, _| {},
-            );
-            if let Err(err) = res {
-                report
-                    .dir_errors
-                    .push((inv.root(e.dir).abs_path(e.dir.dir), err.to_string()));
-            }
+    let zone = &policy.zones[e.dir.zone.0 as usize];
+    // Units are always read afresh: the plan names them, the disk says
+    // what their members are now.
+    let wanted: Option<HashSet<OsString>> = match (&e.files, &zone.unit) {
+        (Files::All, _) => None,
+        (Files::Some(ix), Unit::Dir { .. } | Unit::Group(_)) => {
+            let det = inv.detail(e.dir).map(|v| v.as_slice()).unwrap_or(&[]);
+            Some(
+                ix.iter()
+                    .filter_map(|&k| det.get(k as usize))
+                    .map(|f| f.name.clone())
+                    .collect(),
+            )
         }
-        Files::Some(ix) => {
+        (Files::Some(ix), Unit::File) => {
             let det = inv.detail(e.dir).map(|v| v.as_slice()).unwrap_or(&[]);
             for &k in ix {
                 if let Some(f) = det.get(k as usize) {
@@ -343,12 +350,39 @@ fn gather(
                         entry: local,
                         name: f.name.clone(),
                         stat: f.stat,
+                        members: Vec::new(),
                         time: f.time,
                         rel: file_rel(&f.name),
                     });
                 }
             }
+            return Some(dir);
         }
+    };
+    let mut stats = Default::default();
+    let res = scan::read_dir(
+        &dir,
+        &rel,
+        zone,
+        &mut stats,
+        |name, stat, time, members| {
+            if wanted.as_ref().is_none_or(|w| w.contains(name)) {
+                cands.push(Candidate {
+                    entry: local,
+                    name: name.to_os_string(),
+                    stat,
+                    members: members.to_vec(),
+                    time,
+                    rel: file_rel(name),
+                })
+            }
+        },
+        |_, _| {},
+    );
+    if let Err(err) = res {
+        report
+            .dir_errors
+            .push((inv.root(e.dir).abs_path(e.dir.dir), err.to_string()));
     }
     Some(dir)
 }
@@ -368,6 +402,8 @@ fn run_batch(
     last: bool,
     report: &mut SweepReport,
 ) -> Result<(), ExecError> {
+    // What the batch deleted, per zone, for the zones' after_delete hooks.
+    let mut done: BTreeMap<usize, (Vec<PathBuf>, u64, u64)> = BTreeMap::new();
     let mut body = |holds: &HoldSet| -> Result<(), ExecError> {
         // Lock order: the holds lock (taken by the gate), then the audit log.
         let mut audit = audit.map(lock_audit);
@@ -412,11 +448,14 @@ fn run_batch(
                         text: reason.text,
                         policy: plan.policy_digest.clone(),
                         former_hold: reason.former_hold.map(|h| h.0),
+                        unit: (!matches!(zone.unit, Unit::File)).then(|| zone.unit.kind().to_string()),
+                        members: c.members.iter().map(schema::Member::from).collect(),
                     })?;
                     pending.push(Pending {
                         entry: c.entry,
                         name: c.name.clone(),
                         stat: c.stat,
+                        members: c.members.clone(),
                         path,
                         seq,
                         code: reason.code,
@@ -439,8 +478,20 @@ fn run_batch(
         let mut touched = vec![false; dirs.len()];
         for p in &pending {
             let Some(dir) = &dirs[p.entry] else { continue };
-            match dir.unlink_if_same(&p.name, &p.stat) {
+            let unit = &policy.zones[entries[p.entry].dir.zone.0 as usize].unit;
+            let removed = match unit {
+                Unit::File => dir.unlink_if_same(&p.name, &p.stat),
+                Unit::Dir { .. } => dir.remove_unit(&p.name, true, &p.stat, &p.members),
+                Unit::Group(_) => dir.remove_unit(&p.name, false, &p.stat, &p.members),
+            };
+            match removed {
                 Ok(true) => {
+                    let z = entries[p.entry].dir.zone.0 as usize;
+                    if policy.zones[z].after_delete.is_some() {
+                        let d = done.entry(z).or_insert_with(|| (Vec::new(), p.seq, p.seq));
+                        d.0.push(p.path.clone());
+                        d.2 = p.seq;
+                    }
                     touched[p.entry] = true;
                     deleted += 1;
                     freed += p.stat.frees();
@@ -487,8 +538,51 @@ fn run_batch(
         Ok(())
     };
     gate.with_locked(&mut body)?;
+    for (z, (paths, first, last)) in done {
+        run_hook(&policy.zones[z], &paths, (first, last), audit, report)?;
+    }
     if !opts.dry_run && last {
         report.rmdirs += remove_emptied(inv, entries, dirs);
+    }
+    Ok(())
+}
+
+/// Runs a zone's after_delete hook for what one batch deleted; a failure
+/// is recorded (`hook`) and reported, never retried.
+fn run_hook(
+    zone: &crate::core::policy::Zone,
+    paths: &[PathBuf],
+    (first, last): (u64, u64),
+    audit: Option<&Mutex<AuditLog>>,
+    report: &mut SweepReport,
+) -> Result<(), ExecError> {
+    let Some(hook) = &zone.after_delete else { return Ok(()) };
+    match crate::sweep::hook::run(zone, hook, paths) {
+        Ok(took) => {
+            log::info!(retention_event = "hook", retention_zone = zone.name.0.as_str(); "after_delete of zone {} told of {} deleted recordings in {took:.1?}", zone.name, paths.len());
+            report.hooks_ok.insert(zone.name.0.clone());
+        }
+        Err(why) => {
+            let text = format!(
+                "after_delete of zone {} {why} (told of {} deleted recordings, records {first}-{last}); it is not run again for them",
+                zone.name,
+                paths.len()
+            );
+            log::error!(retention_event = "hook-failed", retention_zone = zone.name.0.as_str(); "{text}");
+            if let Some(a) = audit {
+                let mut a = lock_audit(a);
+                a.record(&schema::Hook {
+                    zone: zone.name.0.clone(),
+                    command: hook.command.clone(),
+                    units: paths.len() as u64,
+                    first: Some(first),
+                    last: Some(last),
+                    text: text.clone(),
+                })?;
+                a.sync()?;
+            }
+            report.hook_failures.insert(zone.name.0.clone(), text);
+        }
     }
     Ok(())
 }
@@ -526,13 +620,17 @@ fn remove_emptied(inv: &Inventory, entries: &[Entry], dirs: &[Option<DirHandle>]
 /// Closes a batch a crash left open: every `delete` record after the last
 /// `batch-done` (or `recovered`) record is checked on disk, and a
 /// `recovered` record states which of those files are gone and which are
-/// still there (the deletion did not happen). Returns how many were open.
-pub fn recover(audit: &mut AuditLog) -> Result<usize, AuditError> {
-    let mut open: Vec<(u64, OsString)> = Vec::new();
+/// still there (the deletion did not happen). A unit the crash split (some
+/// members gone, some not) is finished: its durable record decided it, and
+/// a unit is never left in part. The rest are unlinked fd-relative from
+/// their zone's root, each only if it is still a regular file of the
+/// recorded size. Returns how many records were open.
+pub fn recover(audit: &mut AuditLog, policy: &Policy) -> Result<usize, AuditError> {
+    let mut open: Vec<(u64, schema::Delete)> = Vec::new();
     for rec in crate::audit::read_segment(audit.path())? {
         let rec = rec?;
         if let Some(d) = rec.fields_as::<schema::Delete>() {
-            open.push((rec.seq, d.path.0));
+            open.push((rec.seq, d));
         } else if rec.action == Action::BatchDone || rec.action == Action::Recovered {
             open.clear();
         }
@@ -540,27 +638,113 @@ pub fn recover(audit: &mut AuditLog) -> Result<usize, AuditError> {
     if open.is_empty() {
         return Ok(0);
     }
+    let exists = |p: &OsStr| !matches!(std::fs::symlink_metadata(Path::new(p)), Err(e) if e.kind() == std::io::ErrorKind::NotFound);
     let mut gone = Vec::new();
     let mut present = Vec::new();
-    for (seq, p) in &open {
-        let v = Outcome::new(*seq, p);
-        match std::fs::symlink_metadata(Path::new(p)) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => gone.push(v),
-            _ => present.push(v),
+    let mut finished = Vec::new();
+    let mut split = 0;
+    for (seq, d) in &open {
+        let files = d.files();
+        let here: Vec<bool> = files.iter().map(|f| exists(f)).collect();
+        let is_split = d.unit.is_some() && here.iter().any(|h| *h) && here.iter().any(|h| !*h);
+        if is_split {
+            split += 1;
+            let done = finish_unit(policy, d);
+            for (f, h) in files.iter().zip(&here) {
+                let v = Outcome::new(*seq, f);
+                if !h {
+                    gone.push(v);
+                } else if done.contains(f) {
+                    finished.push(v);
+                } else {
+                    present.push(v);
+                }
+            }
+            continue;
+        }
+        for (f, h) in files.iter().zip(here) {
+            let v = Outcome::new(*seq, f);
+            if h {
+                present.push(v)
+            } else {
+                gone.push(v)
+            }
         }
     }
+    let units = if split > 0 {
+        format!(
+            "; {split} unit(s) the crash split were finished ({} more files deleted)",
+            finished.len()
+        )
+    } else {
+        String::new()
+    };
     audit.record(&schema::Recovered {
         text: format!(
-            "the previous run stopped during a deletion batch: {} of its {} files are gone, {} are still present (not deleted)",
+            "the previous run stopped during a deletion batch: {} of its {} files are gone, {} are still present (not deleted){units}",
             gone.len(),
-            open.len(),
+            gone.len() + present.len() + finished.len(),
             present.len()
         ),
         gone,
         present,
+        finished,
     })?;
     audit.sync()?;
     Ok(open.len())
+}
+
+/// A relative path's directory part and last component.
+fn split_last(rel: &[u8]) -> (&[u8], &[u8]) {
+    match rel.iter().rposition(|b| *b == b'/') {
+        Some(k) => (&rel[..k], &rel[k + 1..]),
+        None => (b"", rel),
+    }
+}
+
+/// Deletes what is left of a unit a crash split, reached from its zone's
+/// root without following symlinks; returns the files deleted now.
+fn finish_unit(policy: &Policy, d: &schema::Delete) -> Vec<OsString> {
+    let Some(zone) = policy.zone(&d.zone) else {
+        return Vec::new();
+    };
+    let path = Path::new(&d.path.0);
+    let Some(root) = zone.roots.iter().find(|r| path.starts_with(r)) else {
+        return Vec::new();
+    };
+    let Ok(root_h) = DirHandle::open_root(root) else {
+        return Vec::new();
+    };
+    let rel = path.strip_prefix(root).unwrap_or(path).as_os_str().as_bytes();
+    let dir_unit = d.unit.as_deref() == Some("dir");
+    let base: &[u8] = if dir_unit { rel } else { split_last(rel).0 };
+    let mut done = Vec::new();
+    for m in &d.members {
+        let mrel = [base, b"/", m.name.0.as_bytes()].concat();
+        let mrel = mrel.strip_prefix(b"/").unwrap_or(&mrel);
+        let (parent, name) = split_last(mrel);
+        let Ok(dir) = root_h.open_rel(parent) else { continue };
+        let name = OsStr::from_bytes(name);
+        let same = dir
+            .stat(name)
+            .is_ok_and(|st| st.kind == crate::core::inventory::Kind::File && st.size == m.size);
+        if same && nix::unistd::unlinkat(dir.as_fd(), name, nix::unistd::UnlinkatFlags::NoRemoveDir).is_ok() {
+            let _ = dir.fsync();
+            done.push(root.join(OsStr::from_bytes(mrel)).into_os_string());
+        }
+    }
+    if dir_unit {
+        if let Ok(unit) = root_h.open_rel(rel) {
+            unit.prune_empty(scan::MAX_DEPTH);
+        }
+        let (parent, name) = split_last(rel);
+        if let Ok(p) = root_h.open_rel(parent) {
+            if p.rmdir(OsStr::from_bytes(name)).is_ok() {
+                let _ = p.fsync();
+            }
+        }
+    }
+    done
 }
 
 /// The sweep's view of the store: before each deletion batch, lock the

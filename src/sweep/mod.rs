@@ -9,6 +9,7 @@
 //! (the daemon's [`crate::daemon::sweeper::Sweeper`] keeps it).
 
 pub mod execute;
+pub mod hook;
 
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};

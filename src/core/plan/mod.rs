@@ -517,6 +517,7 @@ pub fn plan(
     }
     entries.extend(merge_taken(&w));
     let held_past_max = held_past_max(&w, holds);
+    w.alarms.extend(layout_alarms(inv, policy));
     Ok(Plan {
         now,
         policy_digest: policy.digest.clone(),
@@ -527,6 +528,46 @@ pub fn plan(
         held_past_max,
         erasure: None,
     })
+}
+
+/// `layout-mismatch`: a zone whose preset finds nothing it can read on a
+/// root that was walked (no recording, but files that are not included or
+/// carry no time), or units whose time its pattern cannot read: such
+/// footage is never deleted, and an admin must hear of it.
+fn layout_alarms(inv: &Inventory, policy: &Policy) -> Vec<Alarm> {
+    let mut out = Vec::new();
+    for (z, zone) in policy.zones.iter().enumerate() {
+        let Some(layout) = zone.layout else { continue };
+        for root in inv.zones.get(z).map(|zi| zi.roots.as_slice()).unwrap_or(&[]) {
+            if root.error.is_some() || root.dev.is_none() {
+                continue;
+            }
+            let s = &root.stats;
+            let recordings: u64 = root.dirs.iter().map(|d| u64::from(d.files)).sum();
+            let text = if recordings == 0 && s.not_included + s.untimed > 0 {
+                format!(
+                    "no recording under {} has the shape of layout {layout:?}: {} files are not included and {} have no time in their path; nothing there is deleted",
+                    root.path.display(),
+                    s.not_included,
+                    s.untimed
+                )
+            } else if s.untimed > 0 {
+                format!(
+                    "{} files under {} do not carry a time where layout {layout:?} expects one; they are never deleted",
+                    s.untimed,
+                    root.path.display()
+                )
+            } else {
+                continue;
+            };
+            out.push(Alarm::new(
+                AlarmKind::LayoutMismatch,
+                root.path.display().to_string(),
+                text,
+            ));
+        }
+    }
+    out
 }
 
 /// The max-age rule, and the survey the other rules start from: every
