@@ -41,7 +41,7 @@ use crate::sweep::{LastSweep, SweepOutcome};
 pub(crate) fn recover_batch(audit: &mut AuditLog, policy: &Policy) -> Result<()> {
     let n = recover(audit, policy).context("cannot close the batch a previous run left open")?;
     if n > 0 {
-        log::warn!(retention_event = "recovered"; "closed an interrupted deletion batch of {n} files (see the audit log)");
+        log::warn!(retention_event = "recovered"; "closed an interrupted deletion batch of {n} recordings (see the audit log)");
     }
     Ok(())
 }

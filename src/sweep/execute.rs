@@ -542,7 +542,7 @@ fn run_batch(
         run_hook(&policy.zones[z], &paths, (first, last), audit, report)?;
     }
     if !opts.dry_run && last {
-        report.rmdirs += remove_emptied(inv, entries, dirs);
+        report.rmdirs += remove_emptied(inv, policy, entries, dirs);
     }
     Ok(())
 }
@@ -590,10 +590,13 @@ fn run_hook(
 /// Removes time-bucket directories the batch emptied, climbing towards
 /// (never including) the zone root. Each is removed with `unlinkat(parent,
 /// name, AT_REMOVEDIR)`, which fails harmlessly if anything is in it.
-fn remove_emptied(inv: &Inventory, entries: &[Entry], dirs: &[Option<DirHandle>]) -> u64 {
+fn remove_emptied(inv: &Inventory, policy: &Policy, entries: &[Entry], dirs: &[Option<DirHandle>]) -> u64 {
     let mut removed = 0;
     for (k, e) in entries.iter().enumerate() {
-        if dirs[k].is_none() || e.files != Files::All {
+        // Directories above directory units hold nothing but units: they
+        // are tried whatever part of them went.
+        let above_units = policy.zones[e.dir.zone.0 as usize].unit.dir_depth().is_some();
+        if dirs[k].is_none() || (e.files != Files::All && !above_units) {
             continue;
         }
         let root = inv.root(e.dir);
