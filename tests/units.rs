@@ -466,6 +466,97 @@ fn a_unit_split_by_a_crash_is_finished_at_the_next_start() {
     assert!(v.status.success(), "{}", text(&v));
 }
 
+fn sql(db: &Path, script: &str) -> String {
+    let o = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "import sqlite3,sys\ncon=sqlite3.connect(sys.argv[1])\ncur=con.cursor()\n{script}\ncon.commit()"
+        ))
+        .arg(db)
+        .output()
+        .expect("python3 runs");
+    assert!(o.status.success(), "{}", text(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The Frigate recipe: the rows of deleted segments leave frigate.db (its
+/// paths as Frigate sees them in its container), the others stay; a hook
+/// that fails is recorded and alarmed, and deletion goes on regardless.
+#[test]
+fn the_frigate_recipe_keeps_frigate_db_true_to_the_disk() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("recordings");
+    let state = tmp.path().join("state");
+    let spec = retentiond::demo::treegen::TreeSpec {
+        cams: 2,
+        days: 9.0,
+        segment: 3600,
+        size: 10,
+        end: now(),
+    };
+    retentiond::demo::treegen::frigate(&root, &spec).unwrap();
+    let db = tmp.path().join("frigate.db");
+    let container = |p: &Path| {
+        Path::new("/media/frigate/recordings")
+            .join(p.strip_prefix(&root).unwrap())
+            .display()
+            .to_string()
+    };
+    let rows: Vec<String> = files(&root)
+        .iter()
+        .map(|p| {
+            let rel = p.strip_prefix(&root).unwrap().to_str().unwrap().to_string();
+            let cam = rel.split('/').nth(2).unwrap().to_string();
+            format!("('{}','{cam}','{}',0,0,10)", rel.replace(['/', '.'], "-"), container(p))
+        })
+        .collect();
+    sql(
+        &db,
+        &format!(
+            "cur.execute('CREATE TABLE recordings (id VARCHAR(30) PRIMARY KEY, camera VARCHAR(20), path VARCHAR(255), start_time DATETIME, end_time DATETIME, duration REAL)')\n\
+             cur.execute(\"INSERT INTO recordings VALUES {}\")",
+            rows.join(",")
+        ),
+    );
+    let hook = format!(
+        "{}/packaging/hooks/frigate-db-sync {} {}=/media/frigate/recordings",
+        env!("CARGO_MANIFEST_DIR"),
+        db.display(),
+        root.display()
+    );
+    let policy = zone_policy(
+        tmp.path(),
+        &state,
+        &root,
+        &format!("layout = \"frigate\"\nafter_delete = \"{hook}\""),
+    );
+    let before = files(&root).len();
+    let log = once(&policy);
+    let left = files(&root);
+    assert!(left.len() < before, "some segments went");
+    let in_db: BTreeSet<String> = sql(&db, "for (p,) in cur.execute('SELECT path FROM recordings'): print(p)")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let on_disk: BTreeSet<String> = left.iter().map(|p| container(p)).collect();
+    assert_eq!(in_db, on_disk, "frigate.db lists exactly what is on disk: {log}");
+
+    // A hook that fails: recorded, alarmed, and the deletions stand.
+    std::fs::write(&db, b"not a database").unwrap();
+    let spec = retentiond::demo::treegen::TreeSpec { days: 12.0, ..spec };
+    retentiond::demo::treegen::frigate(&root, &spec).unwrap();
+    let log = once(&policy);
+    assert!(log.contains("hook-failed"), "{log}");
+    assert!(files(&root).len() <= left.len(), "deleted regardless");
+    let recs = audit_records(&state.join("audit.jsonl"));
+    let hook_rec = recs.iter().find(|r| r["action"] == "hook").expect("a hook record");
+    assert!(
+        hook_rec["text"].as_str().unwrap().contains("exited with status 1"),
+        "{hook_rec}"
+    );
+    assert_eq!(hook_rec["zone"], "rec");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
 
