@@ -18,7 +18,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Mutex;
 
 use anyhow::{Context, Result};
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 
 use crate::audit;
 use crate::audit::schema::Delete;
@@ -38,6 +38,9 @@ const CCTV_DAYS: i64 = 35;
 const SEGMENT_SECS: i64 = 15 * 60;
 const CALL_DAYS: i64 = 70;
 const CALLS_PER_DAY: i64 = 6;
+const MONITORS: u32 = 2;
+const EVENTS_PER_DAY: i64 = 4;
+const FRAMES_PER_EVENT: u32 = 10;
 /// Bytes written into each file (they occupy one filesystem block each).
 const FILE_BYTES: usize = 512;
 
@@ -45,6 +48,9 @@ const FILE_BYTES: usize = 512;
 struct Tree {
     cctv_files: u64,
     call_files: u64,
+    calls: u64,
+    event_files: u64,
+    events: u64,
 }
 
 /// Runs the demo, writing its account to `out`. The tree is removed at the
@@ -72,8 +78,13 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
     )?;
     writeln!(
         out,
-        "  calls: {CALL_DAYS} days x {CALLS_PER_DAY} calls = {} files (time from mtime)",
-        tree.call_files
+        "  calls: {CALL_DAYS} days x {CALLS_PER_DAY} calls = {} calls in {} files (Asterisk layout, a call's legs are one recording)",
+        tree.calls, tree.call_files
+    )?;
+    writeln!(
+        out,
+        "  events: {MONITORS} monitors x {CCTV_DAYS} days x {EVENTS_PER_DAY} events = {} event directories of {} files (ZoneMinder, an event is one recording)",
+        tree.events, tree.event_files
     )?;
 
     let config = root.join("retentiond.toml");
@@ -135,6 +146,13 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
         print_sweep(out, &o)?;
     }
     drop(sweeper);
+    if let Ok(told) = std::fs::read_to_string(root.join("zoneminder-hook.log")) {
+        writeln!(
+            out,
+            "  zone events' after_delete hook was told of {} deleted event directories, as ZoneMinder's database would be",
+            told.lines().count()
+        )?;
+    }
     let inv = scan::scan(&policy);
     for (z, zi) in policy.zones.iter().zip(&inv.zones) {
         let oldest = zi
@@ -216,6 +234,13 @@ fn demo_policy(root: &Path) -> String {
     EXAMPLE_POLICY
         .replace("/srv/nvr/cctv", &format!("{r}/cctv"))
         .replace("/srv/nvr/calls", &format!("{r}/calls"))
+        .replace("/srv/nvr/zoneminder/events", &format!("{r}/events"))
+        // ZoneMinder's database is not here: the demo's hook lists what
+        // it would be told.
+        .replace(
+            "/usr/share/retentiond/hooks/zoneminder-db-sync",
+            &format!("tr '\\\\0' '\\\\n' >> {r}/zoneminder-hook.log"),
+        )
         .replace("/var/lib/retentiond", &format!("{r}/state"))
 }
 
@@ -320,16 +345,51 @@ fn build_tree(root: &Path, now: Timestamp) -> Result<Tree> {
         end,
     };
     let cctv_files = treegen::frigate(&root.join("cctv"), &spec).context("cannot build the CCTV tree")?;
-    let mut call_files = 0;
+    // Asterisk writes local time; every third call has one file per leg.
+    let (mut call_files, mut calls) = (0, 0);
     for day in 0..CALL_DAYS {
         for k in 0..CALLS_PER_DAY {
             let t = now.0 - day * 86_400 - k * 3_600 * 2 - 600;
-            let dt: DateTime<Utc> = DateTime::from_timestamp(t, 0).context("time out of range")?;
+            let dt = DateTime::from_timestamp(t, 0)
+                .context("time out of range")?
+                .with_timezone(&chrono::Local);
             let d = root.join("calls").join(dt.format("%Y/%m/%d").to_string());
             std::fs::create_dir_all(&d)?;
-            treegen::write_file(&d.join(dt.format("call-%H%M%S.wav").to_string()), &payload, t)?;
-            call_files += 1;
+            let call = format!("out-5551234-201-{}-{t}.{k}", dt.format("%Y%m%d-%H%M%S"));
+            let legs: &[&str] = if k % 3 == 0 { &["-in", "-out"] } else { &[""] };
+            for leg in legs {
+                treegen::write_file(&d.join(format!("{call}{leg}.wav")), &payload, t)?;
+                call_files += 1;
+            }
+            calls += 1;
         }
     }
-    Ok(Tree { cctv_files, call_files })
+    // ZoneMinder's medium scheme: monitor/date/event/, frames and a video.
+    let (mut event_files, mut events) = (0, 0);
+    for day in 0..CCTV_DAYS {
+        for mon in 1..=MONITORS {
+            for k in 0..EVENTS_PER_DAY {
+                let t = now.0 - day * 86_400 - k * 5_400 - 900;
+                let id = 1000 + events;
+                let dt = DateTime::from_timestamp(t, 0)
+                    .context("time out of range")?
+                    .with_timezone(&chrono::Local);
+                let d = root.join(format!("events/{mon}/{}/{id}", dt.format("%Y-%m-%d")));
+                std::fs::create_dir_all(&d)?;
+                for f in 1..=FRAMES_PER_EVENT {
+                    treegen::write_file(&d.join(format!("{f:05}-capture.jpg")), &payload, t)?;
+                }
+                treegen::write_file(&d.join(format!("{id}-video.mp4")), &payload, t)?;
+                event_files += u64::from(FRAMES_PER_EVENT) + 1;
+                events += 1;
+            }
+        }
+    }
+    Ok(Tree {
+        cctv_files,
+        call_files,
+        calls,
+        event_files,
+        events: events as u64,
+    })
 }
