@@ -466,6 +466,83 @@ fn a_unit_split_by_a_crash_is_finished_at_the_next_start() {
     assert!(v.status.success(), "{}", text(&v));
 }
 
+/// Per-camera retention in Frigate's layout, where the camera is a middle
+/// path component: the entrance camera kept 30 days, the rest 7, and a
+/// quota of its own for one camera; each deletion record names its rule.
+#[test]
+fn per_source_rules_keep_each_camera_its_own_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("recordings");
+    let state = tmp.path().join("state");
+    let t0 = now();
+    let spec = retentiond::demo::treegen::TreeSpec {
+        cams: 3,
+        days: 40.0,
+        segment: 3 * 3600,
+        size: 10,
+        end: t0,
+    };
+    retentiond::demo::treegen::frigate(&root, &spec).unwrap();
+    let policy = zone_policy(
+        tmp.path(),
+        &state,
+        &root,
+        "layout = \"frigate\"\n\
+         [[zone.rule]]\nname = \"entrance\"\nsource = \"cam00\"\nmin_age = \"30d\"\nmax_age = \"30d\"\n\
+         [[zone.rule]]\nname = \"yard\"\nsource = \"cam02\"\nmax_age = \"40d\"\nmax_bytes = \"20KiB\"\n",
+    );
+    let o = retentiond(&["--config", policy.to_str().unwrap(), "--check-config"]);
+    let shown = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success() && shown.contains("[[zone.rule]]\nname = \"entrance\"\nsource = \"cam00\""),
+        "{shown}"
+    );
+    once(&policy);
+    let age = |p: &Path| t0 - path_time(&root, p);
+    let left = files(&root);
+    let cam = |c: &'static str| left.iter().filter(move |p| p.to_str().unwrap().contains(c));
+    assert!(
+        cam("/cam00/").all(|p| age(p) <= 30 * DAY + 3 * 3600),
+        "entrance: 30 days"
+    );
+    assert!(
+        cam("/cam00/").any(|p| age(p) > 20 * DAY),
+        "entrance keeps more than 7 days"
+    );
+    assert!(cam("/cam01/").all(|p| age(p) <= 7 * DAY + 3 * 3600), "others: 7 days");
+    // The yard's own quota: 20 KiB of 4 KiB blocks is 5 segments.
+    assert!(
+        cam("/cam02/").count() <= 5,
+        "yard within its quota: {}",
+        cam("/cam02/").count()
+    );
+    let recs = audit_records(&state.join("audit.jsonl"));
+    let dels: Vec<_> = recs.iter().filter(|r| r["action"] == "delete").collect();
+    for r in &dels {
+        let p = r["path"].as_str().unwrap();
+        let (want_rule, want_reason) = if p.contains("/cam00/") {
+            (Some("entrance"), "max-age")
+        } else if p.contains("/cam02/") {
+            (Some("yard"), "")
+        } else {
+            (None, "max-age")
+        };
+        assert_eq!(r["rule"].as_str(), want_rule, "{r}");
+        if !want_reason.is_empty() {
+            assert_eq!(r["reason"], want_reason, "{r}");
+        }
+    }
+    let quota: Vec<_> = dels.iter().filter(|r| r["reason"] == "quota").collect();
+    assert!(
+        quota.iter().any(|r| r["rule"] == "yard"
+            && r["text"]
+                .as_str()
+                .unwrap()
+                .contains("rule yard of zone rec is over its max_bytes 20.0 KiB")),
+        "{quota:?}"
+    );
+}
+
 fn sql(db: &Path, script: &str) -> String {
     let o = std::process::Command::new("python3")
         .arg("-c")

@@ -254,6 +254,9 @@ pub struct Delete {
     /// The hold that kept it past max_age, released or lapsed since.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub former_hold: Option<u64>,
+    /// The zone's rule whose floor and ceiling applied, if one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
     /// What the recording is when it is more than one file: "dir" (the
     /// path is its directory) or "group" (the path is its directory and
     /// its key). Absent for a single file.

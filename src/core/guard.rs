@@ -597,6 +597,7 @@ mod tests {
             now: NOW,
             policy_digest: p.digest.clone(),
             zones: Vec::new(),
+            classes: Vec::new(),
             entries: Vec::new(),
             filesystems: Vec::new(),
             alarms: Vec::new(),

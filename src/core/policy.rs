@@ -176,6 +176,29 @@ pub mod raw {
         pub after_delete: Option<Spanned<String>>,
         /// How long `after_delete` may run before it is killed (default 60s).
         pub after_delete_timeout: Option<Spanned<String>>,
+        /// Per-source rules: `[[zone.rule]]`.
+        #[serde(default)]
+        pub rule: Vec<Spanned<RawRule>>,
+    }
+
+    /// `[[zone.rule]]`
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct RawRule {
+        /// A label for records and messages (default "rule-N").
+        pub name: Option<Spanned<String>>,
+        /// Glob matched against each directory component of a recording's path.
+        pub source: Option<Spanned<String>>,
+        /// Globs matched against a recording's name (a file, a unit directory, a group key).
+        pub file: Option<Spanned<OneOrMany>>,
+        /// Floor for the recordings it matches (default: the zone's).
+        pub min_age: Option<Spanned<String>>,
+        /// Ceiling (default: the zone's).
+        pub max_age: Option<Spanned<String>>,
+        /// A byte quota of its own.
+        pub max_bytes: Option<Spanned<String>>,
+        /// Priority under override-floor (default: the zone's).
+        pub priority: Option<Spanned<i64>>,
     }
 
     /// A string, or a list of strings.
@@ -417,6 +440,127 @@ pub struct Zone {
     pub layout: Option<&'static str>,
     /// The command told of each batch's deleted units.
     pub after_delete: Option<AfterDelete>,
+    /// Per-source rules, first match wins; recordings no rule matches
+    /// follow the zone's own floor, ceiling, quota and priority.
+    pub rules: Vec<Rule>,
+}
+
+/// A per-source rule of a zone: the recordings whose directories include a
+/// component matching `source` and whose name matches `file` (either may be
+/// absent, not both) get their own floor, ceiling, quota and priority.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Its label.
+    pub name: String,
+    /// The component glob, as written and compiled.
+    pub source: Option<(String, globset::GlobMatcher)>,
+    /// The name globs, as written and compiled.
+    pub file: Option<(Vec<String>, GlobSet)>,
+    /// Floor.
+    pub min_age: Age,
+    /// Ceiling.
+    pub max_age: Age,
+    /// Its own quota.
+    pub max_bytes: Option<Bytes>,
+    /// Priority under override-floor.
+    pub priority: i32,
+}
+
+impl Rule {
+    fn source_matches(&self, dir_rel: &[u8]) -> bool {
+        use std::os::unix::ffi::OsStrExt;
+        match &self.source {
+            None => true,
+            Some((_, m)) => dir_rel
+                .split(|b| *b == b'/')
+                .filter(|c| !c.is_empty())
+                .any(|c| m.is_match(Path::new(std::ffi::OsStr::from_bytes(c)))),
+        }
+    }
+
+    fn file_matches(&self, name: &[u8]) -> bool {
+        use std::os::unix::ffi::OsStrExt;
+        match &self.file {
+            None => true,
+            Some((_, set)) => set.is_match(Path::new(std::ffi::OsStr::from_bytes(name))),
+        }
+    }
+}
+
+/// What a recording's class (the zone itself, or one of its rules) keeps.
+#[derive(Debug, Clone, Copy)]
+pub struct Params<'a> {
+    /// Floor.
+    pub min_age: Age,
+    /// Ceiling.
+    pub max_age: Age,
+    /// Quota: the zone's for class 0, the rule's own otherwise.
+    pub max_bytes: Option<Bytes>,
+    /// Priority under override-floor.
+    pub priority: i32,
+    /// The rule's name; None for the zone's own.
+    pub rule: Option<&'a str>,
+}
+
+impl Zone {
+    /// How many classes its recordings fall in: the zone's own (0) and one
+    /// per rule (1..).
+    pub fn classes(&self) -> usize {
+        1 + self.rules.len()
+    }
+
+    /// The class of the recording `name` in directory `dir_rel`: the
+    /// first rule matching it, else the zone's own (0).
+    pub fn class_of(&self, dir_rel: &[u8], name: &[u8]) -> usize {
+        self.rules
+            .iter()
+            .position(|r| r.source_matches(dir_rel) && r.file_matches(name))
+            .map_or(0, |k| k + 1)
+    }
+
+    /// The class of a recording given its whole path relative to the root.
+    pub fn class_of_rel(&self, rel: &[u8]) -> usize {
+        match rel.iter().rposition(|b| *b == b'/') {
+            Some(k) => self.class_of(&rel[..k], &rel[k + 1..]),
+            None => self.class_of(b"", rel),
+        }
+    }
+
+    /// The class every recording directly in `dir_rel` has, when the
+    /// directory's path alone decides it (None: a rule by name could match
+    /// some and not others).
+    pub fn dir_class(&self, dir_rel: &[u8]) -> Option<usize> {
+        for (k, r) in self.rules.iter().enumerate() {
+            if !r.source_matches(dir_rel) {
+                continue;
+            }
+            return match r.file {
+                None => Some(k + 1),
+                Some(_) => None,
+            };
+        }
+        Some(0)
+    }
+
+    /// What class `class` keeps.
+    pub fn params(&self, class: usize) -> Params<'_> {
+        match class.checked_sub(1).and_then(|k| self.rules.get(k)) {
+            None => Params {
+                min_age: self.min_age,
+                max_age: self.max_age,
+                max_bytes: self.max_bytes,
+                priority: self.priority,
+                rule: None,
+            },
+            Some(r) => Params {
+                min_age: r.min_age,
+                max_age: r.max_age,
+                max_bytes: r.max_bytes,
+                priority: r.priority,
+                rule: Some(&r.name),
+            },
+        }
+    }
 }
 
 /// A zone's `after_delete` hook.
@@ -635,9 +779,144 @@ impl Policy {
                 let _ = writeln!(s, "after_delete = {}", tq(&h.command));
                 let _ = writeln!(s, "after_delete_timeout = \"{}\"", h.timeout.exact());
             }
+            for r in &z.rules {
+                let _ = writeln!(s, "\n[[zone.rule]]");
+                let _ = writeln!(s, "name = {}", tq(&r.name));
+                if let Some((g, _)) = &r.source {
+                    let _ = writeln!(s, "source = {}", tq(g));
+                }
+                if let Some((gs, _)) = &r.file {
+                    let gs: Vec<String> = gs.iter().map(|g| tq(g)).collect();
+                    let _ = writeln!(s, "file = [{}]", gs.join(", "));
+                }
+                let _ = writeln!(s, "min_age = \"{}\"", r.min_age.exact());
+                let _ = writeln!(s, "max_age = \"{}\"", r.max_age.exact());
+                match r.max_bytes {
+                    Some(b) => {
+                        let _ = writeln!(s, "max_bytes = \"{}\"", b.exact());
+                    }
+                    None => {
+                        let _ = writeln!(s, "# max_bytes: no quota of its own");
+                    }
+                }
+                let _ = writeln!(s, "priority = {}", r.priority);
+            }
         }
         s
     }
+}
+
+/// A zone's `[[zone.rule]]` tables, their missing keys the zone's.
+fn zone_rules(e: &Errs, z: &raw::RawZone, zone: &Zone, k: &dyn Fn(&str) -> String) -> Result<Vec<Rule>, PolicyError> {
+    let mut rules: Vec<Rule> = Vec::new();
+    for (i, rs) in z.rule.iter().enumerate() {
+        let r = rs.get_ref();
+        let rk = |key: &str| k(&format!("rule.{key}"));
+        let name = match &r.name {
+            Some(n) => {
+                let v = n.get_ref();
+                if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+                    return Err(e.at(
+                        n.span(),
+                        rk("name"),
+                        format!("{v:?}: use letters, digits, '-', '_' and '.' only"),
+                    ));
+                }
+                if rules.iter().any(|o| o.name == *v) {
+                    return Err(e.at(
+                        n.span(),
+                        rk("name"),
+                        format!("rule {v:?} is defined twice in this zone"),
+                    ));
+                }
+                v.clone()
+            }
+            None => format!("rule-{}", i + 1),
+        };
+        let source = match &r.source {
+            Some(g) => {
+                let m = GlobBuilder::new(g.get_ref())
+                    .literal_separator(true)
+                    .backslash_escape(true)
+                    .build()
+                    .map_err(|m| e.at(g.span(), rk("source"), format!("bad glob {:?}: {m}", g.get_ref())))?;
+                if g.get_ref().contains('/') {
+                    return Err(e.at(
+                        g.span(),
+                        rk("source"),
+                        "matches one path component (a camera's directory): write it without '/'",
+                    ));
+                }
+                Some((g.get_ref().clone(), m.compile_matcher()))
+            }
+            None => None,
+        };
+        let file = match &r.file {
+            Some(f) => {
+                let globs = f.get_ref().to_vec();
+                let mut b = GlobSetBuilder::new();
+                for g in &globs {
+                    let glob = GlobBuilder::new(g)
+                        .literal_separator(true)
+                        .backslash_escape(true)
+                        .build()
+                        .map_err(|m| e.at(f.span(), rk("file"), format!("bad glob {g:?}: {m}")))?;
+                    b.add(glob);
+                }
+                let set = b.build().map_err(|m| e.at(f.span(), rk("file"), m.to_string()))?;
+                Some((globs, set))
+            }
+            None => None,
+        };
+        if source.is_none() && file.is_none() {
+            return Err(e.at(
+                rs.span(),
+                rk("source"),
+                "a rule needs source (a directory component, such as a camera) or file (a name glob), or both",
+            ));
+        }
+        let age = |v: &Option<toml::Spanned<String>>, key: &str, default: Age| -> Result<Age, PolicyError> {
+            match v {
+                Some(s) => Age::parse(s.get_ref()).map_err(|m| e.at(s.span(), rk(key), m)),
+                None => Ok(default),
+            }
+        };
+        let min_age = age(&r.min_age, "min_age", zone.min_age)?;
+        let max_age = age(&r.max_age, "max_age", zone.max_age)?;
+        if min_age > max_age {
+            let span = r
+                .min_age
+                .as_ref()
+                .or(r.max_age.as_ref())
+                .map(|s| s.span())
+                .unwrap_or(rs.span());
+            return Err(e.at(
+                span,
+                rk("min_age"),
+                format!(
+                    "min_age {min_age} is longer than max_age {max_age} (a key the rule does not set is the zone's)"
+                ),
+            ));
+        }
+        let max_bytes = match &r.max_bytes {
+            Some(s) => Some(Bytes::parse(s.get_ref()).map_err(|m| e.at(s.span(), rk("max_bytes"), m))?),
+            None => None,
+        };
+        let priority = match &r.priority {
+            Some(p) => i32::try_from(*p.get_ref()).map_err(|_| e.at(p.span(), rk("priority"), "out of range"))?,
+            None => zone.priority,
+        };
+        rules.push(Rule {
+            name,
+            source,
+            file,
+            min_age,
+            max_age,
+            max_bytes,
+            priority,
+        });
+    }
+    Ok(rules)
 }
 
 /// A zone's unit: its `unit`, `unit_depth` and `group` keys, or what its
@@ -1172,7 +1451,7 @@ pub fn validate(file: &Path, text: &str, raw: raw::RawPolicy) -> Result<Policy, 
         };
         zones.push(Zone {
             id: ZoneId(i as u16),
-            name: ZoneName(name),
+            name: ZoneName(name.clone()),
             roots,
             include,
             min_age,
@@ -1184,7 +1463,10 @@ pub fn validate(file: &Path, text: &str, raw: raw::RawPolicy) -> Result<Policy, 
             unit,
             layout: preset.map(|p| p.name),
             after_delete,
+            rules: Vec::new(),
         });
+        let rules = zone_rules(&e, z, zones.last().expect("just pushed"), &k)?;
+        zones.last_mut().expect("just pushed").rules = rules;
     }
     if zones.len() > u16::MAX as usize {
         return Err(e.at(0..0, "zone", "too many zones"));

@@ -448,6 +448,7 @@ fn run_batch(
                         text: reason.text,
                         policy: plan.policy_digest.clone(),
                         former_hold: reason.former_hold.map(|h| h.0),
+                        rule: reason.rule.clone(),
                         unit: (!matches!(zone.unit, Unit::File)).then(|| zone.unit.kind().to_string()),
                         members: c.members.iter().map(schema::Member::from).collect(),
                     })?;

@@ -209,6 +209,8 @@ pub struct Reason {
     pub text: String,
     /// A released or lapsed hold that covered the file, cited by its record.
     pub former_hold: Option<HoldId>,
+    /// The zone's rule that set its floor and ceiling, if one did.
+    pub rule: Option<String>,
 }
 
 /// Which files of a directory an entry deletes.
@@ -301,8 +303,11 @@ pub struct Plan {
     pub now: Timestamp,
     /// Digest of the policy it was made under.
     pub policy_digest: String,
-    /// Per zone, indexed by [`ZoneId`].
+    /// Per zone, indexed by [`ZoneId`]: the zone's own cutoffs.
     pub zones: Vec<ZonePlan>,
+    /// Per zone and class (0: the zone's own, k: its rule k-1; see
+    /// [`Zone::class_of`]): each class's cutoffs.
+    pub classes: Vec<Vec<ZonePlan>>,
     /// Ordered steps.
     pub entries: Vec<Entry>,
     /// Per filesystem.
@@ -395,6 +400,8 @@ struct Item {
     taken: Option<Cause>,
     /// Tie-break for a deterministic order: path relative to the root.
     key: Vec<u8>,
+    /// The zone's class (rule) of its recordings.
+    class: u16,
 }
 
 impl Item {
@@ -405,8 +412,13 @@ impl Item {
 
 /// The planner's working state, shared by its rules in turn.
 struct Work {
-    /// Per-zone cutoffs.
+    /// Per-zone cutoffs (the zone's own class).
     zones: Vec<ZonePlan>,
+    /// Per zone and class cutoffs.
+    classes: Vec<Vec<ZonePlan>>,
+    /// Recording bytes per zone and class, and those already planned.
+    class_bytes: Vec<Vec<u64>>,
+    class_freed: Vec<Vec<u64>>,
     /// Directories whose per-file detail the rules need first.
     need_detail: Vec<DirRef>,
     /// Max-age entries, with their sort keys.
@@ -488,8 +500,12 @@ pub fn plan(
     usage: &Usage,
     now: Timestamp,
 ) -> Result<Plan, NeedDetail> {
+    let classes = class_plans(policy, now);
     let mut w = Work {
-        zones: zone_plans(policy, now),
+        zones: classes.iter().map(|c| c[0].clone()).collect(),
+        class_bytes: classes.iter().map(|c| vec![0; c.len()]).collect(),
+        class_freed: classes.iter().map(|c| vec![0; c.len()]).collect(),
+        classes,
         need_detail: Vec::new(),
         expired: Vec::new(),
         items: Vec::new(),
@@ -522,6 +538,7 @@ pub fn plan(
         now,
         policy_digest: policy.digest.clone(),
         zones: w.zones,
+        classes: w.classes,
         entries,
         filesystems,
         alarms: w.alarms,
@@ -604,7 +621,7 @@ fn expire_files(
     holds: &HoldSet,
     now: Timestamp,
 ) {
-    let zp = &w.zones[d.zone.0 as usize];
+    let zi = d.zone.0 as usize;
     let mut exp: Vec<u32> = Vec::new();
     let (mut exp_bytes, mut exp_newest) = (0u64, Timestamp::MIN);
     for (i, f) in files.iter().enumerate() {
@@ -614,6 +631,9 @@ fn expire_files(
         }
         frel.extend_from_slice(f.name.as_bytes());
         let bytes = f.stat.frees();
+        let class = zone.class_of(&rel, f.name.as_bytes());
+        let zp = &w.classes[zi][class];
+        w.class_bytes[zi][class] += bytes;
         match classify(zp, zone, holds, &frel, f.time, f.stat.mtime, now) {
             Class::Settling => {}
             Class::Held(h) => {
@@ -627,6 +647,7 @@ fn expire_files(
                 exp.push(i as u32);
                 exp_bytes += bytes;
                 exp_newest = exp_newest.max(f.time);
+                w.class_freed[zi][class] += bytes;
             }
             c @ (Class::Eligible | Class::BelowFloor) => {
                 let mut key = rel.clone();
@@ -644,6 +665,7 @@ fn expire_files(
                     below_floor: c == Class::BelowFloor,
                     taken: None,
                     key,
+                    class: class as u16,
                 });
             }
         }
@@ -683,7 +705,17 @@ fn expire_dir(
     holds: &HoldSet,
     now: Timestamp,
 ) {
-    let zp = &w.zones[d.zone.0 as usize];
+    let zi = d.zone.0 as usize;
+    // Where a rule by name could set some of its recordings apart, the
+    // summary cannot decide: detail.
+    let Some(class) = zone.dir_class(&rel) else {
+        if node.files > 0 {
+            w.need_detail.push(d);
+        }
+        return;
+    };
+    w.class_bytes[zi][class] += node.bytes;
+    let zp = &w.classes[zi][class];
     let settling = node.newest_mtime > zp.settled_by || node.newest > now;
     let maybe_held = holds.may_cover_range(&zone.name, node.oldest, node.newest, now);
     let straddles_expiry = node.oldest < zp.expire_before && node.newest >= zp.expire_before;
@@ -693,7 +725,8 @@ fn expire_dir(
     }
     if node.newest < zp.expire_before {
         *w.fs_freed.entry(dev).or_default() += node.bytes;
-        w.zone_freed[d.zone.0 as usize] += node.bytes;
+        w.zone_freed[zi] += node.bytes;
+        w.class_freed[zi][class] += node.bytes;
         w.expired.push((
             node.oldest,
             rel,
@@ -725,6 +758,7 @@ fn expire_dir(
         below_floor: all_below,
         taken: None,
         key: rel,
+        class: class as u16,
     });
 }
 
@@ -745,8 +779,57 @@ fn expired_in_order(w: &mut Work) -> Vec<Entry> {
 }
 
 /// The quota rule: per zone over its max_bytes, the oldest items past the
-/// floor, then (override-floor) below it, until the zone fits.
+/// floor, then (override-floor) below it, until the zone fits; then the
+/// same per rule with a max_bytes of its own, within its recordings.
 fn quotas(w: &mut Work, policy: &Policy) {
+    zone_quotas(w, policy);
+    for zone in &policy.zones {
+        let zi = zone.id.0 as usize;
+        for class in 1..zone.classes() {
+            let p = zone.params(class);
+            let Some(max) = p.max_bytes else { continue };
+            let mut need = w.class_bytes[zi][class]
+                .saturating_sub(w.class_freed[zi][class])
+                .saturating_sub(max.0);
+            for override_floor in [false, true] {
+                if need == 0 || (override_floor && zone.when_full != WhenFull::OverrideFloor) {
+                    break;
+                }
+                let first = w.taken_order.len();
+                let freed = w.walk(
+                    |it| it.dir.zone == zone.id && it.class as usize == class && it.below_floor == override_floor,
+                    need,
+                    Cause::Quota { override_floor },
+                );
+                for &i in &w.taken_order[first..] {
+                    *w.fs_freed.entry(w.items[i].dev).or_default() += w.items[i].bytes;
+                }
+                w.zone_freed[zi] += freed;
+                w.class_freed[zi][class] += freed;
+                need = need.saturating_sub(freed);
+            }
+            if need > 0 {
+                w.alarms.push(Alarm::new(
+                    AlarmKind::QuotaUnrelieved,
+                    format!("{}/{}", zone.name, p.rule.unwrap_or_default()),
+                    format!(
+                        "rule {} of zone {} holds {}, above its max_bytes {}; {} more cannot be freed within its floor ({}) and holds (when_full = {})",
+                        p.rule.unwrap_or_default(),
+                        zone.name,
+                        Bytes(w.class_bytes[zi][class]),
+                        max,
+                        Bytes(need),
+                        p.min_age,
+                        zone.when_full.as_str()
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+/// The zones' own quotas.
+fn zone_quotas(w: &mut Work, policy: &Policy) {
     // Quotas, per zone.
     for zone in &policy.zones {
         let Some(max) = zone.max_bytes else { continue };
@@ -766,7 +849,9 @@ fn quotas(w: &mut Work, policy: &Policy) {
                 Cause::Quota { override_floor },
             );
             for &i in &w.taken_order[first..] {
-                *w.fs_freed.entry(w.items[i].dev).or_default() += w.items[i].bytes;
+                let it = &w.items[i];
+                *w.fs_freed.entry(it.dev).or_default() += it.bytes;
+                w.class_freed[zi][it.class as usize] += it.bytes;
             }
             w.zone_freed[zi] += freed;
             need = need.saturating_sub(freed);
@@ -859,7 +944,12 @@ fn free_for_capacity(w: &mut Work, policy: &Policy, fi: usize, fsu: &FsUsage, mu
     let cause = |override_floor| Cause::Capacity { fs: fi, override_floor };
     need = need.saturating_sub(w.walk(|it| it.dev == fsu.dev && !it.below_floor, need, cause(false)));
     let overriding = |z: &&Zone| z.when_full == WhenFull::OverrideFloor;
-    let mut prios: Vec<i32> = policy.zones.iter().filter(overriding).map(|z| z.priority).collect();
+    let mut prios: Vec<i32> = policy
+        .zones
+        .iter()
+        .filter(overriding)
+        .flat_map(|z| (0..z.classes()).map(|c| z.params(c).priority))
+        .collect();
     prios.sort();
     prios.dedup();
     for p in prios {
@@ -868,7 +958,7 @@ fn free_for_capacity(w: &mut Work, policy: &Policy, fi: usize, fsu: &FsUsage, mu
         }
         let in_tier = |it: &Item| {
             let z = &policy.zones[it.dir.zone.0 as usize];
-            it.dev == fsu.dev && z.when_full == WhenFull::OverrideFloor && z.priority == p
+            it.dev == fsu.dev && z.when_full == WhenFull::OverrideFloor && z.params(it.class as usize).priority == p
         };
         need = need.saturating_sub(w.walk(in_tier, need, cause(true)));
     }
@@ -899,7 +989,7 @@ fn capacity_alarm(
         .filter(|i| i.dev == fsu.dev && i.taken.is_none() && i.below_floor)
         .map(|i| i.bytes)
         .sum();
-    let held_bytes: u64 = held_bytes_on(inv, holds, policy, &w.zones, fsu.dev, now);
+    let held_bytes: u64 = held_bytes_on(inv, holds, policy, &w.classes, fsu.dev, now);
     let unclaimed = fsu.used.0.saturating_sub(recordings);
     Alarm::new(
         AlarmKind::CapacityUnrelieved,
@@ -990,16 +1080,31 @@ fn held_past_max(w: &Work, holds: &HoldSet) -> Vec<HeldPastMax> {
     held_past_max
 }
 
-/// Each zone's cutoffs at `now` (max-age, floor, still being written).
+/// Each zone's own cutoffs at `now` (max-age, floor, still being written).
 pub(crate) fn zone_plans(policy: &Policy, now: Timestamp) -> Vec<ZonePlan> {
+    class_plans(policy, now)
+        .into_iter()
+        .map(|mut c| c.swap_remove(0))
+        .collect()
+}
+
+/// Each zone's cutoffs per class at `now`: its own, then each rule's.
+pub(crate) fn class_plans(policy: &Policy, now: Timestamp) -> Vec<Vec<ZonePlan>> {
     let settle = policy.daemon.settle_time;
     policy
         .zones
         .iter()
-        .map(|z| ZonePlan {
-            expire_before: now.minus(z.max_age),
-            floor_before: now.minus(z.min_age),
-            settled_by: now.minus(settle).0,
+        .map(|z| {
+            (0..z.classes())
+                .map(|c| {
+                    let p = z.params(c);
+                    ZonePlan {
+                        expire_before: now.minus(p.max_age),
+                        floor_before: now.minus(p.min_age),
+                        settled_by: now.minus(settle).0,
+                    }
+                })
+                .collect()
         })
         .collect()
 }
@@ -1036,6 +1141,7 @@ pub fn erasure_plan(inv: &Inventory, policy: &Policy, erasure: Erasure, now: Tim
         now,
         policy_digest: policy.digest.clone(),
         zones: zone_plans(policy, now),
+        classes: class_plans(policy, now),
         entries: entries.into_iter().map(|e| e.2).collect(),
         filesystems: Vec::new(),
         alarms: Vec::new(),
@@ -1049,7 +1155,7 @@ fn held_bytes_on(
     inv: &Inventory,
     holds: &HoldSet,
     policy: &Policy,
-    zones: &[ZonePlan],
+    classes: &[Vec<ZonePlan>],
     dev: u64,
     now: Timestamp,
 ) -> u64 {
@@ -1062,7 +1168,8 @@ fn held_bytes_on(
         let zone = &policy.zones[d.zone.0 as usize];
         for f in files {
             let rel = inv.file_rel(d, &f.name);
-            if let Class::Held(_) = classify(&zones[d.zone.0 as usize], zone, holds, &rel, f.time, f.stat.mtime, now) {
+            let zp = &classes[d.zone.0 as usize][zone.class_of_rel(&rel)];
+            if let Class::Held(_) = classify(zp, zone, holds, &rel, f.time, f.stat.mtime, now) {
                 total += f.stat.frees();
             }
         }
@@ -1096,7 +1203,12 @@ impl Plan {
         time: Timestamp,
         mtime: i64,
     ) -> Verdict {
-        let zp = &self.zones[zone.id.0 as usize];
+        let zclass = zone.class_of_rel(rel);
+        let zp = self
+            .classes
+            .get(zone.id.0 as usize)
+            .and_then(|c| c.get(zclass))
+            .unwrap_or(&self.zones[zone.id.0 as usize]);
         let class = classify(zp, zone, holds, rel, time, mtime, self.now);
         let due = match (class.clone(), entry.cause) {
             (Class::Settling, _) => return Verdict::Keep("still being written (modified within settle_time)".into()),
@@ -1115,6 +1227,7 @@ impl Plan {
                         code: Cause::Erasure.code(),
                         text: format!("{}: recorded {}", er.text, time.short()),
                         former_hold: None,
+                        rule: None,
                     }),
                     _ => Verdict::Keep("outside the erasure request".into()),
                 };
@@ -1139,7 +1252,7 @@ impl Plan {
         } else {
             entry.cause
         };
-        let mut reason = self.reason(cause, zone, time);
+        let mut reason = self.reason(cause, zone, zclass, time);
         if let Some(h) = holds.former(&zone.name, rel, time, self.now) {
             let how = match &h.released {
                 Some(r) => format!("released {} by {}: {}", r.at.short(), r.by, r.reason),
@@ -1151,18 +1264,25 @@ impl Plan {
         Verdict::Delete(reason)
     }
 
-    /// The reason for deleting a file recorded at `time` for `cause`.
-    pub fn reason(&self, cause: Cause, zone: &Zone, time: Timestamp) -> Reason {
+    /// The reason for deleting a recording of `zone`'s class `class` (see
+    /// [`Zone::class_of`]) recorded at `time` for `cause`.
+    pub fn reason(&self, cause: Cause, zone: &Zone, class: usize, time: Timestamp) -> Reason {
         let age = time.age_at(self.now);
+        let p = zone.params(class);
+        let of_rule = p.rule.map(|r| format!(" (rule {r})")).unwrap_or_default();
         let rec = format!("recorded {}, age {}", time.short(), age);
         let text = match cause {
-            Cause::MaxAge => format!("older than max_age {}: {rec}", zone.max_age),
+            Cause::MaxAge => format!("older than max_age {}{of_rule}: {rec}", p.max_age),
+            // A rule's own quota, or the zone's.
             Cause::Quota { override_floor } => format!(
-                "zone {} is over its max_bytes {}; oldest first{}: {rec}",
-                zone.name,
-                zone.max_bytes.unwrap_or_default(),
+                "{} is over its max_bytes {}; oldest first{}: {rec}",
+                match p.rule {
+                    Some(r) if p.max_bytes.is_some() => format!("rule {r} of zone {}", zone.name),
+                    _ => format!("zone {}", zone.name),
+                },
+                p.max_bytes.or(zone.max_bytes).unwrap_or_default(),
                 if override_floor {
-                    format!(", below its floor {} (when_full = override-floor)", zone.min_age)
+                    format!(", below its floor {}{of_rule} (when_full = override-floor)", p.min_age)
                 } else {
                     String::new()
                 }
@@ -1178,11 +1298,11 @@ impl Plan {
                 );
                 if override_floor {
                     format!(
-                        "{base}; floors could not relieve it, and zone {} (priority {}) allows deleting below its floor {} (when_full = override-floor): {rec}",
-                        zone.name, zone.priority, zone.min_age
+                        "{base}; floors could not relieve it, and zone {} (priority {}) allows deleting below its floor {}{of_rule} (when_full = override-floor): {rec}",
+                        zone.name, p.priority, p.min_age
                     )
                 } else {
-                    format!("{base}, never younger than the floor {}: {rec}", zone.min_age)
+                    format!("{base}, never younger than the floor {}{of_rule}: {rec}", p.min_age)
                 }
             }
             Cause::Erasure => match &self.erasure {
@@ -1194,6 +1314,7 @@ impl Plan {
             code: cause.code(),
             text,
             former_hold: None,
+            rule: p.rule.map(str::to_string),
         }
     }
 

@@ -248,7 +248,7 @@ fn max_age_deletes_exactly_the_expired_files() {
     assert!(del.values().all(|c| *c == "max-age"));
     assert!(pl.alarms.is_empty());
     let e = &pl.entries[0];
-    let r = pl.reason(e.cause, &p.zones[0], Timestamp(NOW - 29 * DAY - 3 * 3600));
+    let r = pl.reason(e.cause, &p.zones[0], 0, Timestamp(NOW - 29 * DAY - 3 * 3600));
     assert!(r.text.starts_with("older than max_age 28d: recorded "), "{}", r.text);
     assert!(r.text.ends_with("age 29d 3h"), "{}", r.text);
 }
@@ -506,8 +506,10 @@ struct World {
 
 fn world() -> impl Strategy<Value = World> {
     let zone = (0u64..6, 0u64..12, any::<bool>(), -2i32..3, prop::option::of(1u64..40));
+    // Per-source rules: by camera directory, by name, or both.
+    let rule = (0u8..3, 0u32..6, 0u64..6, 0u64..12, -2i32..3, prop::option::of(1u64..30));
     (
-        prop::collection::vec(zone, 1..4),
+        prop::collection::vec((zone, prop::collection::vec(rule, 0..3)), 1..4),
         prop::collection::vec(
             (0u16..4, 0u32..6, 0u32..4, 0i64..14 * 24, 1u64..5, any::<bool>()),
             0..120,
@@ -526,7 +528,7 @@ fn world() -> impl Strategy<Value = World> {
     )
         .prop_map(|(zs, fs, hs, (unclaimed, high, gap, same_dev))| {
             let mut toml = String::new();
-            for (i, (min_d, extra_d, over, prio, quota)) in zs.iter().enumerate() {
+            for (i, ((min_d, extra_d, over, prio, quota), rules)) in zs.iter().enumerate() {
                 let wf = if *over { "override-floor" } else { "keep-floor" };
                 let q = quota
                     .map(|q| format!("max_bytes = \"{}\"\n", q * 10))
@@ -538,6 +540,22 @@ fn world() -> impl Strategy<Value = World> {
                     &format!("{}d", min_d + extra_d),
                     &format!("when_full = \"{wf}\"\npriority = {prio}\n{q}"),
                 ));
+                for (kind, cam, rmin, rextra, rprio, rquota) in rules {
+                    toml.push_str("[[zone.rule]]\n");
+                    if *kind != 1 {
+                        toml.push_str(&format!("source = \"c{cam}\"\n"));
+                    }
+                    if *kind != 0 {
+                        toml.push_str(&format!("file = \"f*{}.mp4\"\n", cam % 3));
+                    }
+                    toml.push_str(&format!(
+                        "min_age = \"{rmin}d\"\nmax_age = \"{}d\"\npriority = {rprio}\n",
+                        rmin + rextra
+                    ));
+                    if let Some(q) = rquota {
+                        toml.push_str(&format!("max_bytes = \"{}\"\n", q * 10));
+                    }
+                }
             }
             let high_mark = high.saturating_sub(gap / 2).max(2);
             let policy = policy(&toml, "");
@@ -657,20 +675,22 @@ proptest! {
             let z = &w.policy.zones[f.zone as usize];
             let k = key(f);
             let rel = k.1.as_bytes();
+            // The rule (class) that sets its floor and ceiling.
+            let params = z.params(z.class_of_rel(rel));
             let held = w.holds.covering(&z.name, rel, Timestamp(f.time), now).is_some();
             let settling = f.mtime > NOW - w.policy.daemon.settle_time.secs();
             match del.get(&k) {
                 Some(code) => {
                     prop_assert!(!held, "held file deleted: {:?}", k);
                     prop_assert!(!settling, "settling file deleted: {:?}", k);
-                    let below_floor = f.time >= NOW - z.min_age.secs();
+                    let below_floor = f.time >= NOW - params.min_age.secs();
                     if below_floor {
                         prop_assert!(code.ends_with("override-floor"), "{:?} below floor deleted for {}", k, code);
                         prop_assert_eq!(z.when_full, WhenFull::OverrideFloor);
                     }
                 }
                 None => {
-                    let expired = f.time < NOW - z.max_age.secs();
+                    let expired = f.time < NOW - params.max_age.secs();
                     prop_assert!(!(expired && !held && !settling), "expired file kept: {:?}", k);
                 }
             }
@@ -679,9 +699,10 @@ proptest! {
         for fsu in &w.usage.filesystems {
             let eligible = |f: &MF| {
                 let z = &w.policy.zones[f.zone as usize];
+                let min_age = z.params(z.class_of_rel(key(f).1.as_bytes())).min_age;
                 w.devs[f.zone as usize] == fsu.dev
                     && f.mtime <= NOW - w.policy.daemon.settle_time.secs()
-                    && f.time < NOW - z.min_age.secs()
+                    && f.time < NOW - min_age.secs()
                     && w.holds.covering(&z.name, key(f).1.as_bytes(), Timestamp(f.time), now).is_none()
             };
             let youngest_taken = w.files.iter().filter(|f| eligible(f) && del.get(&key(f)) == Some(&"capacity")).map(|f| f.time).max();
