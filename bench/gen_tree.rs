@@ -3,6 +3,11 @@
 //! end, the same shape as the shared `gen_tree.py`.
 //!
 //! `cargo run --release --example gen_tree -- ROOT --cams 32 --days 28 --segment 60`
+//!
+//! With `--frames N`, a ZoneMinder-like tree instead ("medium" scheme):
+//! `ROOT/<monitor>/YYYY-MM-DD/<event id>/NNNNN-capture.jpg` (N frames) and
+//! `<event id>-video.mp4`, one event per `--segment` seconds per monitor
+//! (`--cams` monitors), mtime = event end.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +35,37 @@ struct Args {
     /// Unix time the footage ends (default: now).
     #[arg(long)]
     end: Option<i64>,
+    /// ZoneMinder-like events of this many frames (and a video) each.
+    #[arg(long)]
+    frames: Option<u32>,
+}
+
+/// A ZoneMinder "medium" tree; returns how many files it made.
+fn zoneminder(root: &std::path::Path, spec: &TreeSpec, frames: u32) -> std::io::Result<u64> {
+    use retentiond::demo::treegen::write_file;
+    let start = spec.end - (spec.days * 86_400.0) as i64;
+    let body = vec![0u8; spec.size];
+    let mut n = 0;
+    let mut id = 1u64;
+    let mut t = start;
+    while t < spec.end {
+        for mon in 1..=spec.cams {
+            let day = chrono::DateTime::from_timestamp(t, 0)
+                .expect("in range")
+                .format("%Y-%m-%d");
+            let dir = root.join(format!("{mon}/{day}/{id}"));
+            std::fs::create_dir_all(&dir)?;
+            let end = t + spec.segment;
+            for f in 1..=frames {
+                write_file(&dir.join(format!("{f:05}-capture.jpg")), &body, end)?;
+            }
+            write_file(&dir.join(format!("{id}-video.mp4")), &body, end)?;
+            n += u64::from(frames) + 1;
+            id += 1;
+        }
+        t += spec.segment;
+    }
+    Ok(n)
 }
 
 fn main() -> ExitCode {
@@ -42,7 +78,11 @@ fn main() -> ExitCode {
         end: a.end.unwrap_or_else(|| retentiond::core::units::Timestamp::now().0),
     };
     let t0 = std::time::Instant::now();
-    match std::fs::create_dir_all(&a.root).and_then(|()| frigate(&a.root, &spec)) {
+    let made = std::fs::create_dir_all(&a.root).and_then(|()| match a.frames {
+        Some(f) => zoneminder(&a.root, &spec, f),
+        None => frigate(&a.root, &spec),
+    });
+    match made {
         Ok(n) => {
             eprintln!(
                 "gen_tree: {n} files in {} ({:.1}s)",
