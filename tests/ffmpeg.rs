@@ -138,10 +138,7 @@ fn ffmpeg_records_in_frigate_layout_and_only_completed_segments_past_max_age_go(
         &state,
         "99%",
         "98%",
-        &format!(
-            "[[zone]]\nname = \"cctv\"\npaths = [\"{}\"]\nlayout = \"frigate\"\nmin_age = \"0s\"\nmax_age = \"{MAX_AGE}s\"\n",
-            root.display()
-        ),
+        &zone_toml("cctv", &root, "0s", &format!("{MAX_AGE}s"), "layout = \"frigate\""),
     );
     // A segment modified within the last 3 s (segments are 2 s long) is the
     // one being written.

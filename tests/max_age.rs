@@ -38,9 +38,12 @@ fn once_deletes_exactly_what_is_past_max_age_and_the_chain_catches_tampering() {
         &state,
         "99%",
         "98%",
-        &format!(
-            "[[zone]]\nname = \"cctv\"\npaths = [\"{}\"]\ninclude = [\"*.mp4\"]\ntime = \"%Y-%m-%d/%H/*/%M.%S.mp4\"\nmin_age = \"14d\"\nmax_age = \"28d\"\n",
-            root.display()
+        &zone_toml(
+            "cctv",
+            &root,
+            "14d",
+            "28d",
+            "include = [\"*.mp4\"]\ntime = \"%Y-%m-%d/%H/*/%M.%S.mp4\"",
         ),
     );
     let cfg = policy.to_str().unwrap();

@@ -77,10 +77,7 @@ fn a_vanished_mount_is_not_read_as_deleted_nor_deleted_in_and_comes_back() {
         &state,
         "99%",
         "98%",
-        &format!(
-            "[[zone]]\nname = \"calls\"\npaths = [\"{}\"]\nmin_age = \"1d\"\nmax_age = \"2d\"\n",
-            root.display()
-        ),
+        &zone_toml("calls", &root, "1d", "2d", ""),
     );
     with_control_socket(&policy, &socket);
     let d = Daemon::start(&policy, &socket);

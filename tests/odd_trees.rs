@@ -19,16 +19,7 @@ const DAY: i64 = 86_400;
 
 /// A zone with recording times from mtime (any file name), max_age 2 days.
 fn policy(dir: &Path, state: &Path, root: &Path) -> PathBuf {
-    write_policy(
-        dir,
-        state,
-        "99%",
-        "98%",
-        &format!(
-            "[[zone]]\nname = \"calls\"\npaths = [\"{}\"]\nmin_age = \"1d\"\nmax_age = \"2d\"\n",
-            root.display()
-        ),
-    )
+    write_policy(dir, state, "99%", "98%", &zone_toml("calls", root, "1d", "2d", ""))
 }
 
 #[test]

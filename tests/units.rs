@@ -25,16 +25,7 @@ fn touch(p: &Path, body: &[u8], mtime: i64) {
 }
 
 fn zone_policy(dir: &Path, state: &Path, root: &Path, keys: &str) -> PathBuf {
-    write_policy(
-        dir,
-        state,
-        "99%",
-        "98%",
-        &format!(
-            "[[zone]]\nname = \"rec\"\npaths = [\"{}\"]\nmin_age = \"0s\"\nmax_age = \"7d\"\n{keys}\n",
-            root.display()
-        ),
-    )
+    write_policy(dir, state, "99%", "98%", &zone_toml("rec", root, "0s", "7d", keys))
 }
 
 /// `retentiond --once`; its log.
@@ -149,6 +140,38 @@ fn zoneminder_events_go_whole_and_a_held_or_growing_event_stays_whole() {
         told.lines().collect::<Vec<_>>(),
         vec![gone1.to_str().unwrap(), gone2.to_str().unwrap()]
     );
+    // The held event exports whole: every frame, at its path below the root.
+    let usb = tmp.path().join("usb");
+    std::fs::create_dir(&usb).unwrap();
+    let socket = tmp.path().join("ctl.sock");
+    with_control_socket(&policy, &socket);
+    let daemon = Daemon::start(&policy, &socket);
+    let o = retentionctl(&[
+        "--config",
+        cfg,
+        "export",
+        "--hold",
+        "1",
+        "--to",
+        usb.to_str().unwrap(),
+        "--reason",
+        "to the complainant",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let copied: BTreeSet<PathBuf> = files(&usb)
+        .into_iter()
+        .filter_map(|p| p.strip_prefix(&usb).ok().map(Path::to_path_buf))
+        .filter(|p| p.starts_with("rec"))
+        .collect();
+    let held_files: BTreeSet<PathBuf> = before
+        .iter()
+        .filter(|p| p.starts_with(&held))
+        .map(|p| Path::new("rec").join(p.strip_prefix(&root).unwrap()))
+        .collect();
+    assert_eq!(copied, held_files, "{}", text(&o));
+    let o = retentionctl(&["--config", cfg, "export", "verify", usb.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(daemon.stop().success());
     let v = retentionctl(&["--config", cfg, "audit", "verify"]);
     assert!(v.status.success(), "{}", text(&v));
 }

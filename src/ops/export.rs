@@ -21,7 +21,8 @@
 //! manifest, checks the manifest against its digest, and (if the daemon is
 //! reachable) finds the `export-done` record carrying that digest.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::ffi::OsString;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
@@ -29,6 +30,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
 
+use nix::errno::Errno;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -36,6 +38,8 @@ use crate::audit::lock_audit;
 use crate::audit::schema;
 use crate::audit::{path_from_value, path_value, AuditLog};
 use crate::control::{DoneRequest, OpenRequest};
+use crate::core::inventory::{FileStat, Member};
+use crate::core::layout::Unit;
 use crate::core::policy::Policy;
 use crate::core::units::{Bytes, Timestamp};
 use crate::fs::scan;
@@ -75,27 +79,48 @@ pub fn open(
     let (mut bytes, mut errors) = (0u64, 0u64);
     scan::for_each_covered(&inv, policy, hold, |d, zone, covered| {
         let Ok(dir) = scan::open_dir(&inv, d) else { return };
+        // A unit goes whole: its files, read afresh.
+        let mut units: HashMap<OsString, Vec<Member>> = HashMap::new();
+        if !matches!(zone.unit, Unit::File) {
+            let rel = inv.root(d).rel_path(d.dir);
+            let _ = scan::read_dir(
+                &dir,
+                &rel,
+                zone,
+                &mut Default::default(),
+                |n, _, _, ms| {
+                    units.insert(n.to_os_string(), ms.to_vec());
+                },
+                |_, _| {},
+            );
+        }
         for (f, rel) in covered {
-            let mut item = json!({
-                "zone": zone.name.0,
-                "rel": path_value(std::ffi::OsStr::from_bytes(&rel)),
-                "source": path_value(inv.file_path(d, &f.name).as_os_str()),
-                "time": f.time.rfc3339(),
-                "mtime": f.stat.mtime,
-                "mtime_nsec": f.stat.mtime_nsec,
-                "size": f.stat.size,
-            });
-            match dir.open_file(&f.name, &f.stat) {
-                Ok(fd) => {
-                    bytes += f.stat.size;
-                    fds.push(fd);
+            let files: Vec<Exported> = match units.get(&f.name) {
+                None => vec![(rel, inv.file_path(d, &f.name), f.stat, dir.open_file(&f.name, &f.stat))],
+                Some(members) => unit_files(&dir, &inv, d, zone, &f, &rel, members),
+            };
+            for (rel, source, stat, opened) in files {
+                let mut item = json!({
+                    "zone": zone.name.0,
+                    "rel": path_value(std::ffi::OsStr::from_bytes(&rel)),
+                    "source": path_value(source.as_os_str()),
+                    "time": f.time.rfc3339(),
+                    "mtime": stat.mtime,
+                    "mtime_nsec": stat.mtime_nsec,
+                    "size": stat.size,
+                });
+                match opened {
+                    Ok(fd) => {
+                        bytes += stat.size;
+                        fds.push(fd);
+                    }
+                    Err(e) => {
+                        errors += 1;
+                        item["error"] = e.desc().into();
+                    }
                 }
-                Err(e) => {
-                    errors += 1;
-                    item["error"] = e.desc().into();
-                }
+                listing.push(item);
             }
-            listing.push(item);
         }
     });
     let rec = schema::Export {
@@ -129,6 +154,64 @@ pub fn open(
         json!({"hold": hold_view, "files": listing, "at": now.rfc3339(), "by": caller.user, "uid": caller.uid}),
         fds,
     ))
+}
+
+/// One file handed out: its path below the root, absolute path, stat, and
+/// descriptor (or why it could not be opened).
+type Exported = (Vec<u8>, PathBuf, FileStat, Result<OwnedFd, Errno>);
+
+/// The files of unit `f` (path `rel` below its root) for export: each
+/// member's path below the root, absolute path, stat and open descriptor
+/// (checked to be the file that was read).
+fn unit_files(
+    dir: &crate::fs::handle::DirHandle,
+    inv: &crate::core::inventory::Inventory,
+    d: crate::core::inventory::DirRef,
+    zone: &crate::core::policy::Zone,
+    f: &crate::core::inventory::FileRec,
+    rel: &[u8],
+    members: &[Member],
+) -> Vec<Exported> {
+    let dir_unit = matches!(zone.unit, Unit::Dir { .. });
+    // Members are relative to the unit's directory, or to the group's.
+    let base_rel: Vec<u8> = if dir_unit {
+        rel.to_vec()
+    } else {
+        inv.root(d).rel_path(d.dir)
+    };
+    let own = if dir_unit {
+        match dir.open_sub(&f.name) {
+            Ok(h) if h.ino == f.stat.ino => Some(h),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    members
+        .iter()
+        .map(|m| {
+            let mb = m.rel.as_bytes();
+            let mut mrel = base_rel.clone();
+            if !mrel.is_empty() {
+                mrel.push(b'/');
+            }
+            mrel.extend_from_slice(mb);
+            let source = crate::core::inventory::join_rel(&inv.root(d).path, &mrel);
+            let (parent, name) = match mb.iter().rposition(|b| *b == b'/') {
+                Some(k) => (&mb[..k], &mb[k + 1..]),
+                None => (&b""[..], mb),
+            };
+            let opened = match (dir_unit, &own) {
+                (true, None) => Err(Errno::ESTALE),
+                (true, Some(h)) => h
+                    .open_rel(parent)
+                    .map_err(|_| Errno::ESTALE)
+                    .and_then(|p| p.open_file(std::ffi::OsStr::from_bytes(name), &m.stat)),
+                (false, _) => dir.open_file(std::ffi::OsStr::from_bytes(name), &m.stat),
+            };
+            (mrel, source, m.stat, opened)
+        })
+        .collect()
 }
 
 /// Daemon side of `export-done`: records the manifest's digest.

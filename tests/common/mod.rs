@@ -59,6 +59,15 @@ pub fn write_policy(dir: &Path, state: &Path, high: &str, low: &str, zones: &str
     p
 }
 
+/// A `[[zone]]` table: `name` over `root` with floor `min` and ceiling
+/// `max`, and further `keys` (lines of TOML, possibly `[[zone.rule]]`s).
+pub fn zone_toml(name: &str, root: &Path, min: &str, max: &str, keys: &str) -> String {
+    format!(
+        "[[zone]]\nname = \"{name}\"\npaths = [\"{}\"]\nmin_age = \"{min}\"\nmax_age = \"{max}\"\n{keys}\n",
+        root.display()
+    )
+}
+
 /// The paths of a zone `cctv` set up by [`cctv`].
 pub struct Cctv {
     /// The zone root (Frigate's layout).
