@@ -8,15 +8,17 @@
 //! the reverse.
 //!
 //! - [`core`]: the pure decision core: units, the policy, time patterns,
-//!   the inventory, holds, the planner and the mass-deletion guard.
+//!   recording units and recorder layouts, the inventory, holds, the
+//!   planner and the mass-deletion guard.
 //! - [`fs`]: the filesystem edge: fd-relative handles, the scan that builds
 //!   the inventory, filesystem usage, inotify watches.
 //! - [`audit`]: the hash-chained, write-ahead audit log (writer, segments,
 //!   verify), the typed schema of its records, and its queries.
 //! - [`state`]: the daemon's other durable state: the state lock, zone
 //!   roots' identities, the hold store, the guard's store.
-//! - [`sweep`]: the one sweep pipeline (gather, plan, guard, execute), used
-//!   by the daemon, `plan`, `explain` and the demo.
+//! - [`sweep`]: the one sweep pipeline (gather, plan, guard, execute, the
+//!   zones' after_delete hooks), used by the daemon, `plan`, `explain` and
+//!   the demo.
 //! - [`control`]: the control socket's wire protocol and its client (a
 //!   leaf: only the core's types and the audit query).
 //! - [`ops`]: what a caller may ask, and one dispatch of each request,

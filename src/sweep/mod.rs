@@ -1,5 +1,6 @@
 //! The one sweep pipeline: gather (inventory, root identities, holds,
-//! usage) → plan (with the detail it asks for) → guard → execute.
+//! usage) → plan (with the detail it asks for) → guard → execute → the
+//! zones' after_delete hooks ([`hook`]).
 //!
 //! The daemon's sweeps, `retentionctl plan`, `explain` and the demo all go
 //! through it; a dry run is the same pipeline with deletion switched off,
