@@ -760,7 +760,7 @@ impl Policy {
             if let Some(l) = z.layout {
                 let _ = writeln!(
                     s,
-                    "# layout = {} expands to the unit, include, time and time_zone shown",
+                    "layout = {}  # the unit, include, time and time_zone shown are what it sets, or what the zone writes",
                     tq(l)
                 );
             }
@@ -1498,6 +1498,25 @@ pub fn validate(file: &Path, text: &str, raw: raw::RawPolicy) -> Result<Policy, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The effective policy parses back to itself, presets, units, rules and
+    /// hooks included (the policy fuzz target checks the same on any input).
+    #[test]
+    fn describe_parses_back_to_the_same_policy_for_every_layout() {
+        for p in layout::PRESETS {
+            let text = format!(
+                "[[zone]]\nname = \"z\"\npaths = [\"/srv/z\"]\nlayout = \"{}\"\nmin_age = \"1d\"\nmax_age = \"7d\"\n\
+                 after_delete = \"tr '\\\\0' '\\\\n' > /tmp/x\"\nafter_delete_timeout = \"5s\"\n\
+                 [[zone.rule]]\nsource = \"cam?\"\nfile = [\"*.mp4\", \"in-*\"]\nmax_age = \"30d\"\nmax_bytes = \"1GiB\"\n",
+                p.name
+            );
+            let a = Policy::from_str(Path::new("t.toml"), &text).unwrap();
+            let b = Policy::from_str(Path::new("t.toml"), &a.describe())
+                .unwrap_or_else(|e| panic!("{}: {e}\n{}", p.name, a.describe()));
+            let body = |d: String| d.split_once('\n').map(|(_, b)| b.to_string()).unwrap_or_default();
+            assert_eq!(body(b.describe()), body(a.describe()), "{}", p.name);
+        }
+    }
 
     const GOOD: &str = r#"
 [daemon]
