@@ -130,15 +130,15 @@ pub fn read_dir(
             }
         };
         match st.kind {
-            Kind::File if unit_depth.is_some() || !zone.include.matches(name.as_bytes(), &path) => {
-                stats.not_included += 1
-            }
+            Kind::File if unit_depth.is_some() => stats.not_included += 1,
             Kind::File => match grouping {
+                // recording_time checks the include globs (and counts a miss).
                 None => {
                     if let Some(t) = recording_time(zone, name.as_bytes(), &path, &st, stats) {
                         f(name, st, t, &[]);
                     }
                 }
+                Some(_) if !zone.include.matches(name.as_bytes(), &path) => stats.not_included += 1,
                 Some(g) => {
                     let time = match &zone.time {
                         TimeSource::Mtime => Some(Timestamp(st.mtime)),
