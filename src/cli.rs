@@ -58,7 +58,7 @@ pub struct DaemonArgs {
 #[command(
     name = "retentionctl",
     version,
-    about = "Inspect and steer retentiond: legal holds, status, find, erase, export, the audit log, reports",
+    about = "Inspect and steer retentiond: legal holds, cases, status, find, play and copy, erase, export, the audit log, reports",
     long_about = "retentionctl talks to the running retentiond over its control socket; the daemon \
 identifies you by your Unix user and allows what your groups allow (roles: viewers, operators, \
 supervisors; see retentiond.toml(5) [roles]). Every find, erase and export is recorded in the \
@@ -133,6 +133,27 @@ pub enum CtlCommand {
     /// the alarms and how long they lasted. From the audit log, so it
     /// covers past days too.
     Report(ReportArgs),
+    /// Play recordings: write them to stdout (pipe into a player), after
+    /// the daemon records who, why and which files. A path inside a unit (a
+    /// frame of an event, one leg of a call) plays the whole unit. Needs
+    /// the zone's access_group (retentiond.toml(5)).
+    #[command(
+        after_help = "Example: retentionctl cat --reason 'complaint 2026-17: caller asks what was said' \\\n  \
+/var/spool/asterisk/monitor/2026/11/20/in-0611223344-20261120-141502-1732108502.17.wav | mpv -"
+    )]
+    Cat(AccessArgs),
+    /// Copy recordings to other media (a USB disk for a supervisor or the
+    /// data subject) with a manifest (SHA-256 per file, who, when, why),
+    /// verified by re-reading the copy; recorded as saved to that place.
+    /// Needs the zone's access_group.
+    #[command(after_help = "Example: retentionctl copy --to /media/usb0/DSR-2026-014 \\\n  \
+--reason 'access request DSR-2026-014, disclosed to the data subject' /srv/rec/2026-11-20/14/cam07/05.00.mp4")]
+    Copy(CopyArgs),
+    /// Cases with deadlines: a data subject's access or erasure request, or
+    /// an investigation; opening one holds its footage, closing it records
+    /// the outcome.
+    #[command(subcommand)]
+    Case(CaseCommand),
     /// Accept the deletions the mass-deletion guard holds back (alarm
     /// `mass-deletion` or `clock-suspect`): the next sweep deletes them.
     /// Needs group supervisors; audited with your user and --reason.
@@ -140,6 +161,178 @@ pub enum CtlCommand {
         after_help = "Example: retentionctl confirm --zone cctv --reason 'max_age shortened to 14d, DPO ticket 2026-88'"
     )]
     Confirm(ConfirmArgs),
+}
+
+/// `retentionctl cat`.
+#[derive(Debug, Args)]
+pub struct AccessArgs {
+    /// Why you open them (recorded in the audit log; required).
+    #[arg(long)]
+    pub reason: String,
+    /// The case this serves (recorded).
+    #[arg(long, value_name = "REF")]
+    pub case: Option<String>,
+    /// The recordings (absolute paths, or relative to the current directory).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+/// `retentionctl copy`.
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// An existing, empty directory on the medium.
+    #[arg(long, value_name = "DIR")]
+    pub to: PathBuf,
+    /// Why, and what it is for (recorded in the audit log and the manifest).
+    #[arg(long)]
+    pub reason: String,
+    /// The case this serves (recorded).
+    #[arg(long, value_name = "REF")]
+    pub case: Option<String>,
+    /// The recordings (absolute paths, or relative to the current directory).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+/// `retentionctl case …`.
+#[derive(Debug, Subcommand)]
+pub enum CaseCommand {
+    /// Open a case: its reference, who asked, the recordings it concerns
+    /// (zone, --match, time range) and when it is due (default a month).
+    /// Places a hold on its recordings until it is closed. Needs group
+    /// operators.
+    #[command(
+        after_help = "Example: retentionctl case open DSR-2026-014 --kind access --requested-by 'J. Doe (letter of 2 Dec)' \\\n  \
+--zone cctv --match '*/cam07/*' --from '2026-11-20 14:00' --to '2026-11-20 15:00' \\\n  \
+--reason 'wants the footage of herself at the entrance'"
+    )]
+    Open(CaseOpenArgs),
+    /// Close a case with its outcome: disclosed (--to whom), erased (its
+    /// recordings are erased once its hold is released), refused (--reason
+    /// why) or no-action. Releases its hold unless --keep-hold. Needs group
+    /// supervisors.
+    Close(CaseCloseArgs),
+    /// List open cases (with --all also closed ones): due dates, overdue, holds.
+    List {
+        /// Include closed cases.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+/// `retentionctl case open`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("scope").required(true).args(["zone", "all_zones"])))]
+pub struct CaseOpenArgs {
+    /// The case's reference (unique; no '/').
+    #[arg(value_name = "REF")]
+    pub reference: String,
+    /// What it is.
+    #[arg(long, value_enum)]
+    pub kind: CaseKindArg,
+    /// Who asked (the data subject, a police force), as they named themselves.
+    #[arg(long, value_name = "WHO")]
+    pub requested_by: String,
+    /// What is asked (recorded).
+    #[arg(long)]
+    pub reason: String,
+    /// The zone whose footage it concerns.
+    #[arg(long)]
+    pub zone: Option<String>,
+    /// Every zone.
+    #[arg(long)]
+    pub all_zones: bool,
+    /// Only paths (relative to the zone root) matching this glob, e.g. '*/cam07/*'.
+    #[arg(long = "match", value_name = "GLOB")]
+    pub glob: Option<String>,
+    /// The recording-time range it concerns.
+    #[command(flatten)]
+    pub range: TimeRange,
+    /// When the answer is due (default: 30 days from now).
+    #[arg(long, value_name = "TIME", value_parser = parse_time, conflicts_with = "due_in")]
+    pub due: Option<Timestamp>,
+    /// Due this long from now ("30d", "2w").
+    #[arg(long, value_name = "DURATION", value_parser = parse_age)]
+    pub due_in: Option<Age>,
+}
+
+/// Kinds of case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CaseKindArg {
+    /// A data subject asks for their recordings.
+    Access,
+    /// A data subject asks for their recordings to be erased.
+    Erasure,
+    /// An investigation (police, insurer, internal).
+    Investigation,
+}
+
+/// Outcomes of a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutcomeArg {
+    /// Disclosed (name to whom with --to).
+    Disclosed,
+    /// Erased (its recordings are erased now).
+    Erased,
+    /// Refused (say why with --reason).
+    Refused,
+    /// Nothing found, or ended without action.
+    NoAction,
+}
+
+/// `retentionctl case close`.
+#[derive(Debug, Args)]
+pub struct CaseCloseArgs {
+    /// The case's reference.
+    #[arg(value_name = "REF")]
+    pub reference: String,
+    /// How it ended.
+    #[arg(long, value_enum)]
+    pub outcome: OutcomeArg,
+    /// Disclosed to whom (required with --outcome disclosed).
+    #[arg(long, value_name = "WHOM")]
+    pub to: Option<String>,
+    /// Why, what was done (recorded).
+    #[arg(long)]
+    pub reason: String,
+    /// Keep the case's hold in force (e.g. a complaint is pending).
+    #[arg(long)]
+    pub keep_hold: bool,
+}
+
+/// `retentionctl audit access`.
+#[derive(Debug, Args)]
+pub struct AuditAccessArgs {
+    /// Recordings of this zone.
+    #[arg(long)]
+    pub zone: Option<String>,
+    /// Recordings made at or after this time.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub from: Option<Timestamp>,
+    /// Recordings made at or before this time.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub to: Option<Timestamp>,
+    /// Recordings whose absolute path matches this glob ('*' also matches '/'), e.g. '*/cam07/*'.
+    #[arg(long, value_name = "GLOB")]
+    pub path: Option<String>,
+    /// Only what this user did.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Records since this long ago ("30d") or this time.
+    #[arg(long, value_name = "DURATION|TIME", value_parser = parse_since)]
+    pub since: Option<Timestamp>,
+    /// Records before this time.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub until: Option<Timestamp>,
+    /// Leave out the deletions.
+    #[arg(long)]
+    pub no_deletions: bool,
+    /// At most this many rows, the newest (default and maximum 100000).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Output format (--json is the same as --format json).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
 }
 
 /// `retentionctl confirm`.
@@ -432,6 +625,12 @@ pub enum AuditCommand {
     /// given must match. Example: why is cam07 footage from 3 November gone?
     /// retentionctl audit show --action delete --path '*/2026-11-03/*/cam07/*'
     Show(AuditShowArgs),
+    /// The access log of recordings: who played, copied, found, exported or
+    /// erased which recordings, when and why, which cases concerned them,
+    /// and which were deleted on what basis. The written answer to a data
+    /// subject's request (text, JSON or CSV). Example: retentionctl audit
+    /// access --zone cctv --path '*/cam07/*' --from '2026-11-20 14:00' --to '2026-11-20 15:00'
+    Access(AuditAccessArgs),
     /// Check the hash chain across all rotated files and the head anchor; report the first broken record.
     Verify {
         /// The live audit log file (default: the policy's daemon.audit_log).

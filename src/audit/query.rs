@@ -6,7 +6,7 @@
 //! `limit`, the newest), so a log of millions of records costs one pass and
 //! little memory.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::Path;
 
 use globset::{GlobBuilder, GlobMatcher};
@@ -164,4 +164,357 @@ pub fn about_path(log: &Path, path: &Path) -> Result<Vec<Value>, String> {
         }
     }
     Ok(out)
+}
+
+/// Most rows one `audit access` answer carries (the newest).
+pub const ACCESS_LIMIT: usize = 100_000;
+
+/// An `audit access` query: who accessed, found, exported or erased which
+/// recordings, when and why, and which were deleted and on what basis —
+/// the answer to a data subject's request for the log of their data. All
+/// fields optional; all given must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessQuery {
+    /// Recordings of this zone.
+    pub zone: Option<String>,
+    /// Recordings made at or after this time.
+    pub from: Option<Timestamp>,
+    /// Recordings made at or before this time.
+    pub to: Option<Timestamp>,
+    /// A glob over the absolute paths of recordings (`*` also matches
+    /// `/`): narrows the records that name files (access, delete); the
+    /// records of a range (find, erase, holds, cases, exports) are matched
+    /// by zone and time.
+    pub path: Option<String>,
+    /// Only what this user did.
+    pub user: Option<String>,
+    /// Records appended at or after this time.
+    pub since: Option<Timestamp>,
+    /// Records appended before this time.
+    pub until: Option<Timestamp>,
+    /// Leave out deletions.
+    #[serde(default)]
+    pub no_deletions: bool,
+    /// At most this many rows (the newest); default and cap [`ACCESS_LIMIT`].
+    pub limit: Option<usize>,
+}
+
+/// A range of recordings a record concerns (zone None: every zone).
+#[derive(Clone, Debug)]
+struct Span {
+    zone: Option<String>,
+    from: Option<Timestamp>,
+    to: Option<Timestamp>,
+    glob: Option<String>,
+}
+
+fn ts_of(s: &str) -> Option<Timestamp> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| Timestamp(t.timestamp()))
+}
+
+impl Span {
+    fn of_scope(s: &schema::HoldScope) -> Span {
+        Span {
+            zone: s.zone.clone(),
+            from: ts_of(&s.from),
+            to: ts_of(&s.to),
+            glob: s.glob.clone(),
+        }
+    }
+
+    fn of_range(r: &schema::RangeFields) -> Span {
+        Span {
+            zone: Some(r.zone.clone()),
+            from: ts_of(&r.from),
+            to: ts_of(&r.to),
+            glob: r.glob.clone(),
+        }
+    }
+
+    fn text(&self) -> String {
+        let t = |x: Option<Timestamp>| x.map(|t| t.rfc3339()).unwrap_or_else(|| "?".into());
+        format!(
+            "{} {}..{}{}",
+            self.zone.as_deref().unwrap_or("every zone"),
+            t(self.from),
+            t(self.to),
+            self.glob.as_deref().map(|g| format!(" match {g}")).unwrap_or_default()
+        )
+    }
+}
+
+/// The compiled form of an access query.
+struct AccessMatcher<'q> {
+    q: &'q AccessQuery,
+    glob: Option<GlobMatcher>,
+}
+
+impl AccessMatcher<'_> {
+    /// Whether a recording (zone, absolute path, time) is one asked about.
+    fn file(&self, zone: &str, path: &std::ffi::OsStr, time: Option<Timestamp>) -> bool {
+        let q = self.q;
+        if q.zone.as_deref().is_some_and(|z| z != zone) {
+            return false;
+        }
+        if q.from.is_some() || q.to.is_some() {
+            let Some(t) = time else { return false };
+            if q.from.is_some_and(|f| t < f) || q.to.is_some_and(|x| t > x) {
+                return false;
+            }
+        }
+        self.glob.as_ref().is_none_or(|g| g.is_match(Path::new(path)))
+    }
+
+    /// Whether a range of recordings overlaps the ones asked about.
+    fn span(&self, s: &Span) -> bool {
+        let q = self.q;
+        if let (Some(want), Some(z)) = (&q.zone, &s.zone) {
+            if want != z {
+                return false;
+            }
+        }
+        let before = matches!((q.to, s.from), (Some(qt), Some(sf)) if sf > qt);
+        let after = matches!((q.from, s.to), (Some(qf), Some(st)) if st < qf);
+        !(before || after)
+    }
+}
+
+/// Runs an access query over the audit log `log` (every segment, oldest
+/// first): one row per record that concerns the recordings asked about.
+pub fn access_log(log: &Path, q: &AccessQuery) -> Result<Value, String> {
+    let glob = q
+        .path
+        .as_deref()
+        .map(|g| {
+            GlobBuilder::new(g)
+                .literal_separator(false)
+                .backslash_escape(true)
+                .build()
+                .map(|g| g.compile_matcher())
+                .map_err(|e| format!("path: bad glob {g:?}: {e}"))
+        })
+        .transpose()?;
+    let m = AccessMatcher { q, glob };
+    let limit = q.limit.unwrap_or(ACCESS_LIMIT).clamp(1, ACCESS_LIMIT);
+    // What earlier records said: each hold's and case's scope, and the
+    // accesses shown (their outcomes follow them).
+    let mut holds: BTreeMap<u64, Span> = BTreeMap::new();
+    let mut cases: BTreeMap<String, Span> = BTreeMap::new();
+    let mut accesses: BTreeSet<u64> = BTreeSet::new();
+    let mut kept: VecDeque<Value> = VecDeque::new();
+    let (mut matched, mut scanned) = (0u64, 0u64);
+    for r in audit::read_records(log).map_err(|e| format!("{}: {e}", log.display()))? {
+        let r = r.map_err(|e| format!("{}: {e}", log.display()))?;
+        scanned += 1;
+        if q.since.is_some() || q.until.is_some() {
+            let t = record_time(&r);
+            if q.since.is_some_and(|s| t.is_none_or(|t| t < s)) || q.until.is_some_and(|u| t.is_none_or(|t| t >= u)) {
+                // Scopes still count, for the records that cite them.
+                remember(&r, &mut holds, &mut cases);
+                continue;
+            }
+        }
+        remember(&r, &mut holds, &mut cases);
+        let row = access_row(&r, &m, &holds, &cases, &mut accesses);
+        let Some(mut row) = row else { continue };
+        if q.user.as_deref().is_some_and(|u| row["by"].as_str() != Some(u)) {
+            continue;
+        }
+        row["seq"] = r.seq.into();
+        row["ts"] = r.ts.clone().into();
+        row["action"] = r.action.clone().into();
+        matched += 1;
+        if kept.len() == limit {
+            kept.pop_front();
+        }
+        kept.push_back(row);
+    }
+    Ok(json!({
+        "rows": Vec::from(kept),
+        "matched": matched,
+        "scanned": scanned,
+        "truncated": matched > limit as u64,
+        "query": q,
+    }))
+}
+
+/// A record's fields as `T`, whatever its action (the caller matched it).
+fn fields_of<T: serde::de::DeserializeOwned>(r: &Record) -> Option<T> {
+    T::deserialize(&r.fields).ok()
+}
+
+/// Notes the scope of a hold or case a record opens.
+fn remember(r: &Record, holds: &mut BTreeMap<u64, Span>, cases: &mut BTreeMap<String, Span>) {
+    if let Some(h) = r.fields_as::<schema::HoldAdd>() {
+        holds.insert(h.0.hold, Span::of_scope(&h.0.scope));
+    } else if let Some(c) = r.fields_as::<schema::CaseOpen>() {
+        cases.insert(c.case.clone(), Span::of_scope(&c.scope));
+    }
+}
+
+/// The access-log row of one record, if it concerns the recordings asked
+/// about: by, uid, zone, reason, what (in words), case, recordings.
+fn access_row(
+    r: &Record,
+    m: &AccessMatcher,
+    holds: &BTreeMap<u64, Span>,
+    cases: &BTreeMap<String, Span>,
+    accesses: &mut BTreeSet<u64>,
+) -> Option<Value> {
+    use schema::Action as A;
+    let action = schema::Action::from_code(&r.action)?;
+    let span_row = |s: &Span, by: &str, uid: u32, reason: &str, case: Option<&str>, what: String| {
+        m.span(s).then(|| {
+            json!({"by": by, "uid": uid, "zone": s.zone, "reason": reason, "case": case,
+                   "what": what, "recordings": Value::Null, "paths": []})
+        })
+    };
+    match action {
+        A::Access => {
+            let a = r.fields_as::<schema::Access>()?;
+            let files: Vec<&schema::AccessFile> = a
+                .files
+                .iter()
+                .filter(|f| m.file(&f.zone, &f.path.0, ts_of(&f.time)))
+                .collect();
+            if files.is_empty() {
+                return None;
+            }
+            accesses.insert(r.seq);
+            let zones: BTreeSet<&str> = files.iter().map(|f| f.zone.as_str()).collect();
+            let what = match &a.dest {
+                Some(d) => format!("opened {} of {} files to copy to {d}", files.len(), a.files.len()),
+                None => format!("opened {} of {} files to play", files.len(), a.files.len()),
+            };
+            Some(json!({
+                "by": a.by, "uid": a.uid, "zone": zones.into_iter().collect::<Vec<_>>().join(","),
+                "reason": a.reason, "case": a.case, "what": what, "recordings": files.len(),
+                "paths": files.iter().map(|f| audit::path_value(&f.path.0)).collect::<Vec<_>>(),
+                "saved_to": a.dest,
+            }))
+        }
+        A::AccessDone => {
+            let d = r.fields_as::<schema::AccessDone>()?;
+            accesses.contains(&d.access).then(|| {
+                let what = match (&d.dest, &d.manifest_sha256) {
+                    (Some(dest), Some(sha)) => format!(
+                        "copied {} files of access {} to {dest} (manifest SHA-256 {sha})",
+                        d.files, d.access
+                    ),
+                    _ => format!("read {} files of access {} ({} bytes)", d.files, d.access, d.bytes),
+                };
+                json!({"by": d.by, "uid": d.uid, "zone": Value::Null, "reason": "", "case": Value::Null,
+                       "what": what, "recordings": d.files, "paths": [], "saved_to": d.dest})
+            })
+        }
+        A::Find | A::EraseRequest => {
+            let f = fields_of::<schema::RangeFields>(r)?;
+            let s = Span::of_range(&f);
+            let verb = if action == A::Find { "found" } else { "asked to erase" };
+            span_row(
+                &s,
+                &f.by,
+                f.uid,
+                &f.reason,
+                None,
+                format!("{verb} {} recordings in {}", f.files, s.text()),
+            )
+        }
+        A::HoldAdd | A::HoldRelease | A::HoldLapse => {
+            let h = fields_of::<schema::HoldFields>(r)?;
+            let s = Span::of_scope(&h.scope);
+            let verb = match action {
+                A::HoldAdd => "placed hold",
+                A::HoldRelease => "released hold",
+                _ => "hold lapsed:",
+            };
+            span_row(
+                &s,
+                &h.by,
+                h.uid,
+                &h.reason,
+                Some(&h.case),
+                format!("{verb} {} over {}", h.hold, s.text()),
+            )
+        }
+        A::Export => {
+            let e = r.fields_as::<schema::Export>()?;
+            let s = holds.get(&e.hold)?;
+            span_row(
+                s,
+                &e.by,
+                e.uid,
+                &e.reason,
+                Some(&e.case),
+                format!("exported {} files of hold {} to {}", e.files, e.hold, e.dest),
+            )
+        }
+        A::ExportDone => {
+            let e = r.fields_as::<schema::ExportDone>()?;
+            let s = holds.get(&e.hold)?;
+            span_row(
+                s,
+                &e.by,
+                e.uid,
+                "",
+                None,
+                format!(
+                    "export of hold {} written to {} (manifest SHA-256 {})",
+                    e.hold, e.dest, e.manifest_sha256
+                ),
+            )
+        }
+        A::CaseOpen => {
+            let c = r.fields_as::<schema::CaseOpen>()?;
+            let s = Span::of_scope(&c.scope);
+            span_row(
+                &s,
+                &c.by,
+                c.uid,
+                &c.reason,
+                Some(&c.case),
+                format!(
+                    "opened {} case for {} over {}, due {}",
+                    c.kind,
+                    c.requested_by,
+                    s.text(),
+                    c.due
+                ),
+            )
+        }
+        A::CaseClose => {
+            let c = r.fields_as::<schema::CaseClose>()?;
+            let s = cases.get(&c.case)?;
+            span_row(
+                s,
+                &c.by,
+                c.uid,
+                &c.reason,
+                Some(&c.case),
+                format!(
+                    "closed case: {}{}",
+                    c.outcome,
+                    c.to.as_deref().map(|t| format!(" to {t}")).unwrap_or_default()
+                ),
+            )
+        }
+        A::Delete if !m.q.no_deletions => {
+            let d = r.fields_as::<schema::Delete>()?;
+            let files = d.files();
+            let time = ts_of(&d.rec_time);
+            let hit: Vec<&std::ffi::OsString> = files.iter().filter(|f| m.file(&d.zone, f, time)).collect();
+            if hit.is_empty() && !m.file(&d.zone, &d.path.0, time) {
+                return None;
+            }
+            Some(json!({
+                "by": "retentiond", "uid": Value::Null, "zone": d.zone, "reason": d.reason, "case": Value::Null,
+                "what": format!("deleted ({}): {}", d.reason, d.text), "recordings": 1,
+                "paths": [audit::path_value(&d.path.0)], "rec_time": d.rec_time,
+            }))
+        }
+        _ => None,
+    }
 }

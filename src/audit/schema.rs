@@ -60,11 +60,19 @@ pub enum Action {
     Confirm,
     /// A zone's after_delete hook failed or timed out.
     Hook,
+    /// Recordings opened for a caller (`cat`, `copy`), before the bytes.
+    Access,
+    /// An access's outcome, as the client reports it (hashes, manifest).
+    AccessDone,
+    /// A case opened (a data subject's request, an investigation).
+    CaseOpen,
+    /// A case closed, with its outcome.
+    CaseClose,
 }
 
 impl Action {
     /// Every action, in the order the manual lists them.
-    pub const ALL: [Action; 19] = [
+    pub const ALL: [Action; 23] = [
         Action::PolicyLoad,
         Action::Delete,
         Action::BatchDone,
@@ -84,6 +92,10 @@ impl Action {
         Action::Sample,
         Action::Confirm,
         Action::Hook,
+        Action::Access,
+        Action::AccessDone,
+        Action::CaseOpen,
+        Action::CaseClose,
     ];
 
     /// Its code in the log.
@@ -108,6 +120,10 @@ impl Action {
             Action::Sample => "sample",
             Action::Confirm => "confirm",
             Action::Hook => "hook",
+            Action::Access => "access",
+            Action::AccessDone => "access-done",
+            Action::CaseOpen => "case-open",
+            Action::CaseClose => "case-close",
         }
     }
 
@@ -175,6 +191,10 @@ fields! {
     Sample => Sample,
     Confirm => Confirm,
     Hook => Hook,
+    Access => Access,
+    AccessDone => AccessDone,
+    CaseOpen => CaseOpen,
+    CaseClose => CaseClose,
 }
 
 /// A file path in a record, lossless: a JSON string when its bytes are
@@ -614,6 +634,122 @@ pub struct ExportDone {
     /// Their bytes.
     pub bytes: u64,
     /// Who.
+    pub by: String,
+    /// Their uid.
+    pub uid: u32,
+}
+
+/// One file of an `access` record: enough to name the very file read
+/// (its inode, size and modification time identify its content as it was
+/// when opened; the client's `access-done` adds its SHA-256).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AccessFile {
+    /// Its zone.
+    pub zone: String,
+    /// Its absolute path.
+    pub path: RecPath,
+    /// Its recording time, RFC 3339.
+    pub time: String,
+    /// Its size.
+    pub size: u64,
+    /// Its inode.
+    pub ino: u64,
+    /// Its modification time, seconds.
+    pub mtime: i64,
+    /// And nanoseconds.
+    pub mtime_nsec: i64,
+}
+
+/// `access`: recordings opened for a caller, written before the caller
+/// gets a byte.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Access {
+    /// Why (required).
+    pub reason: String,
+    /// Who.
+    pub by: String,
+    /// Their uid.
+    pub uid: u32,
+    /// Where the caller copies them (`copy --to`: external media, a
+    /// handover); none when they are streamed to the caller (`cat`).
+    pub dest: Option<String>,
+    /// The case this access serves, if the caller named one.
+    pub case: Option<String>,
+    /// The files handed to the caller (a unit's every member).
+    pub files: Vec<AccessFile>,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Files that could not be opened.
+    pub unreadable: u64,
+}
+
+/// `access-done`: what the caller's client read, as it reports it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AccessDone {
+    /// The `access` record's sequence number.
+    pub access: u64,
+    /// Where the copies went (none: streamed).
+    pub dest: Option<String>,
+    /// The SHA-256 of the manifest written beside the copies (`copy`).
+    pub manifest_sha256: Option<String>,
+    /// Each file's SHA-256, in the access record's order.
+    pub sha256: Vec<String>,
+    /// How many files were read.
+    pub files: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Who.
+    pub by: String,
+    /// Their uid.
+    pub uid: u32,
+}
+
+/// `case-open`: a case opened, with the hold freezing its recordings.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CaseOpen {
+    /// Its reference.
+    pub case: String,
+    /// access, erasure or investigation.
+    pub kind: String,
+    /// Who asked.
+    pub requested_by: String,
+    /// What is asked.
+    pub reason: String,
+    /// The recordings it concerns (its hold's scope).
+    pub scope: HoldScope,
+    /// The hold placed with it.
+    pub hold: Option<u64>,
+    /// When the answer is due, RFC 3339.
+    pub due: String,
+    /// Who opened it.
+    pub by: String,
+    /// Their uid.
+    pub uid: u32,
+}
+
+/// `case-close`: a case closed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CaseClose {
+    /// Its reference.
+    pub case: String,
+    /// disclosed, erased, refused or no-action.
+    pub outcome: String,
+    /// Disclosed to whom.
+    pub to: Option<String>,
+    /// Why, what was done.
+    pub reason: String,
+    /// Its hold.
+    pub hold: Option<u64>,
+    /// The hold was kept in force (else released with the case).
+    pub hold_kept: bool,
+    /// When it was due, RFC 3339.
+    pub due: String,
+    /// Who closed it.
     pub by: String,
     /// Their uid.
     pub uid: u32,

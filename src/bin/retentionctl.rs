@@ -14,13 +14,14 @@ use anyhow::{bail, Context};
 use clap::Parser;
 use log::LevelFilter;
 use retentiond::audit;
+use retentiond::audit::query::AccessQuery;
 use retentiond::audit::query::Query;
 use retentiond::cli::{
-    AuditCommand, CtlArgs, CtlCommand, ExportArgs, ExportCommand, HoldAddArgs, HoldCommand, RangeArgs, ReportFormat,
-    EXIT_FAILURE,
+    AuditCommand, CaseCommand, CaseKindArg, CtlArgs, CtlCommand, ExportArgs, ExportCommand, HoldAddArgs, HoldCommand,
+    OutcomeArg, RangeArgs, ReportFormat, EXIT_FAILURE,
 };
 use retentiond::control::client::{self, ClientError};
-use retentiond::control::{AddRequest, RangeRequest, ReportRequest, Request};
+use retentiond::control::{AccessRequest, AddRequest, CaseRequest, CloseRequest, RangeRequest, ReportRequest, Request};
 use retentiond::core::policy::{Policy, DEFAULT_SOCKET};
 use retentiond::core::units::Timestamp;
 use retentiond::daemon;
@@ -28,7 +29,7 @@ use retentiond::host::logging;
 use retentiond::ops::auth::Caller;
 use retentiond::ops::dispatch::{dispatch, Served};
 use retentiond::ops::plan::Items;
-use retentiond::ops::{export, render};
+use retentiond::ops::{export, open, render};
 use retentiond::state::holdstore::HoldStore;
 use retentiond::state::lock::StateLock;
 use serde_json::{json, Value};
@@ -53,6 +54,58 @@ fn run(args: &CtlArgs) -> anyhow::Result<ExitCode> {
     let req = match &args.command {
         CtlCommand::Audit(AuditCommand::Verify { log }) => return audit_verify(args, log.as_deref()),
         CtlCommand::Export(x) => return export_cmd(args, x),
+        CtlCommand::Cat(a) => return access_cmd(args, &a.paths, &a.reason, a.case.as_deref(), None),
+        CtlCommand::Copy(a) => return access_cmd(args, &a.paths, &a.reason, a.case.as_deref(), Some(&a.to)),
+        CtlCommand::Audit(AuditCommand::Access(a)) => Request::AuditAccess {
+            query: AccessQuery {
+                zone: a.zone.clone(),
+                from: a.from,
+                to: a.to,
+                path: a.path.clone(),
+                user: a.user.clone(),
+                since: a.since,
+                until: a.until,
+                no_deletions: a.no_deletions,
+                limit: a.limit,
+            },
+        },
+        CtlCommand::Case(CaseCommand::List { all }) => Request::CaseList { all: *all },
+        CtlCommand::Case(CaseCommand::Open(c)) => {
+            let (from, to) = c.range.resolve(now);
+            Request::CaseOpen {
+                case: CaseRequest {
+                    reference: c.reference.clone(),
+                    kind: match c.kind {
+                        CaseKindArg::Access => "access",
+                        CaseKindArg::Erasure => "erasure",
+                        CaseKindArg::Investigation => "investigation",
+                    }
+                    .into(),
+                    requested_by: c.requested_by.clone(),
+                    reason: c.reason.clone(),
+                    zone: if c.all_zones { None } else { c.zone.clone() },
+                    glob: c.glob.clone(),
+                    from,
+                    to,
+                    due: c.due.or(c.due_in.map(|d| now.plus(d))),
+                },
+            }
+        }
+        CtlCommand::Case(CaseCommand::Close(c)) => Request::CaseClose {
+            close: CloseRequest {
+                reference: c.reference.clone(),
+                outcome: match c.outcome {
+                    OutcomeArg::Disclosed => "disclosed",
+                    OutcomeArg::Erased => "erased",
+                    OutcomeArg::Refused => "refused",
+                    OutcomeArg::NoAction => "no-action",
+                }
+                .into(),
+                to: c.to.clone(),
+                reason: c.reason.clone(),
+                keep_hold: c.keep_hold,
+            },
+        },
         CtlCommand::Report(r) => Request::Report {
             report: ReportRequest {
                 since: r.since,
@@ -165,6 +218,12 @@ fn run(args: &CtlArgs) -> anyhow::Result<ExitCode> {
             (_, ReportFormat::Csv) => print!("{}", render::report_csv(&data)),
             (_, ReportFormat::Text) => print!("{}", render::answer(&req, &data)),
         }
+    } else if let CtlCommand::Audit(AuditCommand::Access(a)) = &args.command {
+        match (args.json, a.format) {
+            (true, _) | (_, ReportFormat::Json) => println!("{}", serde_json::to_string_pretty(&data)?),
+            (_, ReportFormat::Csv) => print!("{}", render::access_log_csv(&data)),
+            (_, ReportFormat::Text) => print!("{}", render::answer(&req, &data)),
+        }
     } else if args.json {
         let body = serde_json::to_string_pretty(&data)?;
         match (&req, listed.load(Ordering::Relaxed)) {
@@ -217,9 +276,13 @@ fn offline(policy: Policy, socket: &Path, req: &Request, items: Items) -> anyhow
     }
     if matches!(
         req,
-        Request::ExportOpen { .. } | Request::ExportDone { .. } | Request::Confirm { .. }
+        Request::ExportOpen { .. }
+            | Request::ExportDone { .. }
+            | Request::Confirm { .. }
+            | Request::AccessOpen { .. }
+            | Request::AccessDone { .. }
     ) {
-        bail!("{not_running}; export and confirm need the daemon");
+        bail!("{not_running}; export, cat, copy and confirm need the daemon");
     }
     let store = HoldStore::new(&policy.daemon.state_dir);
     let caller = Caller::current();
@@ -230,6 +293,8 @@ fn offline(policy: Policy, socket: &Path, req: &Request, items: Items) -> anyhow
             | Request::HoldExtend { .. }
             | Request::Find { .. }
             | Request::Erase { .. }
+            | Request::CaseOpen { .. }
+            | Request::CaseClose { .. }
     );
     let read_only = format!("{not_running}; without it only root can change holds, find or erase");
     if changes && caller.uid != 0 {
@@ -318,6 +383,117 @@ fn export_cmd(args: &CtlArgs, x: &ExportArgs) -> anyhow::Result<ExitCode> {
         print!("{}", render::exported(hold, &out));
     }
     Ok(if w.unreadable.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FAILURE)
+    })
+}
+
+/// `cat` (dest None: to stdout) and `copy --to DIR`: the daemon records
+/// the access and passes the files; they are streamed or copied with their
+/// hashes, which go back to the daemon's log as `access-done`.
+fn access_cmd(
+    args: &CtlArgs,
+    paths: &[PathBuf],
+    reason: &str,
+    case: Option<&str>,
+    to: Option<&PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let socket = socket_of(args);
+    let cwd = std::env::current_dir()?;
+    let dest = match to {
+        Some(d) => Some(
+            std::fs::canonicalize(d)
+                .with_context(|| format!("{}: the destination must be an existing directory", d.display()))?,
+        ),
+        None => None,
+    };
+    let req = Request::AccessOpen {
+        access: AccessRequest {
+            paths: paths
+                .iter()
+                .map(|p| audit::path_value(if p.is_absolute() { p.clone() } else { cwd.join(p) }.as_os_str()))
+                .collect(),
+            reason: reason.to_string(),
+            dest: dest.as_ref().map(|d| d.display().to_string()),
+            case: case.map(str::to_string),
+        },
+    };
+    let (listing, fds) = match client::request_fds(&socket, &req, TIMEOUT) {
+        Ok(r) => r,
+        Err(ClientError::Refused { msg, .. }) => {
+            eprintln!("retentionctl: {msg}");
+            return Ok(ExitCode::from(EXIT_FAILURE));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let seq = listing["access"].as_u64().unwrap_or(0);
+    let unreadable: Vec<String> = listing["files"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["error"].as_str().map(|e| format!("{}: {e}", f["source"])))
+        .collect();
+    let done = match &dest {
+        None => {
+            let mut out = std::io::stdout().lock();
+            let (sha256, bytes) = open::stream_into(&listing, fds, &mut out)?;
+            retentiond::control::AccessDoneRequest {
+                access: seq,
+                dest: None,
+                manifest_sha256: None,
+                files: sha256.len() as u64,
+                sha256,
+                bytes,
+            }
+        }
+        Some(d) => {
+            let w = export::copy_into(d, &listing, fds, reason)?;
+            let m: Value = serde_json::from_slice(&std::fs::read(d.join(export::MANIFEST))?)?;
+            retentiond::control::AccessDoneRequest {
+                access: seq,
+                dest: Some(d.display().to_string()),
+                manifest_sha256: Some(w.manifest_sha256.clone()),
+                sha256: m["files"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|f| f["sha256"].as_str().map(str::to_string))
+                    .collect(),
+                files: w.files,
+                bytes: w.bytes,
+            }
+        }
+    };
+    let rec = client::request(&socket, &Request::AccessDone { done: done.clone() }, TIMEOUT)?;
+    for u in &unreadable {
+        eprintln!("retentionctl: could not be opened: {u}");
+    }
+    if let Some(d) = &dest {
+        let out = json!({
+            "dest": d.display().to_string(), "files": done.files, "bytes": done.bytes, "access_seq": seq,
+            "manifest_sha256": done.manifest_sha256, "audit_seq": rec["seq"], "unreadable": unreadable,
+        });
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        } else {
+            println!(
+                "copied {} files ({} bytes) to {}, verified; manifest SHA-256 {}; audit records {} and {}",
+                done.files,
+                done.bytes,
+                d.display(),
+                done.manifest_sha256.as_deref().unwrap_or(""),
+                seq,
+                rec["seq"]
+            );
+        }
+    } else {
+        eprintln!(
+            "retentionctl: {} files ({} bytes) played; audit records {seq} and {}",
+            done.files, done.bytes, rec["seq"]
+        );
+    }
+    Ok(if unreadable.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_FAILURE)

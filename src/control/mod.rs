@@ -16,7 +16,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::audit::query::Query;
+use crate::audit::query::{AccessQuery, Query};
 use crate::core::roles::Role;
 use crate::core::units::Timestamp;
 
@@ -132,6 +132,40 @@ pub enum Request {
         /// The period.
         report: ReportRequest,
     },
+    /// Open recordings for the caller, audited before the bytes
+    /// (members of each zone's `access_group`); the reply is followed by
+    /// the open files (`SCM_RIGHTS`).
+    AccessOpen {
+        /// Which recordings, why, where to.
+        access: AccessRequest,
+    },
+    /// Record what the client read of an access (members of an access group).
+    AccessDone {
+        /// The hashes, the manifest.
+        done: AccessDoneRequest,
+    },
+    /// Who accessed, found, exported or erased what, and what was deleted
+    /// on what basis: the access log (viewers).
+    AuditAccess {
+        /// The filters.
+        query: AccessQuery,
+    },
+    /// Open a case with a hold on its recordings (operators).
+    CaseOpen {
+        /// The case.
+        case: CaseRequest,
+    },
+    /// Close a case with its outcome (supervisors).
+    CaseClose {
+        /// The outcome.
+        close: CloseRequest,
+    },
+    /// The cases (viewers).
+    CaseList {
+        /// Include closed cases.
+        #[serde(default)]
+        all: bool,
+    },
     /// Accept the deletions the mass-deletion guard holds back (supervisors).
     Confirm {
         /// Only this zone (else every zone with an open episode).
@@ -155,6 +189,10 @@ impl Request {
                 | Request::ExportOpen { .. }
                 | Request::Report { .. }
                 | Request::AuditShow { .. }
+                | Request::AccessOpen { .. }
+                | Request::AuditAccess { .. }
+                | Request::CaseOpen { .. }
+                | Request::CaseClose { .. }
         )
     }
 
@@ -170,6 +208,8 @@ impl Request {
                 | Request::HoldRelease { .. }
                 | Request::HoldExtend { .. }
                 | Request::HoldShow { .. }
+                | Request::CaseOpen { .. }
+                | Request::CaseClose { .. }
         )
     }
 
@@ -191,6 +231,12 @@ impl Request {
             Request::ExportOpen { .. } | Request::ExportDone { .. } => (Role::Supervisor, "export"),
             Request::Report { .. } => (Role::Viewer, "report"),
             Request::Confirm { .. } => (Role::Supervisor, "confirm"),
+            // Each zone's access_group decides (crate::ops::open).
+            Request::AccessOpen { .. } | Request::AccessDone { .. } => (Role::Anyone, "access"),
+            Request::AuditAccess { .. } => (Role::Viewer, "audit access"),
+            Request::CaseOpen { .. } => (Role::Operator, "case open"),
+            Request::CaseClose { .. } => (Role::Supervisor, "case close"),
+            Request::CaseList { .. } => (Role::Viewer, "case list"),
         }
     }
 }
@@ -267,6 +313,91 @@ pub struct DoneRequest {
     /// Their bytes.
     pub bytes: u64,
 }
+/// `access-open`, as sent on the socket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessRequest {
+    /// The recordings (absolute paths, as the audit log encodes paths); a
+    /// path inside a unit (a frame of an event, a leg of a call) opens the
+    /// whole unit.
+    pub paths: Vec<Value>,
+    /// Why (recorded; required).
+    pub reason: String,
+    /// Where the caller copies them (`copy --to`); None: streamed (`cat`).
+    #[serde(default)]
+    pub dest: Option<String>,
+    /// The case this access serves (recorded).
+    #[serde(default)]
+    pub case: Option<String>,
+}
+
+/// Most recordings one `access-open` names.
+pub const MAX_ACCESS_PATHS: usize = 1000;
+
+/// `access-done`, as sent on the socket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessDoneRequest {
+    /// The `access` record's sequence number (from the open's reply).
+    pub access: u64,
+    /// Where the copies went (None: streamed).
+    #[serde(default)]
+    pub dest: Option<String>,
+    /// SHA-256 of the manifest (`copy`).
+    #[serde(default)]
+    pub manifest_sha256: Option<String>,
+    /// Each file's SHA-256, in the listing's order.
+    pub sha256: Vec<String>,
+    /// Files read.
+    pub files: u64,
+    /// Their bytes.
+    pub bytes: u64,
+}
+
+/// `case-open`, as sent on the socket (times absolute).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseRequest {
+    /// Its reference (unique).
+    pub reference: String,
+    /// access, erasure or investigation.
+    pub kind: String,
+    /// Who asked.
+    pub requested_by: String,
+    /// What is asked.
+    pub reason: String,
+    /// The zone; None for every zone.
+    pub zone: Option<String>,
+    /// Optional path glob inside the zone (the camera).
+    #[serde(rename = "match")]
+    pub glob: Option<String>,
+    /// Earliest recording time concerned (inclusive).
+    pub from: Timestamp,
+    /// Latest (inclusive).
+    pub to: Timestamp,
+    /// When the answer is due (None: a month from now).
+    #[serde(default)]
+    pub due: Option<Timestamp>,
+}
+
+/// `case-close`, as sent on the socket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloseRequest {
+    /// The case's reference.
+    pub reference: String,
+    /// disclosed, erased, refused or no-action.
+    pub outcome: String,
+    /// Disclosed to whom (required with `disclosed`).
+    #[serde(default)]
+    pub to: Option<String>,
+    /// Why, what was done (required).
+    pub reason: String,
+    /// Keep the case's hold in force (else it is released).
+    #[serde(default)]
+    pub keep_hold: bool,
+}
+
 /// A `report` request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -26,11 +26,13 @@ pub enum AlarmKind {
     LayoutMismatch,
     /// A zone's after_delete hook failed or timed out.
     HookFailed,
+    /// A case (a data subject's request, an investigation) is open past its due date.
+    CaseOverdue,
 }
 
 impl AlarmKind {
     /// Every kind, in the order the manual lists them.
-    pub const ALL: [AlarmKind; 10] = [
+    pub const ALL: [AlarmKind; 11] = [
         AlarmKind::CapacityUnrelieved,
         AlarmKind::QuotaUnrelieved,
         AlarmKind::HoldsUnavailable,
@@ -41,6 +43,7 @@ impl AlarmKind {
         AlarmKind::DeleteFailed,
         AlarmKind::LayoutMismatch,
         AlarmKind::HookFailed,
+        AlarmKind::CaseOverdue,
     ];
 
     /// Its code.
@@ -56,6 +59,7 @@ impl AlarmKind {
             AlarmKind::DeleteFailed => "delete-failed",
             AlarmKind::LayoutMismatch => "layout-mismatch",
             AlarmKind::HookFailed => "hook-failed",
+            AlarmKind::CaseOverdue => "case-overdue",
         }
     }
 }

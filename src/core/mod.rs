@@ -3,7 +3,7 @@
 //! Owns the value types ([`units`]), the validated policy ([`policy`],
 //! with [`timepattern`] and the recording units and recorder presets of
 //! [`layout`]), the picture of the recordings ([`inventory`]),
-//! legal holds ([`holds`]), the planner ([`plan`]) and the mass-deletion
+//! legal holds ([`holds`]), cases with deadlines ([`cases`]), the planner ([`plan`]) and the mass-deletion
 //! guard ([`guard`]).
 //!
 //! May not: perform I/O (the one exception is [`policy::Policy::load`],
@@ -11,6 +11,7 @@
 //! (`now` is always an argument), or import any other room of the crate.
 
 pub mod alarm;
+pub mod cases;
 pub mod guard;
 pub mod holds;
 pub mod inventory;

@@ -112,6 +112,9 @@ pub mod raw {
         pub operators: Option<Spanned<String>>,
         /// Group whose members may also release holds and take every privileged action.
         pub supervisors: Option<Spanned<String>>,
+        /// Group whose members may open recordings (`cat`, `copy`), unless
+        /// a zone names its own `access_group` (default: the supervisors').
+        pub access: Option<Spanned<String>>,
     }
 
     /// `[capacity]`
@@ -176,6 +179,9 @@ pub mod raw {
         pub after_delete: Option<Spanned<String>>,
         /// How long `after_delete` may run before it is killed (default 60s).
         pub after_delete_timeout: Option<Spanned<String>>,
+        /// The Unix group whose members may open this zone's recordings
+        /// (`retentionctl cat`/`copy`); default `[roles] access`.
+        pub access_group: Option<Spanned<String>>,
         /// Per-source rules: `[[zone.rule]]`.
         #[serde(default)]
         pub rule: Vec<Spanned<RawRule>>,
@@ -296,6 +302,9 @@ pub struct Roles {
     pub operators: String,
     /// + hold release and every later privileged action.
     pub supervisors: String,
+    /// Who may open recordings (`cat`, `copy`) where a zone does not say:
+    /// a group of its own, not a rank (default: the supervisors' group).
+    pub access: String,
 }
 
 /// Default control socket (the service's runtime directory).
@@ -440,6 +449,8 @@ pub struct Zone {
     pub layout: Option<&'static str>,
     /// The command told of each batch's deleted units.
     pub after_delete: Option<AfterDelete>,
+    /// The Unix group whose members may open its recordings (root always may).
+    pub access_group: String,
     /// Per-source rules, first match wins; recordings no rule matches
     /// follow the zone's own floor, ceiling, quota and priority.
     pub rules: Vec<Rule>,
@@ -715,6 +726,7 @@ impl Policy {
         let _ = writeln!(s, "viewers = {}", tq(&self.roles.viewers));
         let _ = writeln!(s, "operators = {}", tq(&self.roles.operators));
         let _ = writeln!(s, "supervisors = {}", tq(&self.roles.supervisors));
+        let _ = writeln!(s, "access = {}", tq(&self.roles.access));
         let _ = writeln!(s, "\n[capacity]");
         let _ = writeln!(s, "high_watermark = \"{}\"", self.default_marks.high.exact());
         let _ = writeln!(s, "low_watermark = \"{}\"", self.default_marks.low.exact());
@@ -775,6 +787,7 @@ impl Policy {
                     let _ = writeln!(s, "group = [{}]", ts.join(", "));
                 }
             }
+            let _ = writeln!(s, "access_group = {}", tq(&z.access_group));
             if let Some(h) = &z.after_delete {
                 let _ = writeln!(s, "after_delete = {}", tq(&h.command));
                 let _ = writeln!(s, "after_delete_timeout = \"{}\"", h.timeout.exact());
@@ -1181,6 +1194,11 @@ pub fn validate(file: &Path, text: &str, raw: raw::RawPolicy) -> Result<Policy, 
         viewers: group(&raw.roles.viewers, "roles.viewers", "retention-viewers")?,
         operators: group(&raw.roles.operators, "roles.operators", "retention-operators")?,
         supervisors: group(&raw.roles.supervisors, "roles.supervisors", "retention-supervisors")?,
+        access: String::new(),
+    };
+    let roles = Roles {
+        access: group(&raw.roles.access, "roles.access", &roles.supervisors)?,
+        ..roles
     };
 
     // [capacity]
@@ -1463,6 +1481,7 @@ pub fn validate(file: &Path, text: &str, raw: raw::RawPolicy) -> Result<Policy, 
             unit,
             layout: preset.map(|p| p.name),
             after_delete,
+            access_group: group(&z.access_group, &k("access_group"), &roles.access)?,
             rules: Vec::new(),
         });
         let rules = zone_rules(&e, z, zones.last().expect("just pushed"), &k)?;

@@ -541,6 +541,10 @@ impl Sweeper {
         }
         raised.extend(failures);
         raised.extend(hook_alarms(&report, &self.alarms));
+        // Cases open past their due date (the store was readable above).
+        if let Ok((_, _, cases)) = shared.store.read_all() {
+            raised.extend(crate::core::cases::overdue_alarms(&cases, now));
+        }
         self.alarm_state(&raised);
         if let Some(a) = &shared.audit {
             let mut log = lock_audit(a);
@@ -637,6 +641,10 @@ impl Sweeper {
             return;
         };
         let alarms = self.raised();
+        if let Ok((_, _, cases)) = self.shared.store.read_all() {
+            let (open, overdue) = crate::core::cases::counts(&cases, now);
+            self.metrics.set_cases(open, overdue);
+        }
         match (r, self.shared.inventory()) {
             (Ok(o), Some(inv)) => {
                 let holds = self.shared.store.read().map(|(h, _)| h).unwrap_or_default();

@@ -34,6 +34,8 @@ pub struct Metrics {
     deleted_files: IntCounterVec,
     deleted_bytes: IntCounterVec,
     holds_active: IntGauge,
+    cases_open: IntGauge,
+    cases_overdue: IntGauge,
     alarm: IntGaugeVec,
     sweep_seconds: Gauge,
     last_success: IntGauge,
@@ -100,6 +102,15 @@ impl Metrics {
             holds_active: reg(
                 &r,
                 IntGauge::new("holds_active", "Legal holds in force").expect("valid metric"),
+            ),
+            cases_open: reg(
+                &r,
+                IntGauge::new("cases_open", "Cases (data subjects' requests, investigations) open")
+                    .expect("valid metric"),
+            ),
+            cases_overdue: reg(
+                &r,
+                IntGauge::new("cases_overdue", "Cases open past their due date").expect("valid metric"),
             ),
             alarm: ig("alarm", "1 while an alarm is raised", &["kind", "subject"]),
             sweep_seconds: reg(
@@ -173,6 +184,12 @@ impl Metrics {
         self.set_alarms(alarms);
         self.sweep_seconds.set(outcome.took.as_secs_f64());
         self.last_success.set(now.0);
+    }
+
+    /// Takes in the cases: (open, overdue).
+    pub fn set_cases(&self, open: u64, overdue: u64) {
+        self.cases_open.set(open as i64);
+        self.cases_overdue.set(overdue as i64);
     }
 
     /// Takes in a sweep that failed, with the alarms now raised.

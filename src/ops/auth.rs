@@ -31,30 +31,42 @@ impl Caller {
     }
 }
 
+/// The group ids `caller` belongs to (none when its uid has no name).
+fn gids_of(caller: &Caller) -> Vec<nix::unistd::Gid> {
+    let Some(user) = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(caller.uid))
+        .ok()
+        .flatten()
+    else {
+        return Vec::new();
+    };
+    let Ok(name) = std::ffi::CString::new(user.name.clone()) else {
+        return Vec::new();
+    };
+    nix::unistd::getgrouplist(&name, user.gid).unwrap_or_else(|_| vec![user.gid])
+}
+
+fn member_of(gids: &[nix::unistd::Gid], group: &str) -> bool {
+    nix::unistd::Group::from_name(group)
+        .ok()
+        .flatten()
+        .is_some_and(|g| gids.contains(&g.gid))
+}
+
+/// Whether `caller` is a member of the Unix group `group` (root is not
+/// special here: callers check for uid 0 themselves).
+pub fn in_group(caller: &Caller, group: &str) -> bool {
+    member_of(&gids_of(caller), group)
+}
+
 /// The highest role `caller` has under `policy` (root: supervisor).
 pub fn role_of(caller: &Caller, policy: &Policy) -> Role {
     if caller.uid == 0 {
         return Role::Supervisor;
     }
-    let Some(user) = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(caller.uid))
-        .ok()
-        .flatten()
-    else {
-        return Role::Anyone;
-    };
-    let Ok(name) = std::ffi::CString::new(user.name.clone()) else {
-        return Role::Anyone;
-    };
-    let gids = nix::unistd::getgrouplist(&name, user.gid).unwrap_or_else(|_| vec![user.gid]);
-    let member = |group: &str| {
-        nix::unistd::Group::from_name(group)
-            .ok()
-            .flatten()
-            .is_some_and(|g| gids.contains(&g.gid))
-    };
+    let gids = gids_of(caller);
     [Role::Supervisor, Role::Operator, Role::Viewer]
         .into_iter()
-        .find(|r| member(r.group(policy)))
+        .find(|r| member_of(&gids, r.group(policy)))
         .unwrap_or(Role::Anyone)
 }
 

@@ -18,7 +18,7 @@ use crate::core::inventory::Inventory;
 use crate::core::policy::Policy;
 use crate::core::units::Timestamp;
 use crate::ops::auth::{authorize, Caller};
-use crate::ops::{access, confirm, explain, export, hold, plan, report, status, OpError};
+use crate::ops::{access, case, confirm, explain, export, hold, open, plan, report, status, OpError};
 use crate::state::guardstore::GuardStore;
 use crate::state::holdstore::HoldStore;
 use crate::sweep::LastSweep;
@@ -73,6 +73,14 @@ pub fn dispatch(s: &Served, caller: &Caller, req: &Request) -> Result<(Value, Ve
         Request::ExportOpen { export } => {
             return export::open(policy, s.store, audit()?, caller, export, now);
         }
+        Request::AccessOpen { access } => {
+            return open::open(policy, audit()?, caller, access, now);
+        }
+        Request::AccessDone { done } => open::done(audit()?, caller, done)?,
+        Request::AuditAccess { query } => {
+            crate::audit::query::access_log(&policy.daemon.audit_log, query).map_err(OpError::BadRequest)?
+        }
+        Request::CaseList { all } => case::list(s.store, *all, now)?,
         Request::HoldList { all } => hold::list(s.store, *all, now)?,
         Request::HoldShow { id } => hold::show(policy, s.store, inv, *id, now)?,
         Request::Plan { summary, limit, stream } => {
@@ -101,7 +109,11 @@ pub fn dispatch(s: &Served, caller: &Caller, req: &Request) -> Result<(Value, Ve
         Request::ExportDone { done } => export::done(audit()?, caller, done)?,
         Request::Find { range } => access::find(policy, s.store, audit()?, caller, range, now)?,
         Request::Erase { range } => access::erase(policy, s.store, audit()?, caller, range, now)?,
-        Request::HoldAdd { .. } | Request::HoldRelease { .. } | Request::HoldExtend { .. } => {
+        Request::HoldAdd { .. }
+        | Request::HoldRelease { .. }
+        | Request::HoldExtend { .. }
+        | Request::CaseOpen { .. }
+        | Request::CaseClose { .. } => {
             let ctx = hold::Ctx {
                 policy,
                 store: s.store,
@@ -112,6 +124,8 @@ pub fn dispatch(s: &Served, caller: &Caller, req: &Request) -> Result<(Value, Ve
                 Request::HoldAdd { hold } => hold::add(&ctx, caller, hold, now)?,
                 Request::HoldRelease { id, reason } => hold::release(&ctx, caller, *id, reason, now)?,
                 Request::HoldExtend { id, expires, reason } => hold::extend(&ctx, caller, *id, *expires, reason, now)?,
+                Request::CaseOpen { case } => case::open(&ctx, caller, case, now)?,
+                Request::CaseClose { close } => case::close(&ctx, caller, close, now)?,
                 _ => unreachable!("matched above"),
             }
         }

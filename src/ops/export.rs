@@ -97,7 +97,15 @@ pub fn open(
         for (f, rel) in covered {
             let files: Vec<Exported> = match units.get(&f.name) {
                 None => vec![(rel, inv.file_path(d, &f.name), f.stat, dir.open_file(&f.name, &f.stat))],
-                Some(members) => unit_files(&dir, &inv, d, zone, &f, &rel, members),
+                Some(members) => unit_files(
+                    &dir,
+                    &inv.root(d).path,
+                    &inv.root(d).rel_path(d.dir),
+                    zone,
+                    &f.name,
+                    f.stat.ino,
+                    members,
+                ),
             };
             for (rel, source, stat, opened) in files {
                 let mut item = json!({
@@ -158,30 +166,36 @@ pub fn open(
 
 /// One file handed out: its path below the root, absolute path, stat, and
 /// descriptor (or why it could not be opened).
-type Exported = (Vec<u8>, PathBuf, FileStat, Result<OwnedFd, Errno>);
+pub(crate) type Exported = (Vec<u8>, PathBuf, FileStat, Result<OwnedFd, Errno>);
 
-/// The files of unit `f` (path `rel` below its root) for export: each
-/// member's path below the root, absolute path, stat and open descriptor
-/// (checked to be the file that was read).
-fn unit_files(
+/// The files of unit `name` (inode `ino`) in directory `dir` (path
+/// `dir_rel` below `root`), to hand out: each member's path below the
+/// root, absolute path, stat and open descriptor (checked to be the file
+/// that was read).
+pub(crate) fn unit_files(
     dir: &crate::fs::handle::DirHandle,
-    inv: &crate::core::inventory::Inventory,
-    d: crate::core::inventory::DirRef,
+    root: &Path,
+    dir_rel: &[u8],
     zone: &crate::core::policy::Zone,
-    f: &crate::core::inventory::FileRec,
-    rel: &[u8],
+    name: &std::ffi::OsStr,
+    ino: u64,
     members: &[Member],
 ) -> Vec<Exported> {
     let dir_unit = matches!(zone.unit, Unit::Dir { .. });
     // Members are relative to the unit's directory, or to the group's.
     let base_rel: Vec<u8> = if dir_unit {
-        rel.to_vec()
+        let mut r = dir_rel.to_vec();
+        if !r.is_empty() {
+            r.push(b'/');
+        }
+        r.extend_from_slice(name.as_bytes());
+        r
     } else {
-        inv.root(d).rel_path(d.dir)
+        dir_rel.to_vec()
     };
     let own = if dir_unit {
-        match dir.open_sub(&f.name) {
-            Ok(h) if h.ino == f.stat.ino => Some(h),
+        match dir.open_sub(name) {
+            Ok(h) if h.ino == ino => Some(h),
             _ => None,
         }
     } else {
@@ -196,7 +210,7 @@ fn unit_files(
                 mrel.push(b'/');
             }
             mrel.extend_from_slice(mb);
-            let source = crate::core::inventory::join_rel(&inv.root(d).path, &mrel);
+            let source = crate::core::inventory::join_rel(root, &mrel);
             let (parent, name) = match mb.iter().rposition(|b| *b == b'/') {
                 Some(k) => (&mb[..k], &mb[k + 1..]),
                 None => (&b""[..], mb),
@@ -373,6 +387,8 @@ pub fn copy_into(dest: &Path, listing: &Value, fds: Vec<OwnedFd>, reason: &str) 
     let manifest = json!({
         "format": FORMAT,
         "hold": listing["hold"],
+        "access": listing["access"],
+        "case": listing["case"],
         "exported_by": listing["by"],
         "uid": listing["uid"],
         "exported_at": listing["at"],

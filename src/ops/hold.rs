@@ -158,7 +158,7 @@ pub fn view(h: &Hold, now: Timestamp, covered: Option<(u64, Bytes)>) -> Value {
 }
 
 /// The fields every record about hold `h` carries.
-fn hold_fields(h: &Hold, by: &Caller, reason: &str, covered: (u64, Bytes)) -> schema::HoldFields {
+pub(crate) fn hold_fields(h: &Hold, by: &Caller, reason: &str, covered: (u64, Bytes)) -> schema::HoldFields {
     schema::HoldFields {
         hold: h.id.0,
         case: h.case.clone(),
@@ -178,7 +178,7 @@ fn hold_fields(h: &Hold, by: &Caller, reason: &str, covered: (u64, Bytes)) -> sc
 }
 
 /// Appends one hold record and makes it durable.
-fn audit_hold<F: schema::Fields>(ctx: &Ctx, h: &Hold, rec: &F) -> Result<(), OpError> {
+pub(crate) fn audit_hold<F: schema::Fields>(ctx: &Ctx, h: &Hold, rec: &F) -> Result<(), OpError> {
     let mut a = lock_audit(ctx.audit);
     a.record(rec)
         .and_then(|_| a.sync())
@@ -186,8 +186,14 @@ fn audit_hold<F: schema::Fields>(ctx: &Ctx, h: &Hold, rec: &F) -> Result<(), OpE
     Ok(())
 }
 
-/// Places a hold; returns its view with what it covers now.
-pub fn add(ctx: &Ctx, caller: &Caller, req: &AddRequest, now: Timestamp) -> Result<Value, OpError> {
+/// A hold checked and built from `req` (id 0, not yet stored), with what
+/// it covers now (counted before any lock is taken).
+pub(crate) fn prepare(
+    ctx: &Ctx,
+    caller: &Caller,
+    req: &AddRequest,
+    now: Timestamp,
+) -> Result<(Hold, (u64, Bytes)), OpError> {
     let zone = match &req.zone {
         Some(z) => {
             if ctx.policy.zone(z).is_none() {
@@ -221,7 +227,7 @@ pub fn add(ctx: &Ctx, caller: &Caller, req: &AddRequest, now: Timestamp) -> Resu
             )));
         }
     }
-    let mut hold = Hold::new(
+    let hold = Hold::new(
         HoldId(0),
         zone,
         req.glob.clone(),
@@ -236,6 +242,12 @@ pub fn add(ctx: &Ctx, caller: &Caller, req: &AddRequest, now: Timestamp) -> Resu
     )
     .map_err(|m| OpError::BadRequest(format!("match: {m}")))?;
     let covered = coverage(ctx.policy, ctx.inventory, &hold);
+    Ok((hold, covered))
+}
+
+/// Places a hold; returns its view with what it covers now.
+pub fn add(ctx: &Ctx, caller: &Caller, req: &AddRequest, now: Timestamp) -> Result<Value, OpError> {
+    let (mut hold, covered) = prepare(ctx, caller, req, now)?;
     let mut locked = ctx.store.lock()?;
     hold.id = locked.allocate_id();
     locked.holds.holds.push(hold.clone());

@@ -1,7 +1,8 @@
 //! What a caller may ask of retentiond, and one dispatch of each request.
 //!
 //! Owns authorisation ([`auth`]), hold changes and views ([`hold`]), find
-//! and erase ([`access`]), export ([`export`]), explain ([`explain`]),
+//! and erase ([`access`]), audited opening of recordings ([`open`]), cases
+//! with deadlines ([`case`]), export ([`export`]), explain ([`explain`]),
 //! status ([`status`]) and the compliance report ([`report`]). The socket
 //! server and root's offline path both call the same functions; every
 //! answer is JSON, turned into text for people in one place ([`render`]).
@@ -12,11 +13,13 @@
 
 pub mod access;
 pub mod auth;
+pub mod case;
 pub mod confirm;
 pub mod dispatch;
 pub mod explain;
 pub mod export;
 pub mod hold;
+pub mod open;
 pub mod plan;
 pub mod render;
 pub mod report;

@@ -56,7 +56,44 @@ pub fn answer(req: &Request, v: &Value) -> String {
         }
         Request::AuditShow { .. } => audit_text(v),
         Request::Report { .. } => report_text(v),
-        Request::ExportOpen { .. } | Request::ExportDone { .. } => format!("{v}\n"),
+        Request::ExportOpen { .. }
+        | Request::ExportDone { .. }
+        | Request::AccessOpen { .. }
+        | Request::AccessDone { .. } => {
+            format!("{v}\n")
+        }
+        Request::AuditAccess { .. } => access_log_text(v),
+        Request::CaseOpen { .. } => format!(
+            "case {} opened ({} request by {}), due {}: hold {} covers {} now\n",
+            s(&v["reference"]),
+            s(&v["kind"]),
+            s(&v["requested_by"]),
+            s(&v["due"]),
+            v["hold"]["id"],
+            covered(&v["hold"])
+        ),
+        Request::CaseClose { .. } => {
+            let c = &v["closed"];
+            let mut o = format!(
+                "case {} closed: {}{}; its hold {}\n",
+                s(&v["reference"]),
+                s(&c["outcome"]),
+                c["to"].as_str().map(|t| format!(" to {t}")).unwrap_or_default(),
+                if c["hold_kept"] == true {
+                    "stays in force"
+                } else {
+                    "is released"
+                }
+            );
+            let e = &v["erasure"];
+            if let Some(err) = e["error"].as_str() {
+                o += &format!("{err}\n");
+            } else if !e.is_null() {
+                o += &format!("erased {} of {} recordings in its range\n", e["deleted"], e["in_range"]);
+            }
+            o
+        }
+        Request::CaseList { .. } => case_list_text(v),
         Request::Confirm { .. } => format!(
             "confirmed zone(s) {}: the next sweep deletes what the guard held back\n",
             v["confirmed"]
@@ -68,6 +105,119 @@ pub fn answer(req: &Request, v: &Value) -> String {
                 .join(", ")
         ),
     }
+}
+
+/// `case list`: one line per case, then the counts.
+fn case_list_text(v: &Value) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "{:<20} {:<13} {:<8} {:<20} {:<20} {:>5}  REQUESTED BY",
+        "CASE", "KIND", "STATE", "DUE", "OPENED", "HOLD"
+    );
+    for c in v["cases"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            o,
+            "{:<20} {:<13} {:<8} {:<20} {:<20} {:>5}  {}{}",
+            s(&c["reference"]),
+            s(&c["kind"]),
+            s(&c["state"]),
+            s(&c["due"]),
+            s(&c["opened_at"]),
+            c["hold"]["id"]
+                .as_u64()
+                .map(|i| i.to_string())
+                .unwrap_or_else(|| "-".into()),
+            s(&c["requested_by"]),
+            c["closed"]["outcome"]
+                .as_str()
+                .map(|x| format!(" (closed: {x})"))
+                .unwrap_or_default()
+        );
+    }
+    let _ = writeln!(o, "{} open, {} overdue", v["open"], v["overdue"]);
+    o
+}
+
+/// `audit access`: one line per record, the paths below it.
+pub fn access_log_text(v: &Value) -> String {
+    let mut o = String::new();
+    let rows = v["rows"].as_array().cloned().unwrap_or_default();
+    for r in &rows {
+        let _ = writeln!(
+            o,
+            "{}  #{:<7} {:<13} {:<22} {}{}{}",
+            s(&r["ts"]),
+            r["seq"],
+            s(&r["action"]),
+            s(&r["by"]),
+            s(&r["what"]),
+            r["case"].as_str().map(|c| format!(" [case {c}]")).unwrap_or_default(),
+            match s(&r["reason"]) {
+                "" => String::new(),
+                why => format!(": {why}"),
+            }
+        );
+        for p in r["paths"].as_array().into_iter().flatten().take(20) {
+            let _ = writeln!(o, "      {}", path_text(p));
+        }
+        let n = r["paths"].as_array().map_or(0, |a| a.len());
+        if n > 20 {
+            let _ = writeln!(o, "      ... and {} more (see --format json)", n - 20);
+        }
+    }
+    let _ = writeln!(
+        o,
+        "{} records of {} read{}",
+        v["matched"],
+        v["scanned"],
+        if v["truncated"] == true {
+            " (the newest shown; narrow the query)"
+        } else {
+            ""
+        }
+    );
+    o
+}
+
+/// `audit access` as CSV: one row per record (paths joined by '|').
+pub fn access_log_csv(v: &Value) -> String {
+    let mut o = String::from("seq,ts,action,by,uid,zone,case,reason,what,recordings,saved_to,paths\n");
+    let cell = |v: &Value| match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let quote = |s: String| {
+        if s.contains([',', '"', '\n']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s
+        }
+    };
+    for r in v["rows"].as_array().into_iter().flatten() {
+        let paths: Vec<String> = r["paths"].as_array().into_iter().flatten().map(path_text).collect();
+        let row: Vec<String> = [
+            "seq",
+            "ts",
+            "action",
+            "by",
+            "uid",
+            "zone",
+            "case",
+            "reason",
+            "what",
+            "recordings",
+            "saved_to",
+        ]
+        .iter()
+        .map(|k| quote(cell(&r[*k])))
+        .chain([quote(paths.join("|"))])
+        .collect();
+        o += &row.join(",");
+        o.push('\n');
+    }
+    o
 }
 
 /// `status`: an aligned table for a terminal.
@@ -172,6 +322,26 @@ pub fn status(v: &Value) -> String {
                     .unwrap_or_default()
             );
         }
+    }
+    let cases = &v["cases"];
+    if cases["open"].as_u64().unwrap_or(0) > 0 {
+        let late: Vec<String> = cases["overdue_cases"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| format!("{} (due {})", s(&c["reference"]), s(&c["due"])))
+            .collect();
+        let _ = writeln!(
+            o,
+            "cases: {} open, {} overdue{}",
+            cases["open"],
+            cases["overdue"],
+            if late.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", late.join(", "))
+            }
+        );
     }
     for a in v["alarms"].as_array().unwrap_or(&empty) {
         let _ = writeln!(o, "ALARM {} {}: {}", s(&a["kind"]), s(&a["subject"]), s(&a["text"]));

@@ -154,9 +154,18 @@ pub fn answer(
             &scanned
         }
     };
-    let (holds, _) = store.read()?;
+    let (holds, _, cases) = store.read_all()?;
     let usage = crate::sweep::usage(policy, inv);
-    Ok(status(policy, inv, &usage, &holds, last, now))
+    let mut v = status(policy, inv, &usage, &holds, last, now);
+    let (open, overdue) = crate::core::cases::counts(&cases, now);
+    v["cases"] = json!({
+        "open": open,
+        "overdue": overdue,
+        "overdue_cases": cases.iter().filter(|c| c.overdue_at(now)).map(|c| json!({
+            "reference": c.reference, "kind": c.kind.code(), "due": c.due.rfc3339(),
+        })).collect::<Vec<_>>(),
+    });
+    Ok(v)
 }
 
 #[cfg(test)]

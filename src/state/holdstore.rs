@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
+use crate::core::cases::{check_reference, Case};
 use crate::core::holds::{Hold, HoldId, HoldSet};
 
 /// File name of the store inside the state directory.
@@ -65,11 +66,21 @@ struct Stored {
     version: u32,
     next_id: u64,
     holds: Vec<Hold>,
+    /// Cases (data subjects' requests, investigations); absent in stores
+    /// written before cases existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    cases: Vec<Case>,
 }
 
 /// Parses store text; every hold's glob is compiled (a bad glob is
 /// corruption too). Pure: also the fuzzing entry point.
 pub fn parse(path: &Path, text: &str) -> Result<(HoldSet, u64), StoreError> {
+    parse_all(path, text).map(|(h, n, _)| (h, n))
+}
+
+/// [`parse`], with the store's cases (each reference valid and unique,
+/// each case's hold in the store).
+pub fn parse_all(path: &Path, text: &str) -> Result<(HoldSet, u64, Vec<Case>), StoreError> {
     let corrupt = |line, col, msg: String| StoreError::Corrupt {
         path: path.to_path_buf(),
         line,
@@ -91,7 +102,23 @@ pub fn parse(path: &Path, text: &str) -> Result<(HoldSet, u64), StoreError> {
             ));
         }
     }
-    Ok((HoldSet::new(s.holds), s.next_id))
+    let mut refs = std::collections::BTreeSet::new();
+    for c in &s.cases {
+        check_reference(&c.reference).map_err(|m| corrupt(0, 0, format!("case {:?}: reference {m}", c.reference)))?;
+        if !refs.insert(c.reference.as_str()) {
+            return Err(corrupt(0, 0, format!("case {:?} is duplicated", c.reference)));
+        }
+        if let Some(h) = c.hold {
+            if !seen.contains(&h) {
+                return Err(corrupt(
+                    0,
+                    0,
+                    format!("case {:?} names hold {h}, not in the store", c.reference),
+                ));
+            }
+        }
+    }
+    Ok((HoldSet::new(s.holds), s.next_id, s.cases))
 }
 
 /// (inode, size, mtime ns) of the store file: changes with every commit.
@@ -111,6 +138,8 @@ pub struct Locked {
     pub holds: HoldSet,
     /// The next id to give.
     pub next_id: u64,
+    /// Every case.
+    pub cases: Vec<Case>,
 }
 
 impl HoldStore {
@@ -133,12 +162,13 @@ impl HoldStore {
     /// Takes the lock (waiting for it) and reads the store.
     pub fn lock(&self) -> Result<Locked, StoreError> {
         let lock = self.take_lock()?;
-        let (holds, next_id) = self.read()?;
+        let (holds, next_id, cases) = self.read_all()?;
         Ok(Locked {
             _lock: lock,
             store: self.clone(),
             holds,
             next_id,
+            cases,
         })
     }
 
@@ -162,10 +192,15 @@ impl HoldStore {
     /// Reads the store without the lock (a consistent snapshot: writes are
     /// atomic renames). A missing store is an empty one.
     pub fn read(&self) -> Result<(HoldSet, u64), StoreError> {
+        self.read_all().map(|(h, n, _)| (h, n))
+    }
+
+    /// [`HoldStore::read`], with the cases.
+    pub fn read_all(&self) -> Result<(HoldSet, u64, Vec<Case>), StoreError> {
         let path = self.path();
         match std::fs::read_to_string(&path) {
-            Ok(text) => parse(&path, &text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((HoldSet::default(), 1)),
+            Ok(text) => parse_all(&path, &text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((HoldSet::default(), 1, Vec::new())),
             Err(e) => Err(StoreError::Io {
                 path,
                 what: "cannot read the hold store",
@@ -209,6 +244,7 @@ impl Locked {
             version: 1,
             next_id: self.next_id,
             holds: self.holds.holds.clone(),
+            cases: self.cases.clone(),
         };
         let mut text = serde_json::to_string_pretty(&stored).expect("holds serialise");
         text.push('\n');
