@@ -61,11 +61,12 @@ pub struct DaemonArgs {
     about = "Inspect and steer retentiond: legal holds, cases, status, find, play and copy, erase, export, the audit log, reports",
     long_about = "retentionctl talks to the running retentiond over its control socket; the daemon \
 identifies you by your Unix user and allows what your groups allow (roles: viewers, operators, \
-supervisors; see retentiond.toml(5) [roles]). Every find, erase and export is recorded in the \
-audit log with your user and reason. When the daemon is not running, root can still change holds, \
-find and erase (under the daemon's locks, audited the same way), and status, explain, plan, audit \
-show and report are served from the state directory to whoever can read it; export needs the \
-daemon.",
+supervisors; see retentiond.toml(5) [roles]); opening recordings (cat, copy) needs each zone's \
+access group. Every find, erase, export, cat, copy and case is recorded in the audit log with your \
+user and reason. When the daemon is not running, root can still change holds and cases, find and \
+erase (under the daemon's locks, audited the same way), and status, explain, plan, case list, audit \
+show, audit access and report are served from the state directory to whoever can read it; export, \
+cat, copy and confirm need the daemon.",
     after_help = "Times: RFC 3339 (2026-11-20T14:00:00+01:00) or local time \"2026-11-20 14:00\" (or a date, meaning its midnight).\n\
 Exit status: 0 success, 1 failure (refused, permission denied, a broken audit chain), 2 usage error.\nSee retentionctl(1)."
 )]

@@ -423,12 +423,13 @@ fn access_row(
                 format!("{verb} {} recordings in {}", f.files, s.text()),
             )
         }
-        A::HoldAdd | A::HoldRelease | A::HoldLapse => {
+        A::HoldAdd | A::HoldRelease | A::HoldLapse | A::HoldExtend => {
             let h = fields_of::<schema::HoldFields>(r)?;
             let s = Span::of_scope(&h.scope);
             let verb = match action {
                 A::HoldAdd => "placed hold",
                 A::HoldRelease => "released hold",
+                A::HoldExtend => "changed the expiry of hold",
                 _ => "hold lapsed:",
             };
             span_row(

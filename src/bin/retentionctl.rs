@@ -296,7 +296,7 @@ fn offline(policy: Policy, socket: &Path, req: &Request, items: Items) -> anyhow
             | Request::CaseOpen { .. }
             | Request::CaseClose { .. }
     );
-    let read_only = format!("{not_running}; without it only root can change holds, find or erase");
+    let read_only = format!("{not_running}; without it only root can change holds and cases, find or erase");
     if changes && caller.uid != 0 {
         bail!("{read_only}");
     }
@@ -322,7 +322,11 @@ fn offline(policy: Policy, socket: &Path, req: &Request, items: Items) -> anyhow
     let (v, _) = dispatch(&served, &caller, req)?;
     if matches!(
         req,
-        Request::HoldAdd { .. } | Request::HoldRelease { .. } | Request::HoldExtend { .. }
+        Request::HoldAdd { .. }
+            | Request::HoldRelease { .. }
+            | Request::HoldExtend { .. }
+            | Request::CaseOpen { .. }
+            | Request::CaseClose { .. }
     ) {
         eprintln!("retentionctl: retentiond is not running; the change is in the hold store and the daemon reads it before its first sweep");
     }
@@ -408,6 +412,16 @@ fn access_cmd(
         ),
         None => None,
     };
+    if let Some(d) = &dest {
+        // Checked before the daemon records an access that could not be copied.
+        if d.join(export::MANIFEST).exists() {
+            bail!(
+                "{} already holds a copy ({}); use an empty directory",
+                d.display(),
+                export::MANIFEST
+            );
+        }
+    }
     let req = Request::AccessOpen {
         access: AccessRequest {
             paths: paths
@@ -478,7 +492,7 @@ fn access_cmd(
             println!("{}", serde_json::to_string_pretty(&out)?);
         } else {
             println!(
-                "copied {} files ({} bytes) to {}, verified; manifest SHA-256 {}; audit records {} and {}",
+                "copied {} file(s) ({} bytes) to {}, verified; manifest SHA-256 {}; audit records {} and {}",
                 done.files,
                 done.bytes,
                 d.display(),
@@ -489,7 +503,7 @@ fn access_cmd(
         }
     } else {
         eprintln!(
-            "retentionctl: {} files ({} bytes) played; audit records {seq} and {}",
+            "retentionctl: {} file(s), {} bytes, played; audit records {seq} and {}",
             done.files, done.bytes, rec["seq"]
         );
     }
@@ -502,10 +516,16 @@ fn access_cmd(
 
 fn export_verify(args: &CtlArgs, socket: &Path, dir: &Path) -> anyhow::Result<ExitCode> {
     let mut c = export::verify(dir)?;
-    // The audit log's word on this manifest, if the daemon answers us.
+    // The audit log's word on this manifest, if the daemon answers us: an
+    // export's (export-done) or a copy's (access-done).
+    let action = if c.manifest["access"].is_u64() {
+        "access-done"
+    } else {
+        "export-done"
+    };
     let q = Request::AuditShow {
         query: Query {
-            action: Some("export-done".into()),
+            action: Some(action.into()),
             ..Default::default()
         },
     };
@@ -520,8 +540,9 @@ fn export_verify(args: &CtlArgs, socket: &Path, dir: &Path) -> anyhow::Result<Ex
             match hit {
                 Some(r) => render::export_recorded(&r),
                 None => {
-                    c.problems
-                        .push("no export-done record in the audit log carries this manifest's digest".into());
+                    c.problems.push(format!(
+                        "no {action} record in the audit log carries this manifest's digest"
+                    ));
                     "not in the audit log".into()
                 }
             }
@@ -533,6 +554,7 @@ fn export_verify(args: &CtlArgs, socket: &Path, dir: &Path) -> anyhow::Result<Ex
         "ok": ok, "files_ok": c.ok, "problems": c.problems, "manifest_sha256": c.manifest_sha256,
         "audit": audit_note, "hold": c.manifest["hold"], "exported_by": c.manifest["exported_by"],
         "exported_at": c.manifest["exported_at"], "reason": c.manifest["reason"],
+        "access": c.manifest["access"], "case": c.manifest["case"],
     });
     if args.json {
         println!("{}", serde_json::to_string_pretty(&out)?);

@@ -173,7 +173,7 @@ pub fn close(ctx: &Ctx, caller: &Caller, req: &CloseRequest, now: Timestamp) -> 
         .find(|c| c.reference == req.reference)
         .ok_or_else(|| OpError::BadRequest(format!("reference: no case {:?}", req.reference)))?;
     let hold = case.hold.and_then(|id| set.holds.iter().find(|h| h.id == id)).cloned();
-    if outcome == Outcome::Erased && hold.as_ref().is_some_and(|h| h.zone.is_none()) {
+    if outcome == Outcome::Erased && hold.as_ref().is_none_or(|h| h.zone.is_none()) {
         return Err(OpError::BadRequest(
             "outcome: erased needs a case over one zone; erase each zone with retentionctl erase and close the case as no-action".into(),
         ));
@@ -270,12 +270,24 @@ pub fn close(ctx: &Ctx, caller: &Caller, req: &CloseRequest, now: Timestamp) -> 
             to: h.to,
             reason: format!("case {}: {}", case.reference, req.reason),
         };
-        v["erasure"] = match access::erase(ctx.policy, ctx.store, ctx.audit, caller, &range, now) {
-            Ok(e) => e,
-            Err(e) => json!({"error": format!(
-                "the case is closed but its recordings were not erased: {e}; erase them with retentionctl erase"
-            )}),
-        };
+        // The case is closed and its hold released (both recorded) either
+        // way; an erasure refused (another hold) or failed is the caller's
+        // error to act on, with the command that finishes it.
+        v["erasure"] = access::erase(ctx.policy, ctx.store, ctx.audit, caller, &range, now).map_err(|e| {
+            OpError::Refused(format!(
+                "case {} is closed and its hold released, but its recordings were not erased: {e}; \
+                 erase them with retentionctl erase --zone {} --from {} --to {}{} --reason ...",
+                case.reference,
+                range.zone,
+                range.from.rfc3339(),
+                range.to.rfc3339(),
+                range
+                    .glob
+                    .as_deref()
+                    .map(|g| format!(" --match '{g}'"))
+                    .unwrap_or_default()
+            ))
+        })?;
     }
     Ok(v)
 }

@@ -44,6 +44,15 @@ use crate::ops::export::{unit_files, Exported};
 use crate::ops::hold::text_field;
 use crate::ops::OpError;
 
+/// Accesses opened and not yet reported done: record number -> the
+/// caller's uid. Only the caller of an open access may record its outcome,
+/// once; the oldest are forgotten beyond [`MAX_PENDING`] (a client that
+/// never reports back), and all of them when the daemon restarts.
+static PENDING: Mutex<std::collections::BTreeMap<u64, u32>> = Mutex::new(std::collections::BTreeMap::new());
+
+/// Most accesses awaiting their outcome.
+const MAX_PENDING: usize = 4096;
+
 /// A recording found at a path: its zone, root, the directory holding it
 /// (path below the root), and the unit as the scan reads it.
 pub struct Resolved<'p> {
@@ -284,6 +293,13 @@ pub fn open(
             .and_then(|s| a.sync().map(|_| s))
             .map_err(|e| OpError::Failed(format!("cannot write the audit log, nothing opened: {e}")))?
     };
+    {
+        let mut p = PENDING.lock().unwrap_or_else(|p| p.into_inner());
+        p.insert(seq, caller.uid);
+        while p.len() > MAX_PENDING {
+            p.pop_first();
+        }
+    }
     log::info!(
         retention_event = "access", retention_user = caller.user.as_str();
         "access by {} (uid {}): {} files ({}){}: {}", caller.user, caller.uid, fds.len(), Bytes(bytes),
@@ -298,7 +314,8 @@ pub fn open(
     ))
 }
 
-/// Daemon side of `access-done`: records what the client read.
+/// Daemon side of `access-done`: records what the client read (only the
+/// caller who opened that access, once).
 pub fn done(audit: &Mutex<AuditLog>, caller: &Caller, req: &AccessDoneRequest) -> Result<Value, OpError> {
     let hex = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
     if let Some(m) = &req.manifest_sha256 {
@@ -311,6 +328,17 @@ pub fn done(audit: &Mutex<AuditLog>, caller: &Caller, req: &AccessDoneRequest) -
     }
     if let Some(d) = &req.dest {
         text_field("dest", d, true)?;
+    }
+    // Only the caller of an open access may report it, once.
+    {
+        let mut p = PENDING.lock().unwrap_or_else(|p| p.into_inner());
+        if p.get(&req.access) != Some(&caller.uid) {
+            return Err(OpError::BadRequest(format!(
+                "access: no access {} of yours awaits its outcome (reported already, someone else's, or opened before the daemon restarted)",
+                req.access
+            )));
+        }
+        p.remove(&req.access);
     }
     let rec = schema::AccessDone {
         access: req.access,

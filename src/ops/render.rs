@@ -695,13 +695,18 @@ pub fn export_recorded(r: &Value) -> String {
 
 /// `export verify DIR`: whether the copy still matches its manifest.
 pub fn export_check(dir: &std::path::Path, v: &Value) -> String {
+    let of = match v["access"].as_u64() {
+        Some(seq) => format!(
+            "copy of access {seq}{}",
+            v["case"].as_str().map(|c| format!(" case {c}")).unwrap_or_default()
+        ),
+        None => format!("hold {} case {}", v["hold"]["id"], s(&v["hold"]["case"])),
+    };
     let mut o = format!(
-        "export {}: {} ({} files match; hold {} case {}, exported by {} at {}: {})\nmanifest sha256 {}: {}\n",
+        "export {}: {} ({} files match; {of}, exported by {} at {}: {})\nmanifest sha256 {}: {}\n",
         dir.display(),
         if v["ok"] == true { "OK" } else { "BROKEN" },
         v["files_ok"],
-        v["hold"]["id"],
-        s(&v["hold"]["case"]),
         s(&v["exported_by"]),
         s(&v["exported_at"]),
         s(&v["reason"]),
