@@ -1170,3 +1170,81 @@ fn plan_streams_every_file_and_the_daemon_takes_no_walk_for_it() {
     let offline = json(&e.ctl(&["--json", "plan", "--summary"]));
     assert_eq!(offline["delete"]["files"].as_u64(), Some(total));
 }
+
+#[test]
+fn find_answers_a_past_range_from_the_daemons_inventory_and_walks_for_a_recent_one() {
+    let e = env("");
+    let d = start(&e);
+    let find = |from: i64, to: i64| {
+        json(&e.ctl(&[
+            "--json",
+            "find",
+            "--zone",
+            "cctv",
+            "--from",
+            &rfc3339(from),
+            "--to",
+            &rfc3339(to),
+            "--reason",
+            "access request",
+        ]))
+    };
+    let paths = |v: &Value| -> Vec<PathBuf> {
+        v["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| PathBuf::from(f["path"].as_str().unwrap()))
+            .collect()
+    };
+    let sorted = |mut v: Vec<PathBuf>| {
+        v.sort_by_key(|p| (path_time(&e.root, p), p.clone()));
+        v
+    };
+
+    // A past hour (well before the first sweep's inventory): the files on
+    // disk, and the daemon reads only that hour's directories.
+    let from = (e.end - 5 * DAY) / 3600 * 3600;
+    let to = from + 3599;
+    let want = sorted(e.on_disk(from, to, ""));
+    assert_eq!(want.len(), 18, "3 cameras x 6 segments");
+    let dirs = walkdir::WalkDir::new(&e.root)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|x| x.file_type().is_dir())
+        .count();
+    match traced(d.child.id(), "getdents64", || find(from, to)) {
+        Some((found, trace)) => {
+            assert_eq!(paths(&found), want);
+            let reads = trace.lines().filter(|l| l.contains("getdents64(")).count();
+            eprintln!("find of one past hour in the daemon: {reads} getdents64 calls; the tree has {dirs} directories");
+            assert!(
+                reads <= 4 * 3,
+                "{reads} directory reads for one hour of 3 cameras in a {dirs}-directory tree: a walk"
+            );
+        }
+        None => {
+            eprintln!("strace cannot attach here: directory reads not counted");
+            assert_eq!(paths(&find(from, to)), want);
+        }
+    }
+
+    // A recording in a new camera directory, written after the last sweep:
+    // a range that reaches it is walked, so it is found.
+    let t = now() - 60;
+    let day_hour = chrono::DateTime::from_timestamp(t, 0).unwrap().format("%Y-%m-%d/%H");
+    let name = chrono::DateTime::from_timestamp(t, 0).unwrap().format("%M.%S.mp4");
+    let new_dir = e.root.join(format!("{day_hour}/cam09"));
+    std::fs::create_dir_all(&new_dir).unwrap();
+    std::fs::write(new_dir.join(name.to_string()), b"late").unwrap();
+    let recent = find(t - 1800, t + 1);
+    let got = paths(&recent);
+    assert!(got.contains(&new_dir.join(name.to_string())), "{recent:#}");
+    assert_eq!(got, sorted(e.on_disk(t - 1800, t + 1, "")));
+
+    // Offline, as root, the zone is walked: the same past hour.
+    d.stop();
+    if nix::unistd::getuid().is_root() {
+        assert_eq!(paths(&find(from, to)), want);
+    }
+}

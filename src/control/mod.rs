@@ -197,13 +197,16 @@ impl Request {
     }
 
     /// Whether it is answered from the daemon's inventory (which it waits
-    /// for at start rather than walk the tree).
+    /// for at start rather than walk the tree; `find` and `erase` read the
+    /// directories it names for a past range).
     pub fn needs_inventory(&self) -> bool {
         matches!(
             self,
             Request::Status {}
                 | Request::Plan { .. }
                 | Request::Explain { .. }
+                | Request::Find { .. }
+                | Request::Erase { .. }
                 | Request::HoldAdd { .. }
                 | Request::HoldRelease { .. }
                 | Request::HoldExtend { .. }

@@ -494,6 +494,13 @@ pub struct ZoneInventory {
 pub struct Inventory {
     /// Per zone, in policy order.
     pub zones: Vec<ZoneInventory>,
+    /// When the daemon's sweep took it: the sweep's `now`, read before the
+    /// changes inotify reported were collected, so every directory change
+    /// made before it is in the summaries (within the limits of "Keeping it
+    /// current" in docs/design.md). A request may answer a range older than
+    /// this, less a margin, from it ([`crate::ops::access`]). None: a walk
+    /// made for one request, or not yet dated.
+    pub taken: Option<Timestamp>,
 }
 
 impl Inventory {

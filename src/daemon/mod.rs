@@ -227,6 +227,9 @@ async fn sweep_loop(
     tokio::pin!(shutdown);
     loop {
         let mut s = sweeper.take().expect("sweeper present between sweeps");
+        // Read before the changes are collected: the inventory this sweep
+        // publishes holds every change made before `now` (Inventory::taken).
+        let now = Timestamp::now();
         if let Some(w) = &watcher {
             s.note_changes(w.take());
         }
@@ -235,7 +238,7 @@ async fn sweep_loop(
         let list: Option<crate::sweep::execute::Listing<'static>> =
             opts.dry_run.then_some(&crate::ops::plan::print_decision);
         let task = tokio::task::spawn_blocking(move || {
-            let r = s.sweep(Timestamp::now(), &stop2, list);
+            let r = s.sweep(now, &stop2, list);
             (s, r)
         });
         tokio::pin!(task);
@@ -321,6 +324,7 @@ fn above_high(policy: &Policy) -> bool {
                     .collect(),
             })
             .collect(),
+        taken: None,
     };
     crate::sweep::usage(policy, &inv)
         .filesystems

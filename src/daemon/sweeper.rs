@@ -406,6 +406,8 @@ impl Sweeper {
             }
         }
         let mut inv = self.current_inventory(&policy);
+        // The caller read `now` before it handed over what inotify reported.
+        inv.taken = Some(now);
         // Roots still on their filesystems, holds readable, none orphaned:
         // the same checks as `plan` and `explain` make (crate::sweep).
         let checked = sweep::check_inputs(

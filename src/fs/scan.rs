@@ -654,6 +654,7 @@ pub fn scan_with(policy: &Policy, threads: usize) -> Inventory {
                 roots: z.roots.iter().map(|r| scan_root_with(z, r, threads)).collect(),
             })
             .collect(),
+        taken: None,
     }
 }
 
@@ -671,6 +672,7 @@ pub fn scan_zone(policy: &Policy, zone: ZoneId) -> Inventory {
                 },
             })
             .collect(),
+        taken: None,
     }
 }
 
@@ -737,13 +739,15 @@ pub fn load_detail(inv: &mut Inventory, policy: &Policy, d: DirRef) {
 /// Walks the recordings `scope` covers: each directory whose summary it may
 /// cover is read in detail, and `f(dir, zone, covered)` gets the files it
 /// does cover, each with its path relative to the zone root. Directories
-/// that cannot be read safely are skipped.
+/// that cannot be read safely (vanished, replaced, unreadable) are skipped;
+/// returns how many were.
 pub fn for_each_covered(
     inv: &Inventory,
     policy: &Policy,
     scope: &impl Coverage,
     mut f: impl FnMut(DirRef, &Zone, Vec<(FileRec, Vec<u8>)>),
-) {
+) -> u64 {
+    let mut skipped = 0;
     for d in inv.dirs() {
         let zone = &policy.zones[d.zone.0 as usize];
         let node = inv.dir(d);
@@ -751,6 +755,7 @@ pub fn for_each_covered(
             continue;
         }
         let Ok(files) = read_detail(inv, policy, d) else {
+            skipped += 1;
             continue;
         };
         let covered: Vec<(FileRec, Vec<u8>)> = files
@@ -765,6 +770,7 @@ pub fn for_each_covered(
             f(d, zone, covered);
         }
     }
+    skipped
 }
 
 #[cfg(test)]

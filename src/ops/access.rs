@@ -10,9 +10,13 @@
 //! - An erasure that would touch held footage is refused before anything is
 //!   deleted, naming the holds; a hold placed while it runs is honoured
 //!   (each batch re-reads the holds under their lock).
-//! - Ranges are read with a fresh, fd-relative scan of the zone, never from
-//!   a stale inventory.
+//! - Every recording listed or erased was read afresh, fd-relative, by
+//!   this request. Which directories are read comes from the daemon's kept
+//!   inventory only for a range that ended well before that inventory was
+//!   taken ([`kept_for`]); otherwise (and offline) from a fresh walk of
+//!   the zone.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Mutex;
@@ -66,10 +70,11 @@ pub fn validate<'p>(policy: &'p Policy, req: &RangeRequest) -> Result<(&'p Zone,
 }
 
 /// Every recording of `inv` in `scope`, oldest first, with the active holds
-/// covering each.
-pub fn in_scope(inv: &Inventory, policy: &Policy, holds: &HoldSet, scope: &Scope, now: Timestamp) -> Vec<Found> {
+/// covering each, and how many directories that may hold some could not be
+/// read (vanished or replaced since `inv` was taken, or unreadable).
+pub fn in_scope(inv: &Inventory, policy: &Policy, holds: &HoldSet, scope: &Scope, now: Timestamp) -> (Vec<Found>, u64) {
     let mut out = Vec::new();
-    scan::for_each_covered(inv, policy, scope, |d, zone, covered| {
+    let skipped = scan::for_each_covered(inv, policy, scope, |d, zone, covered| {
         for (f, rel) in covered {
             out.push(Found {
                 path: inv.file_path(d, &f.name),
@@ -85,21 +90,99 @@ pub fn in_scope(inv: &Inventory, policy: &Policy, holds: &HoldSet, scope: &Scope
         }
     });
     out.sort_by(|a, b| (a.time, &a.path).cmp(&(b.time, &b.path)));
-    out
+    (out, skipped)
 }
 
-/// Validates `req`, scans its zone afresh and lists what it covers.
-fn gather<'p>(
-    policy: &'p Policy,
-    store: &HoldStore,
+/// How long before the kept inventory was taken a range must end to be
+/// answered from it: `settle_time` (a recorder may move a finished segment
+/// into place that long after its recording time) plus one
+/// `sweep_interval` (for changes still on their way from inotify to the
+/// sweep that took it, and clock steps).
+pub fn kept_margin(policy: &Policy) -> i64 {
+    policy
+        .daemon
+        .settle_time
+        .secs()
+        .saturating_add(policy.daemon.sweep_interval.secs())
+}
+
+/// The daemon's kept inventory `kept`, when it may tell which directories
+/// hold `req`'s recordings (see [`find`]); None: walk the zone.
+///
+/// It may when it was taken at `taken`, the clock has not gone back since
+/// (`taken <= now`), the range ends before `taken - kept_margin`, and it
+/// knows every root of the zone as the policy names them, each read
+/// without error. A recorder writes a recording into the time bucket of
+/// its recording time while that time is current, and every directory
+/// created or changed before `taken` is in the inventory; so every
+/// directory that can hold a recording of the range is in it, and those
+/// whose summaries may cover the range are read afresh.
+pub fn kept_for<'i>(
+    kept: Option<&'i Inventory>,
+    policy: &Policy,
+    zone: &Zone,
     req: &RangeRequest,
     now: Timestamp,
-) -> Result<(&'p Zone, Scope, Inventory, Vec<Found>), OpError> {
+) -> Option<&'i Inventory> {
+    let inv = kept?;
+    let taken = inv.taken?;
+    if now < taken || req.to.0 >= taken.0.saturating_sub(kept_margin(policy)) {
+        return None;
+    }
+    let roots = &inv.zones.get(zone.id.0 as usize)?.roots;
+    let same = roots.len() == zone.roots.len()
+        && roots
+            .iter()
+            .zip(&zone.roots)
+            .all(|(r, p)| r.path == *p && r.error.is_none() && !r.dirs.is_empty());
+    same.then_some(inv)
+}
+
+/// What a range request covers, and what it was read from.
+struct Gathered<'p, 'k> {
+    zone: &'p Zone,
+    scope: Scope,
+    /// The kept inventory, or a walk made for this request.
+    inv: Cow<'k, Inventory>,
+    found: Vec<Found>,
+}
+
+/// Validates `req` and lists what it covers, read afresh: from the
+/// directories of the kept inventory that may hold it when [`kept_for`]
+/// allows and every one of them could still be read, else from a walk of
+/// the zone.
+fn gather<'p, 'k>(
+    policy: &'p Policy,
+    store: &HoldStore,
+    kept: Option<&'k Inventory>,
+    req: &RangeRequest,
+    now: Timestamp,
+) -> Result<Gathered<'p, 'k>, OpError> {
     let (zone, scope) = validate(policy, req)?;
     let (holds, _) = store.read()?;
+    if let Some(inv) = kept_for(kept, policy, zone, req, now) {
+        let (found, skipped) = in_scope(inv, policy, &holds, &scope, now);
+        if skipped == 0 {
+            return Ok(Gathered {
+                zone,
+                scope,
+                inv: Cow::Borrowed(inv),
+                found,
+            });
+        }
+        log::debug!(
+            "{skipped} directories of zone {} changed since the last sweep: walking the zone",
+            zone.name
+        );
+    }
     let inv = scan::scan_zone(policy, zone.id);
-    let found = in_scope(&inv, policy, &holds, &scope, now);
-    Ok((zone, scope, inv, found))
+    let (found, _) = in_scope(&inv, policy, &holds, &scope, now);
+    Ok(Gathered {
+        zone,
+        scope,
+        inv: Cow::Owned(inv),
+        found,
+    })
 }
 
 /// Who asked for `req`, why, and what is in its range.
@@ -127,15 +210,30 @@ fn audited<F: schema::Fields>(audit: &Mutex<AuditLog>, rec: &F) -> Result<(), Op
 
 /// `find`: the recordings in a range, audited (who, range, why) before the
 /// answer is given.
+///
+/// Each recording listed is read afresh, fd-relative. Which directories
+/// are read: with the daemon's kept inventory (`kept`), only those whose
+/// summaries may cover the range, when the range ends more than
+/// [`kept_margin`] (settle_time + sweep_interval) before that inventory
+/// was taken and its roots are the zone's, all read ([`kept_for`]), and
+/// every such directory can still be opened as the same directory;
+/// otherwise (a range reaching recordings that may be newer than the
+/// inventory, in a directory it may not know yet; a directory replaced
+/// since; offline, where `kept` is None) the whole zone is walked, as
+/// before. What the kept inventory cannot know: a recording placed by hand,
+/// after it was taken, into a new or empty directory below one not
+/// written lately (no inotify watch), with an old recording time; a walk
+/// (the daemon's daily reconcile, or `find` offline) finds it.
 pub fn find(
     policy: &Policy,
     store: &HoldStore,
     audit: &Mutex<AuditLog>,
+    kept: Option<&Inventory>,
     caller: &Caller,
     req: &RangeRequest,
     now: Timestamp,
 ) -> Result<Value, OpError> {
-    let (zone, _, inv, found) = gather(policy, store, req, now)?;
+    let Gathered { zone, inv, found, .. } = gather(policy, store, kept, req, now)?;
     let bytes: u64 = found.iter().map(|f| f.size).sum();
     audited(audit, &schema::Find(range_fields(req, caller, found.len(), bytes)))?;
     log::info!(
@@ -159,15 +257,27 @@ pub fn find(
 /// `erase`: deletes a range ahead of its time. Refused, listing the holds,
 /// if anything in it is held; otherwise recorded as an `erase-request`, then
 /// deleted file by file with reason `erasure`.
+///
+/// The range is gathered as [`find`] gathers it (from the kept inventory
+/// under the same rule, else a walk). The plan names only directories;
+/// the executor reads each afresh and decides every file on what it reads
+/// (in scope, not held, not still being written), so the shared kept
+/// inventory is only read, never changed.
 pub fn erase(
     policy: &Policy,
     store: &HoldStore,
     audit: &Mutex<AuditLog>,
+    kept: Option<&Inventory>,
     caller: &Caller,
     req: &RangeRequest,
     now: Timestamp,
 ) -> Result<Value, OpError> {
-    let (zone, scope, inv, found) = gather(policy, store, req, now)?;
+    let Gathered {
+        zone,
+        scope,
+        inv,
+        found,
+    } = gather(policy, store, kept, req, now)?;
     let mut held: std::collections::BTreeMap<&str, u64> = Default::default();
     for f in &found {
         for h in &f.held_by {
@@ -224,4 +334,106 @@ pub fn erase(
         "vanished": report.vanished,
         "failed": report.failed.iter().map(|f| json!({"path": path_value(f.path.as_os_str()), "error": f.errno.desc()})).collect::<Vec<_>>(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    const HOUR: i64 = 3600;
+
+    fn put(root: &Path, dir: &str, name: &str) {
+        std::fs::create_dir_all(root.join(dir)).unwrap();
+        std::fs::write(root.join(dir).join(name), b"abc").unwrap();
+    }
+
+    fn paths(found: &[Found], root: &Path) -> Vec<String> {
+        found
+            .iter()
+            .map(|f| f.path.strip_prefix(root).unwrap().display().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn a_past_range_is_read_from_the_kept_inventory_and_a_recent_one_walked() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("rec");
+        let policy = Policy::from_str(
+            Path::new("t.toml"),
+            &format!(
+                "[daemon]\nstate_dir = \"{}\"\nsettle_time = \"2m\"\nsweep_interval = \"1m\"\n\
+                 [[zone]]\nname = \"z\"\npaths = [\"{}\"]\ntime = \"%Y-%m-%d/%H/*/%M.%S.mp4\"\nmin_age = \"1d\"\nmax_age = \"30d\"\n",
+                t.path().join("state").display(),
+                root.display()
+            ),
+        )
+        .unwrap();
+        let store = HoldStore::new(&policy.daemon.state_dir);
+        for d in ["2026-11-20/10/cam01", "2026-11-20/10/cam02", "2026-11-20/11/cam01"] {
+            put(&root, d, "00.00.mp4");
+            put(&root, d, "30.00.mp4");
+        }
+        let at = |s: &str| Timestamp(chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp());
+        let ten = at("2026-11-20T10:00:00Z");
+        let mut kept = scan::scan(&policy);
+        kept.taken = Some(Timestamp(ten.0 + 5 * HOUR));
+        let now = Timestamp(ten.0 + 5 * HOUR + 30);
+        let req = |from: Timestamp, to: Timestamp| RangeRequest {
+            zone: "z".into(),
+            glob: None,
+            from,
+            to,
+            reason: "test".into(),
+        };
+        let hour10 = req(ten, Timestamp(ten.0 + HOUR - 1));
+
+        // After the inventory was taken: a file in a known directory (read
+        // afresh, so found), a camera directory the inventory does not know
+        // (not found: proof that only the kept directories were read), and
+        // a file in hour 11 (outside the range, so its directory is not read).
+        put(&root, "2026-11-20/10/cam01", "45.00.mp4");
+        put(&root, "2026-11-20/10/cam03", "15.00.mp4");
+        std::fs::remove_file(root.join("2026-11-20/10/cam02/30.00.mp4")).unwrap();
+        let g = gather(&policy, &store, Some(&kept), &hour10, now).unwrap();
+        assert!(matches!(g.inv, Cow::Borrowed(_)));
+        assert_eq!(
+            paths(&g.found, &root),
+            [
+                "2026-11-20/10/cam01/00.00.mp4",
+                "2026-11-20/10/cam02/00.00.mp4",
+                "2026-11-20/10/cam01/30.00.mp4",
+                "2026-11-20/10/cam01/45.00.mp4",
+            ]
+        );
+
+        // Offline, the zone is walked: the new directory is found.
+        let walked = gather(&policy, &store, None, &hour10, now).unwrap();
+        assert!(matches!(walked.inv, Cow::Owned(_)));
+        assert_eq!(walked.found.len(), 5);
+
+        // A range ending within settle_time + sweep_interval of the time the
+        // inventory was taken is walked.
+        let recent = req(ten, Timestamp(ten.0 + 5 * HOUR - kept_margin(&policy)));
+        assert!(kept_for(Some(&kept), &policy, &policy.zones[0], &recent, now).is_none());
+        let g = gather(&policy, &store, Some(&kept), &recent, now).unwrap();
+        assert!(matches!(g.inv, Cow::Owned(_)));
+        assert_eq!(g.found.len(), 7);
+        let just_before = req(ten, Timestamp(ten.0 + 5 * HOUR - kept_margin(&policy) - 1));
+        assert!(kept_for(Some(&kept), &policy, &policy.zones[0], &just_before, now).is_some());
+
+        // So is any range when the clock went back, or the inventory is
+        // undated, or one of its directories was replaced since.
+        assert!(kept_for(Some(&kept), &policy, &policy.zones[0], &hour10, Timestamp(ten.0)).is_none());
+        let undated = Inventory {
+            taken: None,
+            ..kept.clone()
+        };
+        assert!(kept_for(Some(&undated), &policy, &policy.zones[0], &hour10, now).is_none());
+        std::fs::rename(root.join("2026-11-20/10/cam02"), root.join("old")).unwrap();
+        put(&root, "2026-11-20/10/cam02", "50.00.mp4");
+        let g = gather(&policy, &store, Some(&kept), &hour10, now).unwrap();
+        assert!(matches!(g.inv, Cow::Owned(_)));
+        assert_eq!(g.found.len(), 5);
+    }
 }

@@ -273,21 +273,22 @@ pub fn close(ctx: &Ctx, caller: &Caller, req: &CloseRequest, now: Timestamp) -> 
         // The case is closed and its hold released (both recorded) either
         // way; an erasure refused (another hold) or failed is the caller's
         // error to act on, with the command that finishes it.
-        v["erasure"] = access::erase(ctx.policy, ctx.store, ctx.audit, caller, &range, now).map_err(|e| {
-            OpError::Refused(format!(
-                "case {} is closed and its hold released, but its recordings were not erased: {e}; \
+        v["erasure"] =
+            access::erase(ctx.policy, ctx.store, ctx.audit, ctx.inventory, caller, &range, now).map_err(|e| {
+                OpError::Refused(format!(
+                    "case {} is closed and its hold released, but its recordings were not erased: {e}; \
                  erase them with retentionctl erase --zone {} --from {} --to {}{} --reason ...",
-                case.reference,
-                range.zone,
-                range.from.rfc3339(),
-                range.to.rfc3339(),
-                range
-                    .glob
-                    .as_deref()
-                    .map(|g| format!(" --match '{g}'"))
-                    .unwrap_or_default()
-            ))
-        })?;
+                    case.reference,
+                    range.zone,
+                    range.from.rfc3339(),
+                    range.to.rfc3339(),
+                    range
+                        .glob
+                        .as_deref()
+                        .map(|g| format!(" --match '{g}'"))
+                        .unwrap_or_default()
+                ))
+            })?;
     }
     Ok(v)
 }

@@ -107,8 +107,8 @@ pub fn dispatch(s: &Served, caller: &Caller, req: &Request) -> Result<(Value, Ve
             v
         }
         Request::ExportDone { done } => export::done(audit()?, caller, done)?,
-        Request::Find { range } => access::find(policy, s.store, audit()?, caller, range, now)?,
-        Request::Erase { range } => access::erase(policy, s.store, audit()?, caller, range, now)?,
+        Request::Find { range } => access::find(policy, s.store, audit()?, inv, caller, range, now)?,
+        Request::Erase { range } => access::erase(policy, s.store, audit()?, inv, caller, range, now)?,
         Request::HoldAdd { .. }
         | Request::HoldRelease { .. }
         | Request::HoldExtend { .. }
