@@ -479,6 +479,24 @@ fn the_access_log_names_every_access_of_a_range_after_rotation() {
     );
     assert_eq!(lines.len(), rows.len() + 1, "{csv}");
     assert!(csv.contains("review 3"), "{csv}");
+    // The compliance report's sections: who accessed how much, and the cases.
+    let r = json(&e.ctl(&["report", "--since", "1h", "--format", "json"]));
+    let root = r["access"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["user"] == "root")
+        .cloned()
+        .unwrap();
+    assert_eq!(root["played_files"], 5, "{r:#}");
+    assert_eq!(root["finds"], 1, "{r:#}");
+    let case = &r["cases"][0];
+    assert_eq!(case["reference"], "DSR-3");
+    assert!(case["closed"].is_null() && case["late"] == false, "{case}");
+    let o = e.ctl(&["report", "--since", "1h"]);
+    let t = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(t.contains("root: played 5 files, copied 0, 1 finds"), "{t}");
+    assert!(t.contains("DSR-3 (access request by J. Doe): opened"), "{t}");
     // By user: root did it all; nobody else did anything.
     let v = json(&e.ctl(&["audit", "access", "--user", "mallory", "--format", "json"]));
     assert_eq!(v["rows"].as_array().unwrap().len(), 0);

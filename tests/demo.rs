@@ -16,6 +16,10 @@ fn demo_sweeps_a_synthetic_tree_and_explains_itself() {
         "audit log OK",
         "reason capacity",
         "oldest first",
+        "case DSR-2026-014 opened",
+        "written before the first byte",
+        "access        demo",
+        "the hold is released",
     ] {
         assert!(out.contains(want), "wants {want:?}: {}", text(&o));
     }

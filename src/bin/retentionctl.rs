@@ -109,7 +109,8 @@ fn run(args: &CtlArgs) -> anyhow::Result<ExitCode> {
         CtlCommand::Report(r) => Request::Report {
             report: ReportRequest {
                 since: r.since,
-                until: r.until.unwrap_or(now),
+                // Until now, inclusive: records of this very second count.
+                until: r.until.unwrap_or(Timestamp(now.0 + 1)),
             },
         },
         CtlCommand::Audit(AuditCommand::Show(a)) => Request::AuditShow {

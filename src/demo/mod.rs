@@ -145,6 +145,8 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
         o = sweeper.sweep(now, &AtomicBool::new(false), None)?;
         print_sweep(out, &o)?;
     }
+    let audit = sweeper.shared.audit.as_ref().expect("not a dry run");
+    who_watched(out, &policy, audit, now)?;
     drop(sweeper);
     if let Ok(told) = std::fs::read_to_string(root.join("zoneminder-hook.log")) {
         writeln!(
@@ -211,6 +213,134 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
             "\n(The tree is removed now; set RETENTIOND_DEMO_KEEP=1 to keep it and explore with retentionctl.)"
         )?;
     }
+    Ok(())
+}
+
+/// A data subject's access request, handled as a case: the hold, a
+/// supervisor playing the footage (recorded first), the access log that
+/// answers the request, and the case closed.
+fn who_watched(
+    out: &mut dyn Write,
+    policy: &Policy,
+    audit: &Mutex<crate::audit::AuditLog>,
+    now: Timestamp,
+) -> Result<()> {
+    use crate::ops::{case, hold, open, render};
+    let op = |e: crate::ops::OpError| anyhow::anyhow!("{e}");
+    let caller = crate::ops::auth::Caller {
+        uid: 0,
+        user: "demo".into(),
+    };
+    let store = crate::state::holdstore::HoldStore::new(&policy.daemon.state_dir);
+    let ctx = hold::Ctx {
+        policy,
+        store: &store,
+        audit,
+        inventory: None,
+    };
+    // Two days ago, 14:00-15:00 UTC, camera 1.
+    let day = (now.0 - 2 * 86_400).div_euclid(86_400) * 86_400;
+    let (from, to) = (Timestamp(day + 14 * 3600), Timestamp(day + 15 * 3600 - 1));
+    writeln!(
+        out,
+        "\nWho watched, and why. A visitor asks for the footage of herself at the entrance (cam01, {} 14:00-15:00 UTC):",
+        &from.rfc3339()[..10]
+    )?;
+    writeln!(
+        out,
+        "  retentionctl case open DSR-2026-014 --kind access --requested-by 'J. Doe' --zone cctv --match '*/cam01/*' ..."
+    )?;
+    let c = case::open(
+        &ctx,
+        &caller,
+        &crate::control::CaseRequest {
+            reference: "DSR-2026-014".into(),
+            kind: "access".into(),
+            requested_by: "J. Doe (letter of today)".into(),
+            reason: "her own footage at the entrance".into(),
+            zone: Some("cctv".into()),
+            glob: Some("*/cam01/*".into()),
+            from,
+            to,
+            due: None,
+        },
+        now,
+    )
+    .map_err(op)?;
+    writeln!(
+        out,
+        "  case DSR-2026-014 opened, due {}: hold {} keeps its {} recordings until it is closed",
+        c["due"].as_str().unwrap_or(""),
+        c["hold"]["id"],
+        c["hold"]["covered"]["files"]
+    )?;
+    let cctv = policy.zone("cctv").context("the example policy has a cctv zone")?;
+    let first = crate::core::inventory::join_rel(
+        &cctv.roots[0],
+        format!("{}/14/cam01/00.00.mp4", &from.rfc3339()[..10]).as_bytes(),
+    );
+    writeln!(
+        out,
+        "  retentionctl cat --reason 'DSR-2026-014: checking what the visitor asks for' {} | mpv -",
+        first.display()
+    )?;
+    let req = crate::control::AccessRequest {
+        paths: vec![audit::path_value(first.as_os_str())],
+        reason: "DSR-2026-014: checking what the visitor asks for".into(),
+        dest: None,
+        case: Some("DSR-2026-014".into()),
+    };
+    let (listing, fds) = open::open(policy, audit, &caller, &req, now).map_err(op)?;
+    let (sha256, bytes) = open::stream_into(&listing, fds, &mut std::io::sink())?;
+    open::done(
+        audit,
+        &caller,
+        &crate::control::AccessDoneRequest {
+            access: listing["access"].as_u64().unwrap_or(0),
+            dest: None,
+            manifest_sha256: None,
+            files: sha256.len() as u64,
+            sha256,
+            bytes,
+        },
+    )
+    .map_err(op)?;
+    writeln!(
+        out,
+        "  played {bytes} bytes; the access record (who, why, which file, its inode and size) was written before the first byte"
+    )?;
+    let q = crate::audit::query::AccessQuery {
+        zone: Some("cctv".into()),
+        from: Some(from),
+        to: Some(to),
+        path: Some("*/cam01/*".into()),
+        ..Default::default()
+    };
+    writeln!(
+        out,
+        "  retentionctl audit access --zone cctv --path '*/cam01/*' --from ... --to ...   (the answer to her request)"
+    )?;
+    let log = crate::audit::query::access_log(&policy.daemon.audit_log, &q).map_err(anyhow::Error::msg)?;
+    for line in render::access_log_text(&log).lines() {
+        writeln!(out, "    {line}")?;
+    }
+    case::close(
+        &ctx,
+        &caller,
+        &crate::control::CloseRequest {
+            reference: "DSR-2026-014".into(),
+            outcome: "disclosed".into(),
+            to: Some("J. Doe, by registered letter".into()),
+            reason: "footage and the access log sent".into(),
+            keep_hold: false,
+        },
+        now,
+    )
+    .map_err(op)?;
+    writeln!(
+        out,
+        "  retentionctl case close DSR-2026-014 --outcome disclosed --to 'J. Doe, by registered letter' ...: the hold is released"
+    )?;
     Ok(())
 }
 

@@ -124,18 +124,33 @@ pub fn kept_for<'i>(
     req: &RangeRequest,
     now: Timestamp,
 ) -> Option<&'i Inventory> {
+    kept_for_zones(kept, policy, &[zone], req.to, now)
+}
+
+/// [`kept_for`] for recordings of `zones` made up to `to` (an export's
+/// hold, which may span every zone).
+pub fn kept_for_zones<'i>(
+    kept: Option<&'i Inventory>,
+    policy: &Policy,
+    zones: &[&Zone],
+    to: Timestamp,
+    now: Timestamp,
+) -> Option<&'i Inventory> {
     let inv = kept?;
     let taken = inv.taken?;
-    if now < taken || req.to.0 >= taken.0.saturating_sub(kept_margin(policy)) {
+    if now < taken || to.0 >= taken.0.saturating_sub(kept_margin(policy)) {
         return None;
     }
-    let roots = &inv.zones.get(zone.id.0 as usize)?.roots;
-    let same = roots.len() == zone.roots.len()
-        && roots
-            .iter()
-            .zip(&zone.roots)
-            .all(|(r, p)| r.path == *p && r.error.is_none() && !r.dirs.is_empty());
-    same.then_some(inv)
+    let known = |zone: &Zone| {
+        inv.zones.get(zone.id.0 as usize).is_some_and(|z| {
+            z.roots.len() == zone.roots.len()
+                && z.roots
+                    .iter()
+                    .zip(&zone.roots)
+                    .all(|(r, p)| r.path == *p && r.error.is_none() && !r.dirs.is_empty())
+        })
+    };
+    zones.iter().all(|z| known(z)).then_some(inv)
 }
 
 /// What a range request covers, and what it was read from.

@@ -71,7 +71,7 @@ pub fn dispatch(s: &Served, caller: &Caller, req: &Request) -> Result<(Value, Ve
     let v = match req {
         Request::Ping {} => json!({"pid": std::process::id(), "policy": policy.digest}),
         Request::ExportOpen { export } => {
-            return export::open(policy, s.store, audit()?, caller, export, now);
+            return export::open(policy, s.store, audit()?, inv, caller, export, now);
         }
         Request::AccessOpen { access } => {
             return open::open(policy, audit()?, caller, access, now);

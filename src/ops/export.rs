@@ -61,6 +61,7 @@ pub fn open(
     policy: &Policy,
     store: &HoldStore,
     audit: &Mutex<AuditLog>,
+    kept: Option<&crate::core::inventory::Inventory>,
     caller: &Caller,
     req: &OpenRequest,
     now: Timestamp,
@@ -73,12 +74,79 @@ pub fn open(
         .iter()
         .find(|h| h.id.0 == req.hold)
         .ok_or(OpError::NotFound(req.hold))?;
-    let inv = scan::scan_for(policy, hold.zone.as_ref());
+    // From the kept inventory's directories when it may tell which hold
+    // the recordings (crate::ops::access::kept_for) and each of them still
+    // reads; else from a walk of the hold's zones.
+    let zones: Vec<&crate::core::policy::Zone> = match &hold.zone {
+        Some(z) => policy.zone(&z.0).into_iter().collect(),
+        None => policy.zones.iter().collect(),
+    };
+    let handed = match crate::ops::access::kept_for_zones(kept, policy, &zones, hold.to, now) {
+        Some(inv) => Some(hand_out(inv, policy, hold)).filter(|h| h.skipped == 0),
+        None => None,
+    };
+    let Handed {
+        listing,
+        fds,
+        bytes,
+        errors,
+        ..
+    } = match handed {
+        Some(h) => h,
+        None => hand_out(&scan::scan_for(policy, hold.zone.as_ref()), policy, hold),
+    };
+    let rec = schema::Export {
+        hold: hold.id.0,
+        case: hold.case.clone(),
+        dest: req.dest.clone(),
+        reason: req.reason.clone(),
+        by: caller.user.clone(),
+        uid: caller.uid,
+        files: fds.len() as u64,
+        bytes,
+        unreadable: errors,
+    };
+    {
+        let mut a = lock_audit(audit);
+        a.record(&rec)
+            .and_then(|_| a.sync())
+            .map_err(|e| OpError::Failed(format!("cannot write the audit log, nothing exported: {e}")))?;
+    }
+    log::info!(
+        retention_event = "export", retention_hold = hold.id.0, retention_case = hold.case.as_str(), retention_user = caller.user.as_str();
+        "export of {} by {} to {}: {} recordings ({})", hold.label(), caller.user, req.dest, fds.len(), Bytes(bytes)
+    );
+    let hold_view = json!({
+        "id": hold.id.0, "case": hold.case, "reason": hold.reason,
+        "zone": hold.zone.as_ref().map(|z| z.0.clone()), "match": hold.glob,
+        "from": hold.from.rfc3339(), "to": hold.to.rfc3339(),
+        "created_by": hold.created_by, "created_at": hold.created_at.rfc3339(),
+    });
+    Ok((
+        json!({"hold": hold_view, "files": listing, "at": now.rfc3339(), "by": caller.user, "uid": caller.uid}),
+        fds,
+    ))
+}
+
+/// What an export hands out: the listing, the open files, their bytes,
+/// the files that could not be opened, and the directories that could not
+/// be read.
+struct Handed {
+    listing: Vec<Value>,
+    fds: Vec<OwnedFd>,
+    bytes: u64,
+    errors: u64,
+    skipped: u64,
+}
+
+/// Opens every recording `hold` covers in `inv` (each unit whole, read
+/// afresh) for export.
+fn hand_out(inv: &crate::core::inventory::Inventory, policy: &Policy, hold: &crate::core::holds::Hold) -> Handed {
     let mut listing = Vec::new();
     let mut fds = Vec::new();
     let (mut bytes, mut errors) = (0u64, 0u64);
-    scan::for_each_covered(&inv, policy, hold, |d, zone, covered| {
-        let Ok(dir) = scan::open_dir(&inv, d) else { return };
+    let skipped = scan::for_each_covered(inv, policy, hold, |d, zone, covered| {
+        let Ok(dir) = scan::open_dir(inv, d) else { return };
         // A unit goes whole: its files, read afresh.
         let mut units: HashMap<OsString, Vec<Member>> = HashMap::new();
         if !matches!(zone.unit, Unit::File) {
@@ -131,37 +199,13 @@ pub fn open(
             }
         }
     });
-    let rec = schema::Export {
-        hold: hold.id.0,
-        case: hold.case.clone(),
-        dest: req.dest.clone(),
-        reason: req.reason.clone(),
-        by: caller.user.clone(),
-        uid: caller.uid,
-        files: fds.len() as u64,
-        bytes,
-        unreadable: errors,
-    };
-    {
-        let mut a = lock_audit(audit);
-        a.record(&rec)
-            .and_then(|_| a.sync())
-            .map_err(|e| OpError::Failed(format!("cannot write the audit log, nothing exported: {e}")))?;
-    }
-    log::info!(
-        retention_event = "export", retention_hold = hold.id.0, retention_case = hold.case.as_str(), retention_user = caller.user.as_str();
-        "export of {} by {} to {}: {} recordings ({})", hold.label(), caller.user, req.dest, fds.len(), Bytes(bytes)
-    );
-    let hold_view = json!({
-        "id": hold.id.0, "case": hold.case, "reason": hold.reason,
-        "zone": hold.zone.as_ref().map(|z| z.0.clone()), "match": hold.glob,
-        "from": hold.from.rfc3339(), "to": hold.to.rfc3339(),
-        "created_by": hold.created_by, "created_at": hold.created_at.rfc3339(),
-    });
-    Ok((
-        json!({"hold": hold_view, "files": listing, "at": now.rfc3339(), "by": caller.user, "uid": caller.uid}),
+    Handed {
+        listing,
         fds,
-    ))
+        bytes,
+        errors,
+        skipped,
+    }
 }
 
 /// One file handed out: its path below the root, absolute path, stat, and

@@ -477,6 +477,61 @@ pub fn report_text(v: &Value) -> String {
             a["text"].as_str().unwrap_or("")
         );
     }
+    let access = v["access"].as_array().cloned().unwrap_or_default();
+    let _ = writeln!(
+        o,
+        "\naccess to recordings: {}",
+        if access.is_empty() { "none" } else { "" }
+    );
+    for a in access {
+        let saved: Vec<&str> = a["saved_to"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d.as_str())
+            .collect();
+        let _ = writeln!(
+            o,
+            "  {}: played {} files, copied {}{}, {} finds, {} exports ({} files), {} erasures",
+            s(&a["user"]),
+            a["played_files"],
+            a["copied_files"],
+            if saved.is_empty() {
+                String::new()
+            } else {
+                format!(" (to {})", saved.join(", "))
+            },
+            a["finds"],
+            a["exports"],
+            a["exported_files"],
+            a["erasures"]
+        );
+    }
+    let cases = v["cases"].as_array().cloned().unwrap_or_default();
+    let _ = writeln!(o, "\ncases: {}", if cases.is_empty() { "none" } else { "" });
+    for c in cases {
+        let _ = writeln!(
+            o,
+            "  {} ({} request by {}): opened {}, due {}, {}{}",
+            s(&c["reference"]),
+            s(&c["kind"]),
+            s(&c["requested_by"]),
+            s(&c["opened"]),
+            s(&c["due"]),
+            match c["closed"].as_str() {
+                Some(t) => format!(
+                    "closed {t}: {}{}",
+                    s(&c["outcome"]),
+                    c["disclosed_to"]
+                        .as_str()
+                        .map(|w| format!(" to {w}"))
+                        .unwrap_or_default()
+                ),
+                None => "open".to_string(),
+            },
+            if c["late"] == true { " ! LATE" } else { "" }
+        );
+    }
     o
 }
 

@@ -8,7 +8,9 @@
 //! recordings deleted by reason (each `delete` record, less those its batch
 //! reported changed, vanished or failed); holds placed, released and
 //! lapsed. Then every alarm raised in the period with when it cleared and
-//! how long it lasted.
+//! how long it lasted; per user, the recordings played, copied (and to
+//! where), found, exported and erased; and every case open in the period
+//! with its due date, outcome, and whether it was answered late.
 //!
 //! A day is `within` when its greatest retention is at most max_age plus a
 //! tolerance of one hour (the sampling and sweep granularity), and its
@@ -40,6 +42,33 @@ struct Day {
     holds_placed: u64,
     holds_released: u64,
     holds_lapsed: u64,
+}
+
+/// What one user did with recordings in the period.
+#[derive(Default)]
+struct Access {
+    /// Files played (`cat`).
+    played: u64,
+    /// Files copied to other media (`copy`), and where.
+    copied: u64,
+    saved_to: std::collections::BTreeSet<String>,
+    /// `find` requests.
+    finds: u64,
+    /// Hold exports, and their files.
+    exports: u64,
+    exported: u64,
+    /// Erasure requests.
+    erasures: u64,
+}
+
+/// A case as its records tell it.
+struct CaseSpan {
+    reference: String,
+    kind: String,
+    requested_by: String,
+    opened: Timestamp,
+    due: Option<Timestamp>,
+    closed: Option<(Timestamp, String, Option<String>)>,
 }
 
 struct AlarmSpan {
@@ -84,6 +113,8 @@ pub fn report(log: &Path, req: &ReportRequest) -> Result<Value, String> {
     let mut open_alarms: HashMap<(String, String), usize> = HashMap::new();
     // Deletions of the batch not yet closed: seq -> (zone, day, reason).
     let mut batch: HashMap<u64, (String, i64, String)> = HashMap::new();
+    let mut access: BTreeMap<String, Access> = BTreeMap::new();
+    let mut cases: Vec<CaseSpan> = Vec::new();
     let in_range = |t: Timestamp| t >= req.since && t < req.until;
     let records = audit::read_records(log).map_err(|e| format!("{}: {e}", log.display()))?;
     for r in records {
@@ -108,6 +139,53 @@ pub fn report(log: &Path, req: &ReportRequest) -> Result<Value, String> {
                 alarms[i].cleared = Some(t);
             }
             continue;
+        }
+        // Cases span the period whenever they were opened.
+        if let Some(c) = r.fields_as::<schema::CaseOpen>() {
+            cases.push(CaseSpan {
+                reference: c.case,
+                kind: c.kind,
+                requested_by: c.requested_by,
+                opened: t,
+                due: chrono::DateTime::parse_from_rfc3339(&c.due)
+                    .ok()
+                    .map(|d| Timestamp(d.timestamp())),
+                closed: None,
+            });
+            continue;
+        }
+        if let Some(c) = r.fields_as::<schema::CaseClose>() {
+            if let Some(span) = cases.iter_mut().rev().find(|s| s.reference == c.case) {
+                span.closed = Some((t, c.outcome, c.to));
+            }
+            continue;
+        }
+        if in_range(t) {
+            if let Some(a) = r.fields_as::<schema::Access>() {
+                let e = access.entry(a.by).or_default();
+                match a.dest {
+                    Some(d) => {
+                        e.copied += a.files.len() as u64;
+                        e.saved_to.insert(d);
+                    }
+                    None => e.played += a.files.len() as u64,
+                }
+                continue;
+            }
+            if let Some(f) = r.fields_as::<schema::Find>() {
+                access.entry(f.0.by).or_default().finds += 1;
+                continue;
+            }
+            if let Some(f) = r.fields_as::<schema::EraseRequest>() {
+                access.entry(f.0.by).or_default().erasures += 1;
+                continue;
+            }
+            if let Some(x) = r.fields_as::<schema::Export>() {
+                let e = access.entry(x.by).or_default();
+                e.exports += 1;
+                e.exported += x.files;
+                continue;
+            }
         }
         if !in_range(t) {
             if r.action == Action::BatchDone {
@@ -222,10 +300,43 @@ pub fn report(log: &Path, req: &ReportRequest) -> Result<Value, String> {
             })
         })
         .collect();
+    let access_rows: Vec<Value> = access
+        .into_iter()
+        .map(|(user, a)| {
+            json!({
+                "user": user, "played_files": a.played, "copied_files": a.copied,
+                "saved_to": a.saved_to.into_iter().collect::<Vec<_>>(), "finds": a.finds,
+                "exports": a.exports, "exported_files": a.exported, "erasures": a.erasures,
+            })
+        })
+        .collect();
+    let end = req.until.min(Timestamp::now());
+    let case_rows: Vec<Value> = cases
+        .iter()
+        .filter(|c| c.opened < req.until && c.closed.as_ref().is_none_or(|(t, _, _)| *t >= req.since))
+        .map(|c| {
+            let answered = c.closed.as_ref().map(|(t, _, _)| *t);
+            let late = match (c.due, answered) {
+                (Some(d), Some(a)) => a > d,
+                (Some(d), None) => end > d,
+                _ => false,
+            };
+            json!({
+                "reference": c.reference, "kind": c.kind, "requested_by": c.requested_by,
+                "opened": c.opened.rfc3339(), "due": c.due.map(|d| d.rfc3339()),
+                "closed": answered.map(|t| t.rfc3339()),
+                "outcome": c.closed.as_ref().map(|(_, o, _)| o.clone()),
+                "disclosed_to": c.closed.as_ref().and_then(|(_, _, to)| to.clone()),
+                "late": late,
+            })
+        })
+        .collect();
     Ok(json!({
         "since": req.since.rfc3339(),
         "until": req.until.rfc3339(),
         "days": rows,
         "alarms": alarm_rows,
+        "access": access_rows,
+        "cases": case_rows,
     }))
 }
