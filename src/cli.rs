@@ -67,7 +67,7 @@ user and reason. When the daemon is not running, root can still change holds and
 erase (under the daemon's locks, audited the same way), and status, explain, plan, case list, audit \
 show, audit access and report are served from the state directory to whoever can read it; export, \
 cat, copy and confirm need the daemon.",
-    after_help = "Times: RFC 3339 (2026-11-20T14:00:00+01:00) or local time \"2026-11-20 14:00\" (or a date, meaning its midnight).\n\
+    after_help = "Times: RFC 3339 (2026-11-20T14:00:00+01:00) or local time \"2026-11-20 14:00\" (or a date, meaning its midnight); shown in local time with the offset (--utc: in UTC); JSON carries RFC 3339 UTC.\n\
 Exit status: 0 success, 1 failure (refused, permission denied, a broken audit chain), 2 usage error.\nSee retentionctl(1)."
 )]
 pub struct CtlArgs {
@@ -80,6 +80,9 @@ pub struct CtlArgs {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Show times in UTC (default: the box's local time zone; both with their offset).
+    #[arg(long, global = true)]
+    pub utc: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: CtlCommand,

@@ -239,7 +239,7 @@ _retentionctl() {
 
     case "${cmd}" in
         retentionctl)
-            opts="-c -h -V --config --socket --json --help --version plan hold audit status find erase explain export report cat copy case confirm help"
+            opts="-c -h -V --config --socket --json --utc --help --version plan hold audit status find erase explain export report cat copy case confirm help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -265,7 +265,7 @@ _retentionctl() {
             return 0
             ;;
         retentionctl__subcmd__audit)
-            opts="-c -h --config --socket --json --help show access verify help"
+            opts="-c -h --config --socket --json --utc --help show access verify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -291,7 +291,7 @@ _retentionctl() {
             return 0
             ;;
         retentionctl__subcmd__audit__subcmd__access)
-            opts="-c -h --zone --from --to --path --user --since --until --no-deletions --limit --format --config --socket --json --help"
+            opts="-c -h --zone --from --to --path --user --since --until --no-deletions --limit --format --config --socket --json --utc --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -423,7 +423,7 @@ _retentionctl() {
             return 0
             ;;
         retentionctl__subcmd__audit__subcmd__show)
-            opts="-c -h --since --until --zone --reason --action --path --limit --config --socket --json --help"
+            opts="-c -h --since --until --zone --reason --action --path --limit --config --socket --json --utc --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -477,7 +477,7 @@ _retentionctl() {
             return 0
             ;;
         retentionctl__subcmd__audit__subcmd__verify)
-            opts="-c -h --log --config --socket --json --help"
+            opts="-c -h --log --config --socket --json --utc --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -507,7 +507,7 @@ _retentionctl() {
             return 0
             ;;
         retentionctl__subcmd__case)
-            opts="-c -h --config --socket --json --help open close list help"
+            opts="-c -h --config --socket --json --utc --help open close list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -533,7 +533,7 @@ _retentionctl() {
             return 0
             ;;
         retentionctl__subcmd__case__subcmd__close)
-            opts="-c -h --outcome --to --reason --keep-hold --config --socket --json --help"
+            opts="-c -h --outcome --to --reason --keep-hold --config --socket --json --utc --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -641,7 +641,7 @@ _retentionctl() {
             return 0
             ;;
         retentionctl__subcmd__case__subcmd__list)
-            opts="-c -h --all --config --socket --json --help"
+            opts="-c -h --all --config --socket --json --utc --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -667,7 +667,7 @@ _retentionctl() {
             return 0
             ;;
         retentionctl__subcmd__case__subcmd__open)
-            opts="-c -h --kind --requested-by --reason --zone --all-zones --match --from --to --last --due --due-in --config --socket --json --help"
+            opts="-c -h --kind --requested-by --reason --zone --all-zones --match --from --to --last --due --due-in --config --socket --json --utc --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -733,7 +733,7 @@ _retentionctl() {
             return 0
             ;;
         retentionctl__subcmd__cat)
-            opts="-c -h --reason --case --config --socket --json --help"
+            opts="-c -h --reason --case --config --socket --json --utc --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -767,7 +767,7 @@ _retentionctl() {
             return 0
             ;;
         retentionctl__subcmd__confirm)
-            opts="-c -h --zone --reason --config --socket --json --help"
+            opts="-c -h --zone --reason --config --socket --json --utc --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -801,7 +801,7 @@ _retentionctl() {
             return 0
             ;;
         retentionctl__subcmd__copy)
-            opts="-c -h --to --reason --case --config --socket --json --help"
+            opts="-c -h --to --reason --case --config --socket --json --utc --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -839,7 +839,7 @@ _retentionctl() {
             return 0
             ;;
         retentionctl__subcmd__erase)
-            opts="-c -h --zone --match --from --to --last --reason --config --socket --json --help"
+            opts="-c -h --zone --match --from --to --last --reason --config --socket --json --utc --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -889,7 +889,7 @@ _retentionctl() {
             return 0
             ;;
         retentionctl__subcmd__explain)
-            opts="-c -h --config --socket --json --help"
+            opts="-c -h --config --socket --json --utc --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -915,7 +915,7 @@ _retentionctl() {
             return 0
             ;;
         retentionctl__subcmd__export)
-            opts="-c -h --hold --to --reason --config --socket --json --help verify help"
+            opts="-c -h --hold --to --reason --config --socket --json --utc --help verify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -995,7 +995,7 @@ _retentionctl() {
             return 0
             ;;
         retentionctl__subcmd__export__subcmd__verify)
-            opts="-c -h --config --socket --json --help"
+            opts="-c -h --config --socket --json --utc --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1021,7 +1021,7 @@ _retentionctl() {
             return 0
             ;;
         retentionctl__subcmd__find)
-            opts="-c -h --zone --match --from --to --last --reason --config --socket --json --help"
+            opts="-c -h --zone --match --from --to --last --reason --config --socket --json --utc --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1449,7 +1449,7 @@ _retentionctl() {
             return 0
             ;;
         retentionctl__subcmd__hold)
-            opts="-c -h --config --socket --json --help add list show release extend help"
+            opts="-c -h --config --socket --json --utc --help add list show release extend help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1475,7 +1475,7 @@ _retentionctl() {
             return 0
             ;;
         retentionctl__subcmd__hold__subcmd__add)
-            opts="-c -h --zone --all-zones --match --from --to --last --case --reason --expires --for --indefinite --config --socket --json --help"
+            opts="-c -h --zone --all-zones --match --from --to --last --case --reason --expires --for --indefinite --config --socket --json --utc --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1537,7 +1537,7 @@ _retentionctl() {
             return 0
             ;;
         retentionctl__subcmd__hold__subcmd__extend)
-            opts="-c -h --expires --for --indefinite --reason --config --socket --json --help"
+            opts="-c -h --expires --for --indefinite --reason --config --socket --json --utc --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1673,7 +1673,7 @@ _retentionctl() {
             return 0
             ;;
         retentionctl__subcmd__hold__subcmd__list)
-            opts="-c -h --all --config --socket --json --help"
+            opts="-c -h --all --config --socket --json --utc --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1699,7 +1699,7 @@ _retentionctl() {
             return 0
             ;;
         retentionctl__subcmd__hold__subcmd__release)
-            opts="-c -h --reason --config --socket --json --help"
+            opts="-c -h --reason --config --socket --json --utc --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1729,7 +1729,7 @@ _retentionctl() {
             return 0
             ;;
         retentionctl__subcmd__hold__subcmd__show)
-            opts="-c -h --config --socket --json --help"
+            opts="-c -h --config --socket --json --utc --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1755,7 +1755,7 @@ _retentionctl() {
             return 0
             ;;
         retentionctl__subcmd__plan)
-            opts="-c -h --summary --all --limit --config --socket --json --help"
+            opts="-c -h --summary --all --limit --config --socket --json --utc --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1785,7 +1785,7 @@ _retentionctl() {
             return 0
             ;;
         retentionctl__subcmd__report)
-            opts="-c -h --since --until --format --config --socket --json --help"
+            opts="-c -h --since --until --format --config --socket --json --utc --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1823,7 +1823,7 @@ _retentionctl() {
             return 0
             ;;
         retentionctl__subcmd__status)
-            opts="-c -h --config --socket --json --help"
+            opts="-c -h --config --socket --json --utc --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_retentionctl_global_optspecs
-    string join \n c/config= socket= json h/help V/version
+    string join \n c/config= socket= json utc h/help V/version
 end
 
 function __fish_retentionctl_needs_command
@@ -27,6 +27,7 @@ end
 complete -c retentionctl -n "__fish_retentionctl_needs_command" -s c -l config -d 'The policy file' -r -F
 complete -c retentionctl -n "__fish_retentionctl_needs_command" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
 complete -c retentionctl -n "__fish_retentionctl_needs_command" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_needs_command" -l utc -d 'Show times in UTC (default: the box\'s local time zone; both with their offset)'
 complete -c retentionctl -n "__fish_retentionctl_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c retentionctl -n "__fish_retentionctl_needs_command" -s V -l version -d 'Print version'
 complete -c retentionctl -n "__fish_retentionctl_needs_command" -f -a "plan" -d 'Show what the next sweep would delete, and why (nothing is deleted)'
@@ -49,10 +50,12 @@ complete -c retentionctl -n "__fish_retentionctl_using_subcommand plan" -l socke
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand plan" -l summary -d 'Only the totals per zone and reason, not every file'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand plan" -l all -d 'List every file the next sweep would delete (it streams: any length costs the daemon no memory)'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand plan" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand plan" -l utc -d 'Show times in UTC (default: the box\'s local time zone; both with their offset)'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand plan" -s h -l help -d 'Print help'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and not __fish_seen_subcommand_from add list show release extend help" -s c -l config -d 'The policy file' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and not __fish_seen_subcommand_from add list show release extend help" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and not __fish_seen_subcommand_from add list show release extend help" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and not __fish_seen_subcommand_from add list show release extend help" -l utc -d 'Show times in UTC (default: the box\'s local time zone; both with their offset)'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and not __fish_seen_subcommand_from add list show release extend help" -s h -l help -d 'Print help'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and not __fish_seen_subcommand_from add list show release extend help" -f -a "add" -d 'Place a hold over a zone (or every zone), an optional path glob and a recording-time range. Needs group operators. Prints the new hold\'s id and what it covers now'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and not __fish_seen_subcommand_from add list show release extend help" -f -a "list" -d 'List holds: active ones, or with --all also released and lapsed ones'
@@ -74,20 +77,24 @@ complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fi
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from add" -l all-zones -d 'Hold the range in every zone'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from add" -l indefinite -d 'Never lapse: only a release ends it'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from add" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from add" -l utc -d 'Show times in UTC (default: the box\'s local time zone; both with their offset)'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from list" -s c -l config -d 'The policy file' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from list" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from list" -l all -d 'Include released and lapsed holds'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from list" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from list" -l utc -d 'Show times in UTC (default: the box\'s local time zone; both with their offset)'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from show" -s c -l config -d 'The policy file' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from show" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from show" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from show" -l utc -d 'Show times in UTC (default: the box\'s local time zone; both with their offset)'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from release" -l reason -d 'Why it is released (recorded in the audit log)' -r
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from release" -s c -l config -d 'The policy file' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from release" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from release" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from release" -l utc -d 'Show times in UTC (default: the box\'s local time zone; both with their offset)'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from release" -s h -l help -d 'Print help'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from extend" -l expires -d 'The new expiry time' -r
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from extend" -l for -d 'The new expiry, counted from now ("90d", "12w")' -r
@@ -96,6 +103,7 @@ complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fi
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from extend" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from extend" -l indefinite -d 'Never lapse: only a release ends it'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from extend" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from extend" -l utc -d 'Show times in UTC (default: the box\'s local time zone; both with their offset)'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from extend" -s h -l help -d 'Print help'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from help" -f -a "add" -d 'Place a hold over a zone (or every zone), an optional path glob and a recording-time range. Needs group operators. Prints the new hold\'s id and what it covers now'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fish_seen_subcommand_from help" -f -a "list" -d 'List holds: active ones, or with --all also released and lapsed ones'
@@ -106,6 +114,7 @@ complete -c retentionctl -n "__fish_retentionctl_using_subcommand hold; and __fi
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and not __fish_seen_subcommand_from show access verify help" -s c -l config -d 'The policy file' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and not __fish_seen_subcommand_from show access verify help" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and not __fish_seen_subcommand_from show access verify help" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and not __fish_seen_subcommand_from show access verify help" -l utc -d 'Show times in UTC (default: the box\'s local time zone; both with their offset)'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and not __fish_seen_subcommand_from show access verify help" -s h -l help -d 'Print help'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and not __fish_seen_subcommand_from show access verify help" -f -a "show" -d 'Show audit records (every rotated file), newest last; all filters given must match. Example: why is cam07 footage from 3 November gone? retentionctl audit show --action delete --path \'*/2026-11-03/*/cam07/*\''
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and not __fish_seen_subcommand_from show access verify help" -f -a "access" -d 'The access log of recordings: who played, copied, found, exported or erased which recordings, when and why, which cases concerned them, and which were deleted on what basis. The written answer to a data subject\'s request (text, JSON or CSV). Example: retentionctl audit access --zone cctv --path \'*/cam07/*\' --from \'2026-11-20 14:00\' --to \'2026-11-20 15:00\''
@@ -121,6 +130,7 @@ complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __f
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from show" -s c -l config -d 'The policy file' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from show" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from show" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from show" -l utc -d 'Show times in UTC (default: the box\'s local time zone; both with their offset)'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from access" -l zone -d 'Recordings of this zone' -r
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from access" -l from -d 'Recordings made at or after this time' -r
@@ -137,11 +147,13 @@ complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __f
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from access" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from access" -l no-deletions -d 'Leave out the deletions'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from access" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from access" -l utc -d 'Show times in UTC (default: the box\'s local time zone; both with their offset)'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from access" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from verify" -l log -d 'The live audit log file (default: the policy\'s daemon.audit_log)' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from verify" -s c -l config -d 'The policy file' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from verify" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from verify" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from verify" -l utc -d 'Show times in UTC (default: the box\'s local time zone; both with their offset)'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show audit records (every rotated file), newest last; all filters given must match. Example: why is cam07 footage from 3 November gone? retentionctl audit show --action delete --path \'*/2026-11-03/*/cam07/*\''
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "access" -d 'The access log of recordings: who played, copied, found, exported or erased which recordings, when and why, which cases concerned them, and which were deleted on what basis. The written answer to a data subject\'s request (text, JSON or CSV). Example: retentionctl audit access --zone cctv --path \'*/cam07/*\' --from \'2026-11-20 14:00\' --to \'2026-11-20 15:00\''
@@ -150,6 +162,7 @@ complete -c retentionctl -n "__fish_retentionctl_using_subcommand audit; and __f
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand status" -s c -l config -d 'The policy file' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand status" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand status" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand status" -l utc -d 'Show times in UTC (default: the box\'s local time zone; both with their offset)'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand status" -s h -l help -d 'Print help'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand find" -l zone -d 'The zone (see the policy\'s [[zone]] names)' -r
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand find" -l match -d 'Only paths (relative to the zone root) matching this glob, e.g. \'*/cam07/*\'; \'*\' also matches \'/\'' -r
@@ -160,6 +173,7 @@ complete -c retentionctl -n "__fish_retentionctl_using_subcommand find" -l reaso
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand find" -s c -l config -d 'The policy file' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand find" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand find" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand find" -l utc -d 'Show times in UTC (default: the box\'s local time zone; both with their offset)'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand find" -s h -l help -d 'Print help'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand erase" -l zone -d 'The zone (see the policy\'s [[zone]] names)' -r
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand erase" -l match -d 'Only paths (relative to the zone root) matching this glob, e.g. \'*/cam07/*\'; \'*\' also matches \'/\'' -r
@@ -170,10 +184,12 @@ complete -c retentionctl -n "__fish_retentionctl_using_subcommand erase" -l reas
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand erase" -s c -l config -d 'The policy file' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand erase" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand erase" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand erase" -l utc -d 'Show times in UTC (default: the box\'s local time zone; both with their offset)'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand erase" -s h -l help -d 'Print help'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand explain" -s c -l config -d 'The policy file' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand explain" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand explain" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand explain" -l utc -d 'Show times in UTC (default: the box\'s local time zone; both with their offset)'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand explain" -s h -l help -d 'Print help'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand export; and not __fish_seen_subcommand_from verify help" -l hold -d 'The hold whose recordings to export' -r
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand export; and not __fish_seen_subcommand_from verify help" -l to -d 'An existing, empty directory on the export medium' -r -F
@@ -181,12 +197,14 @@ complete -c retentionctl -n "__fish_retentionctl_using_subcommand export; and no
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand export; and not __fish_seen_subcommand_from verify help" -s c -l config -d 'The policy file' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand export; and not __fish_seen_subcommand_from verify help" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand export; and not __fish_seen_subcommand_from verify help" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand export; and not __fish_seen_subcommand_from verify help" -l utc -d 'Show times in UTC (default: the box\'s local time zone; both with their offset)'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand export; and not __fish_seen_subcommand_from verify help" -s h -l help -d 'Print help'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand export; and not __fish_seen_subcommand_from verify help" -f -a "verify" -d 'Check an export directory against its manifest (every file\'s SHA-256, the manifest\'s own digest, files not listed), and, when the daemon can be asked, that the audit log recorded that manifest'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand export; and not __fish_seen_subcommand_from verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand export; and __fish_seen_subcommand_from verify" -s c -l config -d 'The policy file' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand export; and __fish_seen_subcommand_from verify" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand export; and __fish_seen_subcommand_from verify" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand export; and __fish_seen_subcommand_from verify" -l utc -d 'Show times in UTC (default: the box\'s local time zone; both with their offset)'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand export; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand export; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Check an export directory against its manifest (every file\'s SHA-256, the manifest\'s own digest, files not listed), and, when the daemon can be asked, that the audit log recorded that manifest'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand export; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -198,12 +216,14 @@ csv\t'CSV, one row per zone and day'"
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand report" -s c -l config -d 'The policy file' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand report" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand report" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand report" -l utc -d 'Show times in UTC (default: the box\'s local time zone; both with their offset)'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand report" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand cat" -l reason -d 'Why you open them (recorded in the audit log; required)' -r
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand cat" -l case -d 'The case this serves (recorded)' -r
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand cat" -s c -l config -d 'The policy file' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand cat" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand cat" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand cat" -l utc -d 'Show times in UTC (default: the box\'s local time zone; both with their offset)'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand cat" -s h -l help -d 'Print help'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand copy" -l to -d 'An existing, empty directory on the medium' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand copy" -l reason -d 'Why, and what it is for (recorded in the audit log and the manifest)' -r
@@ -211,10 +231,12 @@ complete -c retentionctl -n "__fish_retentionctl_using_subcommand copy" -l case 
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand copy" -s c -l config -d 'The policy file' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand copy" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand copy" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand copy" -l utc -d 'Show times in UTC (default: the box\'s local time zone; both with their offset)'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand copy" -s h -l help -d 'Print help'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand case; and not __fish_seen_subcommand_from open close list help" -s c -l config -d 'The policy file' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand case; and not __fish_seen_subcommand_from open close list help" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand case; and not __fish_seen_subcommand_from open close list help" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand case; and not __fish_seen_subcommand_from open close list help" -l utc -d 'Show times in UTC (default: the box\'s local time zone; both with their offset)'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand case; and not __fish_seen_subcommand_from open close list help" -s h -l help -d 'Print help'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand case; and not __fish_seen_subcommand_from open close list help" -f -a "open" -d 'Open a case: its reference, who asked, the recordings it concerns (zone, --match, time range) and when it is due (default a month). Places a hold on its recordings until it is closed. Needs group operators'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand case; and not __fish_seen_subcommand_from open close list help" -f -a "close" -d 'Close a case with its outcome: disclosed (--to whom), erased (its recordings are erased once its hold is released), refused (--reason why) or no-action. Releases its hold unless --keep-hold. Needs group supervisors'
@@ -236,6 +258,7 @@ complete -c retentionctl -n "__fish_retentionctl_using_subcommand case; and __fi
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand case; and __fish_seen_subcommand_from open" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand case; and __fish_seen_subcommand_from open" -l all-zones -d 'Every zone'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand case; and __fish_seen_subcommand_from open" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand case; and __fish_seen_subcommand_from open" -l utc -d 'Show times in UTC (default: the box\'s local time zone; both with their offset)'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand case; and __fish_seen_subcommand_from open" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand case; and __fish_seen_subcommand_from close" -l outcome -d 'How it ended' -r -f -a "disclosed\t'Disclosed (name to whom with --to)'
 erased\t'Erased (its recordings are erased now)'
@@ -247,11 +270,13 @@ complete -c retentionctl -n "__fish_retentionctl_using_subcommand case; and __fi
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand case; and __fish_seen_subcommand_from close" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand case; and __fish_seen_subcommand_from close" -l keep-hold -d 'Keep the case\'s hold in force (e.g. a complaint is pending)'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand case; and __fish_seen_subcommand_from close" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand case; and __fish_seen_subcommand_from close" -l utc -d 'Show times in UTC (default: the box\'s local time zone; both with their offset)'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand case; and __fish_seen_subcommand_from close" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand case; and __fish_seen_subcommand_from list" -s c -l config -d 'The policy file' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand case; and __fish_seen_subcommand_from list" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand case; and __fish_seen_subcommand_from list" -l all -d 'Include closed cases'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand case; and __fish_seen_subcommand_from list" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand case; and __fish_seen_subcommand_from list" -l utc -d 'Show times in UTC (default: the box\'s local time zone; both with their offset)'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand case; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand case; and __fish_seen_subcommand_from help" -f -a "open" -d 'Open a case: its reference, who asked, the recordings it concerns (zone, --match, time range) and when it is due (default a month). Places a hold on its recordings until it is closed. Needs group operators'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand case; and __fish_seen_subcommand_from help" -f -a "close" -d 'Close a case with its outcome: disclosed (--to whom), erased (its recordings are erased once its hold is released), refused (--reason why) or no-action. Releases its hold unless --keep-hold. Needs group supervisors'
@@ -262,6 +287,7 @@ complete -c retentionctl -n "__fish_retentionctl_using_subcommand confirm" -l re
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand confirm" -s c -l config -d 'The policy file' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand confirm" -l socket -d 'The daemon\'s control socket (default: the policy\'s daemon.control_socket)' -r -F
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand confirm" -l json -d 'Print machine-readable JSON instead of text'
+complete -c retentionctl -n "__fish_retentionctl_using_subcommand confirm" -l utc -d 'Show times in UTC (default: the box\'s local time zone; both with their offset)'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand confirm" -s h -l help -d 'Print help'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand help; and not __fish_seen_subcommand_from plan hold audit status find erase explain export report cat copy case confirm help" -f -a "plan" -d 'Show what the next sweep would delete, and why (nothing is deleted)'
 complete -c retentionctl -n "__fish_retentionctl_using_subcommand help; and not __fish_seen_subcommand_from plan hold audit status find erase explain export report cat copy case confirm help" -f -a "hold" -d 'Legal holds: freeze footage so that no sweep deletes it'

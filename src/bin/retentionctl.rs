@@ -40,6 +40,7 @@ const TIMEOUT: Duration = Duration::from_secs(300);
 fn main() -> ExitCode {
     let args = CtlArgs::parse();
     logging::init("retentionctl", LevelFilter::Warn);
+    render::set_utc(args.utc);
     match run(&args) {
         Ok(code) => code,
         Err(e) => {

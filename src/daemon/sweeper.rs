@@ -87,6 +87,9 @@ pub struct Sweeper {
     /// `state_dir/roots.json` as last read or written (None: read it at
     /// the next sweep; after a reload, so an entry removed by hand counts).
     roots: Option<RootIds>,
+    /// `state_dir/floors.json` as last read or written (None: read it at
+    /// the next sweep).
+    floors: Option<crate::state::floors::Floors>,
     /// The start's records (a recovered batch, the policy load) are not
     /// written yet (the log was full at start): the next sweep writes them
     /// before anything else.
@@ -145,6 +148,7 @@ impl Sweeper {
             pending: Changes::default(),
             refused: Default::default(),
             roots: None,
+            floors: None,
             startup_pending: false,
             _lock: lock,
         };
@@ -569,6 +573,9 @@ impl Sweeper {
             lock_audit(a).restore_reserve();
         }
         let usage_after = crate::sweep::usage(&policy, &inv);
+        if shared.audit.is_some() {
+            self.mark_floors(&policy, &inv, &report, now);
+        }
         if self.sampled_hour != Some(now.0.div_euclid(3600)) {
             if let Some(a) = &shared.audit {
                 match record_samples(a, &policy, &inv, now) {
@@ -591,6 +598,35 @@ impl Sweeper {
         };
         self.log_summary(&outcome);
         Ok(outcome)
+    }
+
+    /// Notes, per zone, when it first reached its floor and when it last
+    /// lost footage younger than its floor (`status` flags a floor on that
+    /// evidence only: [`crate::state::floors`]).
+    fn mark_floors(&mut self, policy: &Policy, inv: &Inventory, report: &SweepReport, now: Timestamp) {
+        use crate::state::floors;
+        let marks = self
+            .floors
+            .get_or_insert_with(|| floors::read(&policy.daemon.state_dir));
+        let mut changed = false;
+        for (zi, z) in policy.zones.iter().enumerate() {
+            // At its floor: it holds a recording that old now, or this sweep
+            // deleted one past its floor (max-age, capacity, quota: every
+            // reason but the override-floor ones and an erasure).
+            let mine = || report.by_reason.keys().filter(|(zone, _)| *zone == z.name.0);
+            let at_floor = inv.zone_totals(zi).oldest.is_some_and(|o| o.age_at(now) >= z.min_age)
+                || mine().any(|(_, code)| !code.ends_with("override-floor") && *code != "erasure");
+            let young = mine().any(|(_, code)| code.ends_with("override-floor"));
+            changed |= floors::mark(marks, &z.name.0, at_floor, young, now);
+        }
+        if changed {
+            if let Err(e) = floors::write(&policy.daemon.state_dir, marks) {
+                log::warn!(
+                    "cannot write {}: {e}",
+                    policy.daemon.state_dir.join(floors::FILE).display()
+                );
+            }
+        }
     }
 
     /// Plans and applies the mass-deletion guard ([`sweep::decide`]),

@@ -68,7 +68,7 @@ pub fn answer(req: &Request, v: &Value) -> String {
             s(&v["reference"]),
             s(&v["kind"]),
             s(&v["requested_by"]),
-            s(&v["due"]),
+            t(&v["due"]),
             v["hold"]["id"],
             covered(&v["hold"])
         ),
@@ -112,18 +112,18 @@ fn case_list_text(v: &Value) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "{:<20} {:<13} {:<8} {:<20} {:<20} {:>5}  REQUESTED BY",
+        "{:<20} {:<13} {:<8} {:<23} {:<23} {:>5}  REQUESTED BY",
         "CASE", "KIND", "STATE", "DUE", "OPENED", "HOLD"
     );
     for c in v["cases"].as_array().into_iter().flatten() {
         let _ = writeln!(
             o,
-            "{:<20} {:<13} {:<8} {:<20} {:<20} {:>5}  {}{}",
+            "{:<20} {:<13} {:<8} {:<23} {:<23} {:>5}  {}{}",
             s(&c["reference"]),
             s(&c["kind"]),
             s(&c["state"]),
-            s(&c["due"]),
-            s(&c["opened_at"]),
+            t(&c["due"]),
+            t(&c["opened_at"]),
             c["hold"]["id"]
                 .as_u64()
                 .map(|i| i.to_string())
@@ -147,7 +147,7 @@ pub fn access_log_text(v: &Value) -> String {
         let _ = writeln!(
             o,
             "{}  #{:<7} {:<13} {:<22} {}{}{}",
-            s(&r["ts"]),
+            ts(&r["ts"]),
             r["seq"],
             s(&r["action"]),
             s(&r["by"]),
@@ -226,28 +226,24 @@ pub fn status(v: &Value) -> String {
     let empty = Vec::new();
     let _ = writeln!(
         o,
-        "{:<14} {:>10} {:>10}  {:<17} {:<17} {:>11}  {:<15} {:>16}",
+        "{:<14} {:>10} {:>10}  {:<23} {:<23} {:>11}  {:<15} {:>16}",
         "ZONE", "FILES", "SIZE", "OLDEST", "NEWEST", "RETENTION", "MIN..MAX", "HELD"
     );
     for z in v["zones"].as_array().unwrap_or(&empty) {
-        let short = |t: &Value| {
-            t.as_str()
-                .map(|t| t.replace('T', " ").chars().take(16).collect())
-                .unwrap_or_else(|| "-".to_string())
-        };
         let flag = match s(&z["retention_state"]) {
             "below-min" => " <min",
             "above-max" => " >max",
+            "filling" => " filling",
             _ => "",
         };
         let _ = writeln!(
             o,
-            "{:<14} {:>10} {:>10}  {:<17} {:<17} {:>11}  {:<15} {:>16}{flag}",
+            "{:<14} {:>10} {:>10}  {:<23} {:<23} {:>11}  {:<15} {:>16}{flag}",
             s(&z["name"]),
             z["recordings"].as_u64().unwrap_or(0),
             b(&z["bytes"]),
-            short(&z["oldest"]),
-            short(&z["newest"]),
+            t(&z["oldest"]),
+            t(&z["newest"]),
             age_cell(&z["retention_secs"]),
             format!("{}..{}", s(&z["min_age"]), s(&z["max_age"])),
             format!("{} ({})", z["held_files"].as_u64().unwrap_or(0), b(&z["held_bytes"])),
@@ -260,10 +256,7 @@ pub fn status(v: &Value) -> String {
         "FILESYSTEM", "USED", "HIGH", "LOW", "FREE", "FITS"
     );
     for f in v["filesystems"].as_array().unwrap_or(&empty) {
-        let fits = f["days_fit"]
-            .as_f64()
-            .map(|d| format!("{d:.1} days"))
-            .unwrap_or_else(|| "-".into());
+        let fits = f["days_fit"].as_f64().map(days_fit_text).unwrap_or_else(|| "-".into());
         let _ = writeln!(
             o,
             "{:<24} {:>6.1}% {:>10} {:>10}  {:>9}  {:>12}  {}/day{}",
@@ -306,8 +299,8 @@ pub fn status(v: &Value) -> String {
                 .collect();
             let _ = writeln!(
                 o,
-                "last sweep: {} UTC, took {}s, deleted {} ({}){}{}",
-                s(&l["at"]).replace('T', " ").trim_end_matches('Z'),
+                "last sweep: {}, took {}s, deleted {} ({}){}{}",
+                ts(&l["at"]),
                 l["took_secs"],
                 l["deleted"],
                 b(&l["bytes"]),
@@ -329,7 +322,7 @@ pub fn status(v: &Value) -> String {
             .as_array()
             .into_iter()
             .flatten()
-            .map(|c| format!("{} (due {})", s(&c["reference"]), s(&c["due"])))
+            .map(|c| format!("{} (due {})", s(&c["reference"]), t(&c["due"])))
             .collect();
         let _ = writeln!(
             o,
@@ -419,9 +412,9 @@ pub fn plan(v: &Value) -> String {
 pub fn report_text(v: &Value) -> String {
     let mut o = format!(
         "retention report {} .. {}\n\n{:<10}  {:<14} {:>11} {:>11}  {:<15} {:<10} {:<28} {}\n",
-        v["since"].as_str().unwrap_or(""),
-        v["until"].as_str().unwrap_or(""),
-        "DATE",
+        t(&v["since"]),
+        t(&v["until"]),
+        "DATE (UTC)",
         "ZONE",
         "RET. MIN",
         "RET. MAX",
@@ -468,10 +461,10 @@ pub fn report_text(v: &Value) -> String {
             "  {} {}: raised {}, {} ({}): {}",
             a["kind"].as_str().unwrap_or(""),
             a["subject"].as_str().unwrap_or(""),
-            a["raised"].as_str().unwrap_or(""),
+            t(&a["raised"]),
             a["cleared"]
                 .as_str()
-                .map(|c| format!("cleared {c}"))
+                .map(|_| format!("cleared {}", t(&a["cleared"])))
                 .unwrap_or_else(|| "still raised".into()),
             age_cell(&a["duration_secs"]),
             a["text"].as_str().unwrap_or("")
@@ -516,11 +509,12 @@ pub fn report_text(v: &Value) -> String {
             s(&c["reference"]),
             s(&c["kind"]),
             s(&c["requested_by"]),
-            s(&c["opened"]),
-            s(&c["due"]),
+            t(&c["opened"]),
+            t(&c["due"]),
             match c["closed"].as_str() {
-                Some(t) => format!(
-                    "closed {t}: {}{}",
+                Some(_) => format!(
+                    "closed {}: {}{}",
+                    t(&c["closed"]),
                     s(&c["outcome"]),
                     c["disclosed_to"]
                         .as_str()
@@ -597,10 +591,7 @@ pub fn report_csv(v: &Value) -> String {
 }
 
 fn find_text(v: &Value) -> String {
-    let mut o = format!(
-        "{:<20}  {:>10}  {:<22}  {}\n",
-        "RECORDED (UTC)", "SIZE", "HELD BY", "PATH"
-    );
+    let mut o = format!("{:<23}  {:>10}  {:<22}  {}\n", "RECORDED", "SIZE", "HELD BY", "PATH");
     for f in v["files"].as_array().into_iter().flatten() {
         let held: Vec<&str> = f["held_by"]
             .as_array()
@@ -609,8 +600,8 @@ fn find_text(v: &Value) -> String {
             .filter_map(Value::as_str)
             .collect();
         o += &format!(
-            "{:<20}  {:>10}  {:<22}  {}\n",
-            s(&f["time"]).replace('T', " ").trim_end_matches('Z'),
+            "{:<23}  {:>10}  {:<22}  {}\n",
+            t(&f["time"]),
             Bytes(f["size"].as_u64().unwrap_or(0)).to_string(),
             if held.is_empty() {
                 "-".to_string()
@@ -631,7 +622,7 @@ fn find_text(v: &Value) -> String {
 fn audit_text(v: &Value) -> String {
     let mut o = String::new();
     for r in v["records"].as_array().into_iter().flatten() {
-        let mut line = format!("#{} {} {}", r["seq"], s(&r["ts"]), s(&r["action"]));
+        let mut line = format!("#{} {} {}", r["seq"], ts(&r["ts"]), s(&r["action"]));
         if let Some(m) = r.as_object() {
             for (k, x) in m {
                 if matches!(k.as_str(), "seq" | "ts" | "action" | "prev" | "file" | "line") {
@@ -674,7 +665,7 @@ fn show_text(v: &Value) -> String {
         s(&v["case"]),
         s(&v["reason"]),
         scope_text(v),
-        s(&v["created_at"]),
+        t(&v["created_at"]),
         s(&v["created_by"]),
         v["created_uid"],
         expiry(v),
@@ -683,15 +674,23 @@ fn show_text(v: &Value) -> String {
     for e in v["extensions"].as_array().into_iter().flatten() {
         out += &format!(
             "  extended: {} by {}: {} -> {} ({})\n",
-            s(&e["at"]),
+            t(&e["at"]),
             s(&e["by"]),
-            e["old"].as_str().unwrap_or("indefinite"),
-            e["new"].as_str().unwrap_or("indefinite"),
+            if e["old"].is_null() {
+                "indefinite".into()
+            } else {
+                t(&e["old"])
+            },
+            if e["new"].is_null() {
+                "indefinite".into()
+            } else {
+                t(&e["new"])
+            },
             s(&e["reason"])
         );
     }
     if let Some(r) = v["released"].as_object() {
-        out += &format!("  released: {} by {}: {}\n", s(&r["at"]), s(&r["by"]), s(&r["reason"]));
+        out += &format!("  released: {} by {}: {}\n", t(&r["at"]), s(&r["by"]), s(&r["reason"]));
     }
     out
 }
@@ -711,7 +710,11 @@ fn list_text(v: &Value) -> String {
             h["id"].as_u64().unwrap_or(0),
             s(&h["state"]),
             s(&h["case"]),
-            h["expires"].as_str().unwrap_or("indefinite"),
+            if h["expires"].is_null() {
+                "indefinite".into()
+            } else {
+                t(&h["expires"])
+            },
             s(&h["created_by"]),
             scope_text(&h)
         );
@@ -743,7 +746,7 @@ pub fn export_recorded(r: &Value) -> String {
     format!(
         "recorded in the audit log: record {} at {} by {}",
         r["seq"],
-        s(&r["ts"]),
+        ts(&r["ts"]),
         s(&r["by"])
     )
 }
@@ -763,7 +766,7 @@ pub fn export_check(dir: &std::path::Path, v: &Value) -> String {
         if v["ok"] == true { "OK" } else { "BROKEN" },
         v["files_ok"],
         s(&v["exported_by"]),
-        s(&v["exported_at"]),
+        t(&v["exported_at"]),
         s(&v["reason"]),
         s(&v["manifest_sha256"]),
         s(&v["audit"])
@@ -778,6 +781,53 @@ fn s(v: &Value) -> &str {
     v.as_str().unwrap_or("-")
 }
 
+/// Show times in UTC instead of the box's local time zone (`--utc`).
+static UTC: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Times in answers are shown in UTC (`--utc`) instead of the local time
+/// zone; both with their offset.
+pub fn set_utc(utc: bool) {
+    UTC.store(utc, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// An RFC 3339 time as people read it, to the minute, with its offset:
+/// "2026-11-20 15:00 +01:00" in the local time zone (`TZ`, else
+/// /etc/localtime), or "2026-11-20 14:00 +00:00" with `--utc`. Anything
+/// that is not a time is shown as it is ("-" for none).
+fn t(v: &Value) -> String {
+    when(v, "%Y-%m-%d %H:%M %:z")
+}
+
+/// [`t`] to the second.
+fn ts(v: &Value) -> String {
+    when(v, "%Y-%m-%d %H:%M:%S %:z")
+}
+
+fn when(v: &Value, fmt: &str) -> String {
+    let Some(text) = v.as_str() else {
+        return "-".into();
+    };
+    match chrono::DateTime::parse_from_rfc3339(text) {
+        Ok(d) if UTC.load(std::sync::atomic::Ordering::Relaxed) => {
+            d.with_timezone(&chrono::Utc).format(fmt).to_string()
+        }
+        Ok(d) => d.with_timezone(&chrono::Local).format(fmt).to_string(),
+        Err(_) => text.to_string(),
+    }
+}
+
+/// How many days of footage fit, for people: "4.2 days", "47 days",
+/// "> 1 year" (the exact figure is in the JSON).
+fn days_fit_text(d: f64) -> String {
+    if d < 10.0 {
+        format!("{d:.1} days")
+    } else if d < 365.0 {
+        format!("{d:.0} days")
+    } else {
+        "> 1 year".into()
+    }
+}
+
 fn covered(v: &Value) -> String {
     let c = &v["covered"];
     format!(
@@ -790,7 +840,7 @@ fn covered(v: &Value) -> String {
 fn expiry(v: &Value) -> String {
     v["expires"]
         .as_str()
-        .map(|t| format!("expires {t}"))
+        .map(|_| format!("expires {}", t(&v["expires"])))
         .unwrap_or_else(|| "indefinite".into())
 }
 
@@ -811,8 +861,8 @@ fn scope_text(v: &Value) -> String {
             .as_str()
             .map(|m| format!(" matching {m}"))
             .unwrap_or_default(),
-        s(&v["from"]),
-        s(&v["to"])
+        t(&v["from"]),
+        t(&v["to"])
     )
 }
 

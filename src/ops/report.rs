@@ -13,8 +13,11 @@
 //! with its due date, outcome, and whether it was answered late.
 //!
 //! A day is `within` when its greatest retention is at most max_age plus a
-//! tolerance of one hour (the sampling and sweep granularity), and its
-//! least is at least min_age; otherwise it is flagged, with the reason.
+//! tolerance of one hour (the sampling and sweep granularity); it is
+//! flagged below min_age only on evidence: footage younger than the floor
+//! was deleted (an override-floor reason) within the floor's length before.
+//! A zone that has not yet held a recording as old as its floor since its
+//! samples began is `filling`, not flagged.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -113,6 +116,8 @@ pub fn report(log: &Path, req: &ReportRequest) -> Result<Value, String> {
     let mut open_alarms: HashMap<(String, String), usize> = HashMap::new();
     // Deletions of the batch not yet closed: seq -> (zone, day, reason).
     let mut batch: HashMap<u64, (String, i64, String)> = HashMap::new();
+    // Zones that held a recording as old as their floor before the period.
+    let mut reached_before: std::collections::HashSet<String> = Default::default();
     let mut access: BTreeMap<String, Access> = BTreeMap::new();
     let mut cases: Vec<CaseSpan> = Vec::new();
     let in_range = |t: Timestamp| t >= req.since && t < req.until;
@@ -187,6 +192,15 @@ pub fn report(log: &Path, req: &ReportRequest) -> Result<Value, String> {
                 continue;
             }
         }
+        if t < req.since {
+            if let Some(smp) = r.fields_as::<schema::Sample>() {
+                if let (Some(ret), Some(min)) = (smp.retention_secs, smp.min_age_secs) {
+                    if ret >= min {
+                        reached_before.insert(smp.zone);
+                    }
+                }
+            }
+        }
         if !in_range(t) {
             if r.action == Action::BatchDone {
                 batch.clear();
@@ -237,9 +251,32 @@ pub fn report(log: &Path, req: &ReportRequest) -> Result<Value, String> {
             }
         }
     }
+    // A floor is flagged only on evidence (as `status` does): footage
+    // younger than the floor deleted within the floor's length before, or
+    // a zone that has not yet held anything as old as its floor (filling).
+    // A zone whose floor equals its ceiling is otherwise always a little
+    // younger than its floor after a sweep, and that is the promise kept.
+    let mut reached = reached_before;
+    let mut young_at: HashMap<String, i64> = HashMap::new();
     let rows: Vec<Value> = days
         .iter()
         .map(|((zone, d), e)| {
+            let young_today = e
+                .deleted
+                .iter()
+                .any(|(reason, n)| reason.ends_with("override-floor") && *n > 0);
+            if young_today {
+                young_at.insert(zone.clone(), *d);
+            }
+            let young = young_at
+                .get(zone)
+                .is_some_and(|y| (d - y) * DAY <= e.min_age.unwrap_or(0));
+            let filling = !reached.contains(zone);
+            if let (Some(max), Some(lim)) = (e.ret_max, e.min_age) {
+                if max >= lim {
+                    reached.insert(zone.clone());
+                }
+            }
             let mut flags = Vec::new();
             if let (Some(max), Some(lim)) = (e.ret_max, e.max_age) {
                 if max > lim + TOLERANCE {
@@ -251,9 +288,9 @@ pub fn report(log: &Path, req: &ReportRequest) -> Result<Value, String> {
                 }
             }
             if let (Some(min), Some(lim)) = (e.ret_min, e.min_age) {
-                if min < lim {
+                if min < lim && young {
                     flags.push(format!(
-                        "below min_age: oldest recording only {} old, min_age {}",
+                        "below min_age: oldest recording only {} old, min_age {}, after footage younger than the floor was deleted",
                         Age::from_secs(min.max(0) as u64),
                         Age::from_secs(lim.max(0) as u64)
                     ));
@@ -263,10 +300,12 @@ pub fn report(log: &Path, req: &ReportRequest) -> Result<Value, String> {
                 "no-samples"
             } else if e.ret_max.is_none() {
                 "empty"
-            } else if flags.is_empty() {
-                "within"
-            } else {
+            } else if !flags.is_empty() {
                 "flagged"
+            } else if filling && e.ret_max.zip(e.min_age).is_some_and(|(m, l)| m < l) {
+                "filling"
+            } else {
+                "within"
             };
             json!({
                 "date": date(*d),

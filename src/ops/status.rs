@@ -16,11 +16,44 @@ use crate::core::holds::HoldSet;
 use crate::core::inventory::{Inventory, ZoneTotals};
 use crate::core::plan::Usage;
 use crate::core::policy::Policy;
-use crate::core::units::Timestamp;
+use crate::core::units::{Age, Timestamp};
 use crate::ops::hold;
+use crate::state::floors::{FloorMarks, Floors};
 use crate::sweep::LastSweep;
 
 const DAY: i64 = 86_400;
+
+/// A zone's retention against its floor and ceiling: `empty`, `above-max`,
+/// `within`, `below-min` (its oldest recording is younger than the floor
+/// and footage younger than the floor was deleted within the last floor's
+/// length: the promise broken) or `filling` (younger than the floor, and
+/// the zone has not yet held anything as old as its floor since it began
+/// recording). A zone whose oldest recording is a little younger than its
+/// floor for no such reason is `within`: with floor = ceiling (calls kept
+/// exactly 60 days) that is every sweep's result.
+pub fn floor_state(
+    retention: Option<Age>,
+    min_age: Age,
+    max_age: Age,
+    marks: Option<&FloorMarks>,
+    now: Timestamp,
+) -> &'static str {
+    let Some(a) = retention else { return "empty" };
+    if a > max_age {
+        return "above-max";
+    }
+    if a >= min_age {
+        return "within";
+    }
+    let m = marks.copied().unwrap_or_default();
+    if m.young_deleted.is_some_and(|t| t.age_at(now) < min_age) {
+        "below-min"
+    } else if m.reached.is_none() {
+        "filling"
+    } else {
+        "within"
+    }
+}
 
 /// The status as JSON (the text form is [`crate::ops::render::status`]).
 pub fn status(
@@ -28,6 +61,7 @@ pub fn status(
     inv: &Inventory,
     usage: &Usage,
     holds: &HoldSet,
+    floors: &Floors,
     last: Option<&LastSweep>,
     now: Timestamp,
 ) -> Value {
@@ -49,12 +83,7 @@ pub fn status(
             .filter(|v| v["files"] != 0)
             .collect();
         let retention = oldest.map(|o| o.age_at(now));
-        let state = match retention {
-            None => "empty",
-            Some(a) if a < z.min_age => "below-min",
-            Some(a) if a > z.max_age => "above-max",
-            Some(_) => "within",
-        };
+        let state = floor_state(retention, z.min_age, z.max_age, floors.get(&z.name.0), now);
         zones.push(json!({
             "name": z.name.0,
             "recordings": files,
@@ -156,7 +185,8 @@ pub fn answer(
     };
     let (holds, _, cases) = store.read_all()?;
     let usage = crate::sweep::usage(policy, inv);
-    let mut v = status(policy, inv, &usage, &holds, last, now);
+    let floors = crate::state::floors::read(&policy.daemon.state_dir);
+    let mut v = status(policy, inv, &usage, &holds, &floors, last, now);
     let (open, overdue) = crate::core::cases::counts(&cases, now);
     v["cases"] = json!({
         "open": open,
@@ -171,6 +201,36 @@ pub fn answer(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_floor_is_flagged_only_on_evidence() {
+        let d = |n: u64| Age::from_secs(n * 86_400);
+        let now = Timestamp(1000 * DAY);
+        let marks = |reached: Option<i64>, young: Option<i64>| FloorMarks {
+            reached: reached.map(|x| Timestamp(x * DAY)),
+            young_deleted: young.map(|x| Timestamp(x * DAY)),
+        };
+        // Floor = ceiling = 60d: 59d 23h after a sweep is the promise kept.
+        let ret = Some(Age::from_secs(60 * 86_400 - 3600));
+        assert_eq!(
+            floor_state(ret, d(60), d(60), Some(&marks(Some(900), None)), now),
+            "within"
+        );
+        // Never yet at its floor: filling.
+        assert_eq!(floor_state(ret, d(60), d(60), None, now), "filling");
+        // Footage younger than the floor deleted within the floor: broken.
+        assert_eq!(
+            floor_state(ret, d(60), d(60), Some(&marks(Some(900), Some(990))), now),
+            "below-min"
+        );
+        // ... long ago, and the zone has recovered since: within.
+        assert_eq!(
+            floor_state(ret, d(60), d(60), Some(&marks(Some(900), Some(900))), now),
+            "within"
+        );
+        assert_eq!(floor_state(Some(d(61)), d(60), d(60), None, now), "above-max");
+        assert_eq!(floor_state(None, d(60), d(60), None, now), "empty");
+    }
 
     #[test]
     fn recent_share_spreads_a_directory_over_its_span() {
