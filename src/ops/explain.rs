@@ -66,21 +66,7 @@ pub fn explain(
         .as_bytes()
         .to_vec();
     // A file inside a directory unit is explained as its unit.
-    let unit_rel = match zone.unit.dir_depth() {
-        Some(d) => {
-            let comps: Vec<&[u8]> = rel.split(|b| *b == b'/').filter(|c| !c.is_empty()).collect();
-            if comps.len() >= d {
-                comps[..d].join(&b'/')
-            } else {
-                rel.clone()
-            }
-        }
-        None => rel.clone(),
-    };
-    let (parent, name) = match unit_rel.iter().rposition(|b| *b == b'/') {
-        Some(i) => (unit_rel[..i].to_vec(), unit_rel[i + 1..].to_vec()),
-        None => (Vec::new(), unit_rel.clone()),
-    };
+    let (unit_rel, parent, name) = crate::ops::open::unit_location(zone, &rel);
     let mut base = json!({"path": path.display().to_string(), "zone": zone.name.0, "root": root.display().to_string()});
     match lookup(zone, root, &parent, &name) {
         Lookup::Recording {

@@ -304,7 +304,9 @@ fn safe_rel(rel: &Path) -> Result<&Path, String> {
     Ok(rel)
 }
 
-fn hash_reader(mut r: impl Read, mut copy: Option<&mut File>) -> std::io::Result<(String, u64)> {
+/// Reads `r` to its end, hashing (SHA-256) and writing what it reads to
+/// `copy`: the digest in hex and the bytes read.
+pub(crate) fn hash_reader(mut r: impl Read, mut copy: Option<&mut dyn Write>) -> std::io::Result<(String, u64)> {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
     let mut n = 0u64;
@@ -383,8 +385,8 @@ pub fn copy_into(dest: &Path, listing: &Value, fds: Vec<OwnedFd>, reason: &str) 
             .create_new(true)
             .open(&target)
             .with_context(|| format!("cannot create {}", target.display()))?;
-        let (sha, size) =
-            hash_reader(File::from(fd), Some(&mut out)).with_context(|| format!("copying {}", rel_path.display()))?;
+        let (sha, size) = hash_reader(File::from(fd), Some(&mut out as &mut dyn Write))
+            .with_context(|| format!("copying {}", rel_path.display()))?;
         if Some(size) != it["size"].as_u64() {
             bail!(
                 "{}: read {size} bytes, the daemon listed {} (changed while exporting?)",

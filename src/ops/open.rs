@@ -95,28 +95,8 @@ pub fn resolve<'p>(policy: &'p Policy, path: &Path) -> Result<Resolved<'p>, OpEr
         .flat_map(|z| z.roots.iter().map(move |r| (z, r.as_path())))
         .find(|(_, r)| path.starts_with(r) && path != *r)
         .ok_or_else(|| refuse(path, "is in no zone"))?;
-    let rel = path
-        .strip_prefix(root)
-        .expect("checked")
-        .as_os_str()
-        .as_bytes()
-        .to_vec();
-    // A file inside a directory unit stands for its unit.
-    let unit_rel = match zone.unit.dir_depth() {
-        Some(d) => {
-            let comps: Vec<&[u8]> = rel.split(|b| *b == b'/').filter(|c| !c.is_empty()).collect();
-            if comps.len() >= d {
-                comps[..d].join(&b'/')
-            } else {
-                rel.clone()
-            }
-        }
-        None => rel.clone(),
-    };
-    let (parent, name) = match unit_rel.iter().rposition(|b| *b == b'/') {
-        Some(i) => (unit_rel[..i].to_vec(), unit_rel[i + 1..].to_vec()),
-        None => (Vec::new(), unit_rel.clone()),
-    };
+    let rel = path.strip_prefix(root).expect("checked").as_os_str().as_bytes();
+    let (_, parent, name) = unit_location(zone, rel);
     let dir = match DirHandle::open_root(root).and_then(|h| h.open_rel(&parent)) {
         Ok(d) => d,
         Err(OpenError::Gone) | Err(OpenError::Io(nix::errno::Errno::ENOENT)) => {
@@ -159,6 +139,29 @@ pub fn resolve<'p>(policy: &'p Policy, path: &Path) -> Result<Resolved<'p>, OpEr
         time,
         members,
     })
+}
+
+/// Where the unit holding `rel` (a path below the zone root) is: the
+/// unit's own path below the root, its directory's, and its name there. A
+/// file inside a directory unit stands for its unit; anything else for
+/// itself (a group's member is matched by the scan).
+pub(crate) fn unit_location(zone: &Zone, rel: &[u8]) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    let unit_rel = match zone.unit.dir_depth() {
+        Some(d) => {
+            let comps: Vec<&[u8]> = rel.split(|b| *b == b'/').filter(|c| !c.is_empty()).collect();
+            if comps.len() >= d {
+                comps[..d].join(&b'/')
+            } else {
+                rel.to_vec()
+            }
+        }
+        None => rel.to_vec(),
+    };
+    let (parent, name) = match unit_rel.iter().rposition(|b| *b == b'/') {
+        Some(i) => (unit_rel[..i].to_vec(), unit_rel[i + 1..].to_vec()),
+        None => (Vec::new(), unit_rel.clone()),
+    };
+    (unit_rel, parent, name)
 }
 
 impl Resolved<'_> {
@@ -366,31 +369,18 @@ pub fn stream_into(
     out: &mut impl std::io::Write,
 ) -> anyhow::Result<(Vec<String>, u64)> {
     use anyhow::{bail, Context};
-    use sha2::{Digest, Sha256};
-    use std::io::Read;
     let items = listing["files"].as_array().cloned().unwrap_or_default();
     let mut fds = fds.into_iter();
     let mut hashes = Vec::new();
     let mut total = 0u64;
-    let mut buf = vec![0u8; 256 * 1024];
     for it in items.iter().filter(|it| it.get("error").is_none()) {
         let fd = fds.next().context("the daemon sent fewer files than it listed")?;
-        let mut f = std::fs::File::from(fd);
-        let mut h = Sha256::new();
-        let mut n = 0u64;
-        loop {
-            let k = f.read(&mut buf)?;
-            if k == 0 {
-                break;
-            }
-            h.update(&buf[..k]);
-            out.write_all(&buf[..k])?;
-            n += k as u64;
-        }
+        let (sha, n) =
+            crate::ops::export::hash_reader(std::fs::File::from(fd), Some(&mut *out as &mut dyn std::io::Write))?;
         if Some(n) != it["size"].as_u64() {
             bail!("{}: read {n} bytes, the daemon listed {}", it["source"], it["size"]);
         }
-        hashes.push(hex::encode(h.finalize()));
+        hashes.push(sha);
         total += n;
     }
     out.flush()?;
