@@ -165,6 +165,37 @@ pub enum CtlCommand {
         after_help = "Example: retentionctl confirm --zone cctv --reason 'max_age shortened to 14d, DPO ticket 2026-88'"
     )]
     Confirm(ConfirmArgs),
+    /// Alarms: acknowledge one whose cause is intended (a camera retired on
+    /// purpose).
+    #[command(subcommand)]
+    Alarm(AlarmCommand),
+}
+
+/// `retentionctl alarm`.
+#[derive(Debug, Subcommand)]
+pub enum AlarmCommand {
+    /// Acknowledge a `recording-stalled` alarm: the source (a camera
+    /// retired on purpose) raises nothing until it records again. Needs
+    /// group supervisors; audited with your user and --reason; kept in the
+    /// state directory across restarts.
+    #[command(
+        after_help = "Example: retentionctl alarm ack recording-stalled cctv/cam07 --reason 'camera removed, ticket 2026-112'"
+    )]
+    Ack(AlarmAckArgs),
+}
+
+/// `retentionctl alarm ack`.
+#[derive(Debug, Args)]
+pub struct AlarmAckArgs {
+    /// The alarm kind (only recording-stalled can be acknowledged).
+    #[arg(value_parser = ["recording-stalled"])]
+    pub kind: String,
+    /// Its subject as status shows it: ZONE/SOURCE ("cctv/cam07"), or
+    /// ZONE where the whole zone is one source.
+    pub subject: String,
+    /// Why (recorded in the audit log; required).
+    #[arg(long)]
+    pub reason: String,
 }
 
 /// `retentionctl cat`.

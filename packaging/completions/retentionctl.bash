@@ -16,6 +16,9 @@ _retentionctl() {
             ",$1")
                 cmd="retentionctl"
                 ;;
+            retentionctl,alarm)
+                cmd="retentionctl__subcmd__alarm"
+                ;;
             retentionctl,audit)
                 cmd="retentionctl__subcmd__audit"
                 ;;
@@ -57,6 +60,18 @@ _retentionctl() {
                 ;;
             retentionctl,status)
                 cmd="retentionctl__subcmd__status"
+                ;;
+            retentionctl__subcmd__alarm,ack)
+                cmd="retentionctl__subcmd__alarm__subcmd__ack"
+                ;;
+            retentionctl__subcmd__alarm,help)
+                cmd="retentionctl__subcmd__alarm__subcmd__help"
+                ;;
+            retentionctl__subcmd__alarm__subcmd__help,ack)
+                cmd="retentionctl__subcmd__alarm__subcmd__help__subcmd__ack"
+                ;;
+            retentionctl__subcmd__alarm__subcmd__help,help)
+                cmd="retentionctl__subcmd__alarm__subcmd__help__subcmd__help"
                 ;;
             retentionctl__subcmd__audit,access)
                 cmd="retentionctl__subcmd__audit__subcmd__access"
@@ -118,6 +133,9 @@ _retentionctl() {
             retentionctl__subcmd__export__subcmd__help,verify)
                 cmd="retentionctl__subcmd__export__subcmd__help__subcmd__verify"
                 ;;
+            retentionctl__subcmd__help,alarm)
+                cmd="retentionctl__subcmd__help__subcmd__alarm"
+                ;;
             retentionctl__subcmd__help,audit)
                 cmd="retentionctl__subcmd__help__subcmd__audit"
                 ;;
@@ -159,6 +177,9 @@ _retentionctl() {
                 ;;
             retentionctl__subcmd__help,status)
                 cmd="retentionctl__subcmd__help__subcmd__status"
+                ;;
+            retentionctl__subcmd__help__subcmd__alarm,ack)
+                cmd="retentionctl__subcmd__help__subcmd__alarm__subcmd__ack"
                 ;;
             retentionctl__subcmd__help__subcmd__audit,access)
                 cmd="retentionctl__subcmd__help__subcmd__audit__subcmd__access"
@@ -239,7 +260,7 @@ _retentionctl() {
 
     case "${cmd}" in
         retentionctl)
-            opts="-c -h -V --config --socket --json --utc --help --version plan hold audit status find erase explain export report cat copy case confirm help"
+            opts="-c -h -V --config --socket --json --utc --help --version plan hold audit status find erase explain export report cat copy case confirm alarm help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -257,6 +278,104 @@ _retentionctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        retentionctl__subcmd__alarm)
+            opts="-c -h --config --socket --json --utc --help ack help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        retentionctl__subcmd__alarm__subcmd__ack)
+            opts="-c -h --reason --config --socket --json --utc --help recording-stalled"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        retentionctl__subcmd__alarm__subcmd__help)
+            opts="ack help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        retentionctl__subcmd__alarm__subcmd__help__subcmd__ack)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        retentionctl__subcmd__alarm__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;
@@ -1071,8 +1190,36 @@ _retentionctl() {
             return 0
             ;;
         retentionctl__subcmd__help)
-            opts="plan hold audit status find erase explain export report cat copy case confirm help"
+            opts="plan hold audit status find erase explain export report cat copy case confirm alarm help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        retentionctl__subcmd__help__subcmd__alarm)
+            opts="ack"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        retentionctl__subcmd__help__subcmd__alarm__subcmd__ack)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

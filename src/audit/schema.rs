@@ -68,11 +68,13 @@ pub enum Action {
     CaseOpen,
     /// A case closed, with its outcome.
     CaseClose,
+    /// A supervisor acknowledged an alarm (a recording source retired on purpose).
+    AlarmAck,
 }
 
 impl Action {
     /// Every action, in the order the manual lists them.
-    pub const ALL: [Action; 23] = [
+    pub const ALL: [Action; 24] = [
         Action::PolicyLoad,
         Action::Delete,
         Action::BatchDone,
@@ -96,6 +98,7 @@ impl Action {
         Action::AccessDone,
         Action::CaseOpen,
         Action::CaseClose,
+        Action::AlarmAck,
     ];
 
     /// Its code in the log.
@@ -124,6 +127,7 @@ impl Action {
             Action::AccessDone => "access-done",
             Action::CaseOpen => "case-open",
             Action::CaseClose => "case-close",
+            Action::AlarmAck => "alarm-ack",
         }
     }
 
@@ -195,6 +199,7 @@ fields! {
     AccessDone => AccessDone,
     CaseOpen => CaseOpen,
     CaseClose => CaseClose,
+    AlarmAck => AlarmAck,
 }
 
 /// A file path in a record, lossless: a JSON string when its bytes are
@@ -777,6 +782,33 @@ pub struct Sample {
     pub min_age_secs: Option<i64>,
     /// Its max_age, in seconds.
     pub max_age_secs: Option<i64>,
+    /// Days its filesystem can keep the floors at the current recording
+    /// rate (the lowest, for a zone on several); absent when the footage
+    /// does not grow, or from a version before the forecast.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forecast_days: Option<f64>,
+}
+
+/// `alarm-ack`: a supervisor acknowledged an alarm about a subject (a
+/// recording source retired on purpose); it stays silent until the source
+/// records again.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AlarmAck {
+    /// The alarm kind's code.
+    pub kind: String,
+    /// What it concerns ("cctv/cam07").
+    pub subject: String,
+    /// Who.
+    pub user: String,
+    /// Their uid.
+    pub uid: u32,
+    /// Why.
+    pub reason: String,
+    /// The source's newest recording when acknowledged, RFC 3339, if known.
+    pub newest: Option<String>,
+    /// What happened, in words.
+    pub text: String,
 }
 
 /// `confirm`: a supervisor accepted the deletions the guard held back.

@@ -17,8 +17,8 @@ use retentiond::audit;
 use retentiond::audit::query::AccessQuery;
 use retentiond::audit::query::Query;
 use retentiond::cli::{
-    AuditCommand, CaseCommand, CaseKindArg, CtlArgs, CtlCommand, ExportArgs, ExportCommand, HoldAddArgs, HoldCommand,
-    OutcomeArg, RangeArgs, ReportFormat, EXIT_FAILURE,
+    AlarmCommand, AuditCommand, CaseCommand, CaseKindArg, CtlArgs, CtlCommand, ExportArgs, ExportCommand, HoldAddArgs,
+    HoldCommand, OutcomeArg, RangeArgs, ReportFormat, EXIT_FAILURE,
 };
 use retentiond::control::client::{self, ClientError};
 use retentiond::control::{AccessRequest, AddRequest, CaseRequest, CloseRequest, RangeRequest, ReportRequest, Request};
@@ -129,6 +129,11 @@ fn run(args: &CtlArgs) -> anyhow::Result<ExitCode> {
         CtlCommand::Confirm(c) => Request::Confirm {
             zone: c.zone.clone(),
             reason: c.reason.clone(),
+        },
+        CtlCommand::Alarm(AlarmCommand::Ack(a)) => Request::AlarmAck {
+            kind: a.kind.clone(),
+            subject: a.subject.clone(),
+            reason: a.reason.clone(),
         },
         CtlCommand::Find(r) => Request::Find {
             range: range_request(r, now),
@@ -281,10 +286,11 @@ fn offline(policy: Policy, socket: &Path, req: &Request, items: Items) -> anyhow
         Request::ExportOpen { .. }
             | Request::ExportDone { .. }
             | Request::Confirm { .. }
+            | Request::AlarmAck { .. }
             | Request::AccessOpen { .. }
             | Request::AccessDone { .. }
     ) {
-        bail!("{not_running}; export, cat, copy and confirm need the daemon");
+        bail!("{not_running}; export, cat, copy, confirm and alarm ack need the daemon");
     }
     let store = HoldStore::new(&policy.daemon.state_dir);
     let caller = Caller::current();

@@ -174,6 +174,16 @@ pub enum Request {
         /// Why (recorded).
         reason: String,
     },
+    /// Acknowledge an alarm about a subject (supervisors): a recording
+    /// source retired on purpose.
+    AlarmAck {
+        /// The alarm kind's code ("recording-stalled").
+        kind: String,
+        /// Its subject ("cctv/cam07").
+        subject: String,
+        /// Why (recorded).
+        reason: String,
+    },
 }
 
 impl Request {
@@ -213,6 +223,7 @@ impl Request {
                 | Request::HoldShow { .. }
                 | Request::CaseOpen { .. }
                 | Request::CaseClose { .. }
+                | Request::AlarmAck { .. }
         )
     }
 
@@ -234,6 +245,7 @@ impl Request {
             Request::ExportOpen { .. } | Request::ExportDone { .. } => (Role::Supervisor, "export"),
             Request::Report { .. } => (Role::Viewer, "report"),
             Request::Confirm { .. } => (Role::Supervisor, "confirm"),
+            Request::AlarmAck { .. } => (Role::Supervisor, "alarm ack"),
             // Each zone's access_group decides (crate::ops::open).
             Request::AccessOpen { .. } | Request::AccessDone { .. } => (Role::Anyone, "access"),
             Request::AuditAccess { .. } => (Role::Viewer, "audit access"),

@@ -28,11 +28,17 @@ pub enum AlarmKind {
     HookFailed,
     /// A case (a data subject's request, an investigation) is open past its due date.
     CaseOverdue,
+    /// A recording source (a camera, a call queue) has recorded nothing for
+    /// longer than its zone's `stall_after`.
+    RecordingStalled,
+    /// At the current recording rate, a filesystem can keep its floors for
+    /// fewer days than `[capacity] forecast_alarm`.
+    CapacityForecast,
 }
 
 impl AlarmKind {
     /// Every kind, in the order the manual lists them.
-    pub const ALL: [AlarmKind; 11] = [
+    pub const ALL: [AlarmKind; 13] = [
         AlarmKind::CapacityUnrelieved,
         AlarmKind::QuotaUnrelieved,
         AlarmKind::HoldsUnavailable,
@@ -44,6 +50,8 @@ impl AlarmKind {
         AlarmKind::LayoutMismatch,
         AlarmKind::HookFailed,
         AlarmKind::CaseOverdue,
+        AlarmKind::RecordingStalled,
+        AlarmKind::CapacityForecast,
     ];
 
     /// Its code.
@@ -60,6 +68,8 @@ impl AlarmKind {
             AlarmKind::LayoutMismatch => "layout-mismatch",
             AlarmKind::HookFailed => "hook-failed",
             AlarmKind::CaseOverdue => "case-overdue",
+            AlarmKind::RecordingStalled => "recording-stalled",
+            AlarmKind::CapacityForecast => "capacity-forecast",
         }
     }
 }

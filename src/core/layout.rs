@@ -179,6 +179,15 @@ pub struct Preset {
     pub time_zone: &'static str,
     /// A few paths of its tree, relative to the root.
     pub sample: &'static [&'static str],
+    /// `source_depth`: the depth of the directory that names a recording
+    /// source (a camera, a monitor), as `unit_depth` counts (1 for the
+    /// directories directly in the root); 0 when the whole zone is one
+    /// source (a call queue, a camera's snapshots).
+    pub source_depth: usize,
+    /// `stall_after`: how long a source may record nothing before
+    /// `recording-stalled` is raised ("off": never, as for recorders that
+    /// record on events only, where hours of silence are normal).
+    pub stall_after: &'static str,
 }
 
 /// Every preset, in the order the manual lists them.
@@ -197,6 +206,14 @@ pub const PRESETS: &[Preset] = &[
             "2026-11-20/14/front_door/05.00.mp4",
             "2026-11-20/14/front_door/05.10.mp4",
         ],
+        // YYYY-MM-DD/HH/<camera>/MM.SS.mp4: the camera is the third
+        // directory. Frigate writes a 10-second segment per camera
+        // continuously; 2m is a dozen segments, room for its recording
+        // maintainer moving segments out of its cache late, and one sweep.
+        // With `record.retain.mode: motion` a quiet camera writes nothing:
+        // set stall_after longer there, or "off".
+        source_depth: 3,
+        stall_after: "2m",
     },
     Preset {
         name: "frigate-clips",
@@ -212,6 +229,9 @@ pub const PRESETS: &[Preset] = &[
             "front_door-1795183500.123456-k3x9ab.jpg",
             "front_door-1795183500.123456-k3x9ab-clean.png",
         ],
+        // Snapshots exist only when something is detected: silence is normal.
+        source_depth: 0,
+        stall_after: "off",
     },
     Preset {
         name: "zoneminder-medium",
@@ -228,6 +248,12 @@ pub const PRESETS: &[Preset] = &[
             "1/2026-11-20/4711/00001-capture.jpg",
             "1/2026-11-20/4711/snapshot.jpg",
         ],
+        // <monitor id>/<date>/<event id>/: the monitor is the first
+        // directory. Off: in Modect (the common mode) a monitor writes
+        // nothing while nothing moves; for Record or Mocord monitors set
+        // stall_after = "30m", three of ZoneMinder's default 600 s sections.
+        source_depth: 1,
+        stall_after: "off",
     },
     Preset {
         name: "zoneminder-deep",
@@ -243,6 +269,9 @@ pub const PRESETS: &[Preset] = &[
             "1/26/11/20/14/05/00/00001-capture.jpg",
             "1/26/11/20/14/05/00/4711-video.mp4",
         ],
+        // <monitor id>/yy/mm/dd/HH/MM/SS/: as zoneminder-medium.
+        source_depth: 1,
+        stall_after: "off",
     },
     Preset {
         name: "zoneminder-shallow",
@@ -255,6 +284,9 @@ pub const PRESETS: &[Preset] = &[
         time: "mtime",
         time_zone: "local",
         sample: &["1/4711/00001-capture.jpg", "1/4711/4711-video.mp4"],
+        // <monitor id>/<event id>/: as zoneminder-medium.
+        source_depth: 1,
+        stall_after: "off",
     },
     Preset {
         name: "asterisk",
@@ -271,6 +303,9 @@ pub const PRESETS: &[Preset] = &[
             "2026/11/20/in-201-5551234-20261120-141000-1795183800.18-in.wav",
             "2026/11/20/in-201-5551234-20261120-141000-1795183800.18-out.wav",
         ],
+        // One queue per zone; a quiet night or a holiday has no calls.
+        source_depth: 0,
+        stall_after: "off",
     },
     Preset {
         name: "motioneye",
@@ -286,6 +321,9 @@ pub const PRESETS: &[Preset] = &[
             "Camera1/2026-11-20/14-05-00.mp4",
             "Camera1/2026-11-20/14-05-00.mp4.thumb",
         ],
+        // <camera>/<date>/: motionEye records movies on motion by default.
+        source_depth: 1,
+        stall_after: "off",
     },
     Preset {
         name: "motion",
@@ -298,6 +336,10 @@ pub const PRESETS: &[Preset] = &[
         time: "mtime",
         time_zone: "local",
         sample: &["12-20261120140500.mkv", "12-20261120140501-01.jpg"],
+        // Movies of every camera in one directory, named by event number,
+        // not camera; motion records on motion only.
+        source_depth: 0,
+        stall_after: "off",
     },
     Preset {
         name: "shinobi",
@@ -310,6 +352,12 @@ pub const PRESETS: &[Preset] = &[
         time: "*/*/%Y-%m-%dT%H-%M-%S.*",
         time_zone: "local",
         sample: &["Xk3s9/front/2026-11-20T14-05-00.mp4"],
+        // <group key>/<monitor id>/: the monitor is the second directory.
+        // Off: a monitor in "Watch-Only" with motion recording writes only
+        // on events; for monitors in "Record" mode set stall_after to three
+        // times their segment length (15 min by default: "45m").
+        source_depth: 2,
+        stall_after: "off",
     },
 ];
 
@@ -367,6 +415,21 @@ mod tests {
         let t = Template::parse("{k}.(1)+").unwrap();
         assert_eq!(t.key(b"x.(1)+"), Some(&b"x"[..]));
         assert_eq!(t.key(b"x.11"), None);
+    }
+
+    /// Each preset's source directory is a directory of its sample tree.
+    #[test]
+    fn source_depth_names_a_directory_of_the_sample() {
+        for p in PRESETS {
+            for path in p.sample {
+                assert!(p.source_depth < depth(path.as_bytes()), "{}: {path}", p.name);
+            }
+        }
+        let f = preset("frigate").unwrap();
+        let cam = f.sample[0].split('/').nth(f.source_depth - 1).unwrap();
+        assert_eq!(cam, "front_door");
+        let s = preset("shinobi").unwrap();
+        assert_eq!(s.sample[0].split('/').nth(s.source_depth - 1).unwrap(), "front");
     }
 
     #[test]

@@ -125,6 +125,9 @@ pub mod raw {
         pub high_watermark: Option<Spanned<String>>,
         /// Capacity deletion stops once usage is at or below this.
         pub low_watermark: Option<Spanned<String>>,
+        /// Raise `capacity-forecast` when a filesystem can keep its floors
+        /// for less than this at the current recording rate ("off": never).
+        pub forecast_alarm: Option<Spanned<String>>,
         /// Per-filesystem overrides, keyed by mount point.
         #[serde(default)]
         pub filesystem: Vec<Spanned<RawFilesystem>>,
@@ -182,6 +185,12 @@ pub mod raw {
         /// The Unix group whose members may open this zone's recordings
         /// (`retentionctl cat`/`copy`); default `[roles] access`.
         pub access_group: Option<Spanned<String>>,
+        /// The depth of the directory naming a recording source (a camera),
+        /// 1 for directly in the root; 0: the whole zone is one source.
+        pub source_depth: Option<Spanned<i64>>,
+        /// Raise `recording-stalled` when a source records nothing for
+        /// this long ("off": never).
+        pub stall_after: Option<Spanned<String>>,
         /// Per-source rules: `[[zone.rule]]`.
         #[serde(default)]
         pub rule: Vec<Spanned<RawRule>>,
@@ -454,6 +463,13 @@ pub struct Zone {
     /// Per-source rules, first match wins; recordings no rule matches
     /// follow the zone's own floor, ceiling, quota and priority.
     pub rules: Vec<Rule>,
+    /// The depth of the directories that name its recording sources (1:
+    /// directly in a root), so `recording-stalled` can say which camera
+    /// stopped; 0: the whole zone is one source.
+    pub source_depth: usize,
+    /// How long a source may record nothing before `recording-stalled` is
+    /// raised; None: off.
+    pub stall_after: Option<Age>,
 }
 
 /// A per-source rule of a zone: the recordings whose directories include a
@@ -598,6 +614,9 @@ pub struct Policy {
     pub default_marks: Watermarks,
     /// Per-filesystem overrides.
     pub filesystems: Vec<FsOverride>,
+    /// Raise `capacity-forecast` below this many days of floors kept
+    /// ([`crate::core::forecast`]); None: off.
+    pub forecast_alarm: Option<Age>,
     /// The zones, in file order; `zones[i].id == ZoneId(i)`.
     pub zones: Vec<Zone>,
 }
@@ -730,6 +749,7 @@ impl Policy {
         let _ = writeln!(s, "\n[capacity]");
         let _ = writeln!(s, "high_watermark = \"{}\"", self.default_marks.high.exact());
         let _ = writeln!(s, "low_watermark = \"{}\"", self.default_marks.low.exact());
+        let _ = writeln!(s, "forecast_alarm = \"{}\"", off_or(self.forecast_alarm));
         for f in &self.filesystems {
             let _ = writeln!(s, "\n[[capacity.filesystem]]");
             let _ = writeln!(s, "mount = {}", tq(&f.mount.display().to_string()));
@@ -788,6 +808,8 @@ impl Policy {
                 }
             }
             let _ = writeln!(s, "access_group = {}", tq(&z.access_group));
+            let _ = writeln!(s, "source_depth = {}", z.source_depth);
+            let _ = writeln!(s, "stall_after = \"{}\"", off_or(z.stall_after));
             if let Some(h) = &z.after_delete {
                 let _ = writeln!(s, "after_delete = {}", tq(&h.command));
                 let _ = writeln!(s, "after_delete_timeout = \"{}\"", h.timeout.exact());
@@ -817,6 +839,23 @@ impl Policy {
         }
         s
     }
+}
+
+/// A duration as the policy writes it, or "off".
+fn off_or(a: Option<Age>) -> String {
+    a.map_or("off".to_string(), |a| a.exact())
+}
+
+/// A duration of at least 1s, or "off" (None).
+fn duration_or_off(text: &str) -> Result<Option<Age>, String> {
+    if text.trim() == "off" {
+        return Ok(None);
+    }
+    let a = Age::parse(text).map_err(|m| format!("{m}, or \"off\""))?;
+    if a.secs() < 1 {
+        return Err(format!("{text:?} is too short: write at least \"1s\", or \"off\""));
+    }
+    Ok(Some(a))
 }
 
 /// A zone's `[[zone.rule]]` tables, their missing keys the zone's.
@@ -1243,6 +1282,12 @@ pub fn validate(file: &Path, text: &str, raw: raw::RawPolicy) -> Result<Policy, 
     }
     let c = &raw.capacity;
     let default_marks = marks(&e, c.high_watermark.as_ref(), c.low_watermark.as_ref(), "capacity.")?;
+    // Three days: time for someone to order and fit a disk, or to change
+    // the floors, before floors give way (or the disk fills).
+    let forecast_alarm = match &c.forecast_alarm {
+        Some(s) => duration_or_off(s.get_ref()).map_err(|m| e.at(s.span(), "capacity.forecast_alarm", m))?,
+        None => Some(Age::from_secs(3 * 86_400)),
+    };
     let mut filesystems: Vec<FsOverride> = Vec::new();
     for f in &c.filesystem {
         let fr = f.get_ref();
@@ -1467,6 +1512,32 @@ pub fn validate(file: &Path, text: &str, raw: raw::RawPolicy) -> Result<Policy, 
             Some(p) => i32::try_from(*p.get_ref()).map_err(|_| e.at(p.span(), k("priority"), "out of range"))?,
             None => 0,
         };
+        let source_depth = match (&z.source_depth, preset) {
+            (Some(d), _) => (0..=32)
+                .contains(d.get_ref())
+                .then_some(*d.get_ref() as usize)
+                .ok_or_else(|| {
+                    e.at(
+                        d.span(),
+                        k("source_depth"),
+                        "must be between 0 (the whole zone is one source) and 32 (1: the directories directly in the root)",
+                    )
+                })?,
+            (None, Some(p)) => p.source_depth,
+            // Without a layout nothing says which directory is a camera:
+            // the zone as a whole is one source.
+            (None, None) => 0,
+        };
+        let stall_after = match (&z.stall_after, preset) {
+            (Some(s), _) => duration_or_off(s.get_ref()).map_err(|m| e.at(s.span(), k("stall_after"), m))?,
+            (None, Some(p)) => {
+                duration_or_off(p.stall_after).map_err(|m| e.at(layout_span.clone(), k("stall_after"), m))?
+            }
+            // Off without a layout: nothing says whether the zone records
+            // continuously or on events only, and a camera quiet all night
+            // raising an alarm every night teaches people to ignore alarms.
+            (None, None) => None,
+        };
         zones.push(Zone {
             id: ZoneId(i as u16),
             name: ZoneName(name.clone()),
@@ -1483,6 +1554,8 @@ pub fn validate(file: &Path, text: &str, raw: raw::RawPolicy) -> Result<Policy, 
             after_delete,
             access_group: group(&z.access_group, &k("access_group"), &roles.access)?,
             rules: Vec::new(),
+            source_depth,
+            stall_after,
         });
         let rules = zone_rules(&e, z, zones.last().expect("just pushed"), &k)?;
         zones.last_mut().expect("just pushed").rules = rules;
@@ -1510,6 +1583,7 @@ pub fn validate(file: &Path, text: &str, raw: raw::RawPolicy) -> Result<Policy, 
         roles,
         default_marks,
         filesystems,
+        forecast_alarm,
         zones,
     })
 }
@@ -1690,6 +1764,50 @@ max_bytes = "20GiB"
         // Under /var and /tmp is fine, as recorders and tests put roots there.
         parse(&ZONE.replace("/srv/a", "/var/lib/frigate/recordings")).unwrap();
         parse(&ZONE.replace("/srv/a", "/tmp/x")).unwrap();
+    }
+
+    #[test]
+    fn stall_after_and_source_depth_come_from_the_layout_or_the_zone() {
+        let frigate = ZONE.replace("max_age = \"2d\"", "max_age = \"2d\"\nlayout = \"frigate\"");
+        let p = parse(&frigate).unwrap();
+        assert_eq!(
+            (p.zones[0].source_depth, p.zones[0].stall_after),
+            (3, Some(Age::from_secs(120)))
+        );
+        assert_eq!(p.forecast_alarm, Some(Age::from_secs(3 * 86_400)));
+        // Without a layout: the whole zone, off.
+        let p = parse(ZONE).unwrap();
+        assert_eq!((p.zones[0].source_depth, p.zones[0].stall_after), (0, None));
+        let p = parse(&format!("{frigate}stall_after = \"off\"\nsource_depth = 2\n")).unwrap();
+        assert_eq!((p.zones[0].source_depth, p.zones[0].stall_after), (2, None));
+        let p = parse(&format!(
+            "[capacity]\nforecast_alarm = \"off\"\n{ZONE}stall_after = \"90s\"\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            (p.forecast_alarm, p.zones[0].stall_after),
+            (None, Some(Age::from_secs(90)))
+        );
+        // The effective policy says so, and parses back.
+        assert!(p.describe().contains("forecast_alarm = \"off\""), "{}", p.describe());
+        assert!(p.describe().contains("stall_after = \"1m 30s\""), "{}", p.describe());
+        let again = parse(&p.describe()).unwrap();
+        assert_eq!(again.zones[0].stall_after, Some(Age::from_secs(90)));
+        // Errors name file:line:column and the key.
+        let m = err(&format!("{ZONE}stall_after = \"soon\"\n"));
+        assert!(
+            m.contains(":6:15: zone \"a\": stall_after:") && m.contains("or \"off\""),
+            "{m}"
+        );
+        let m = err(&format!("{ZONE}stall_after = \"0s\"\n"));
+        assert!(
+            m.contains(":6:15: zone \"a\": stall_after:") && m.contains("at least"),
+            "{m}"
+        );
+        let m = err(&format!("{ZONE}source_depth = 33\n"));
+        assert!(m.contains(":6:16: zone \"a\": source_depth: must be between 0"), "{m}");
+        let m = err(&format!("[capacity]\nforecast_alarm = \"3\"\n{ZONE}"));
+        assert!(m.contains(":2:18: capacity.forecast_alarm:"), "{m}");
     }
 
     #[test]

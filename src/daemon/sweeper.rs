@@ -17,6 +17,7 @@ use crate::audit::lock_audit;
 use crate::audit::schema;
 use crate::audit::AuditLog;
 use crate::core::alarm::{Alarm, AlarmKind};
+use crate::core::forecast::FsForecast;
 use crate::core::guard::{self, GuardState};
 use crate::core::holds::HoldSet;
 use crate::core::inventory::Inventory;
@@ -469,6 +470,7 @@ impl Sweeper {
             }
         }
         let plan = self.decide(&policy, &mut inv, &holds, now);
+        let (watched, forecasts) = watch_alarms(&policy, &inv, &plan, &holds, now);
         let planned: u64 = plan.entries.iter().map(|e| u64::from(e.count)).sum();
         if planned > 0 && shared.audit.is_some() {
             service::status(&service::with_reload_error(
@@ -551,6 +553,7 @@ impl Sweeper {
         if let Ok((_, _, cases)) = shared.store.read_all() {
             raised.extend(crate::core::cases::overdue_alarms(&cases, now));
         }
+        raised.extend(watched);
         self.alarm_state(&raised);
         if let Some(a) = &shared.audit {
             let mut log = lock_audit(a);
@@ -578,7 +581,7 @@ impl Sweeper {
         }
         if self.sampled_hour != Some(now.0.div_euclid(3600)) {
             if let Some(a) = &shared.audit {
-                match record_samples(a, &policy, &inv, now) {
+                match record_samples(a, &policy, &inv, &forecasts, now) {
                     Ok(()) => self.sampled_hour = Some(now.0.div_euclid(3600)),
                     Err(e) => log::error!("cannot record the retention samples: {e}"),
                 }
@@ -811,6 +814,32 @@ impl Sweeper {
     }
 }
 
+/// What the alarms watch besides the plan, from the directory summaries
+/// (no walk): sources that stopped recording (less the acknowledged ones)
+/// and filesystems that can keep their floors for only a few more days, with
+/// the usage measured for the plan.
+fn watch_alarms(
+    policy: &Policy,
+    inv: &Inventory,
+    plan: &Plan,
+    holds: &HoldSet,
+    now: Timestamp,
+) -> (Vec<Alarm>, Vec<FsForecast>) {
+    use crate::core::{forecast, stall};
+    let store = crate::state::ackstore::AckStore::new(&policy.daemon.state_dir);
+    let acks = store.read().unwrap_or_else(|e| {
+        log::error!("acknowledged sources unknown, every stalled source raises its alarm: {e}");
+        Vec::new()
+    });
+    let mut out = stall::alarms(policy, &stall::sources(policy, inv), &acks, now);
+    let usage = crate::core::plan::Usage {
+        filesystems: plan.filesystems.iter().map(|f| f.usage.clone()).collect(),
+    };
+    let forecasts = forecast::forecast(policy, inv, &usage, holds, now);
+    out.extend(forecast::alarms(policy, &forecasts));
+    (out, forecasts)
+}
+
 /// One `sample` record per zone (hourly, after a sweep): what the zone
 /// holds and the retention it achieves, so that `retentionctl report` can
 /// prove past days' retention from the tamper-evident log.
@@ -818,6 +847,7 @@ fn record_samples(
     audit: &Mutex<AuditLog>,
     policy: &Policy,
     inv: &Inventory,
+    forecasts: &[FsForecast],
     now: Timestamp,
 ) -> Result<(), crate::audit::AuditError> {
     let mut a = lock_audit(audit);
@@ -838,6 +868,16 @@ fn record_samples(
             retention_secs: oldest.map(|o| o.age_at(now).secs()),
             min_age_secs: Some(z.min_age.secs()),
             max_age_secs: Some(z.max_age.secs()),
+            forecast_days: forecasts
+                .iter()
+                .filter(|f| {
+                    inv.zones
+                        .get(zi)
+                        .is_some_and(|zn| zn.roots.iter().any(|r| r.dev == Some(f.dev)))
+                })
+                .filter_map(|f| f.days)
+                .min_by(f64::total_cmp)
+                .map(|d| (d * 10.0).round() / 10.0),
         })?;
     }
     a.sync()

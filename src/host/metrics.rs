@@ -31,6 +31,8 @@ pub struct Metrics {
     fs_used: IntGaugeVec,
     fs_avail: IntGaugeVec,
     fs_used_ratio: GaugeVec,
+    source_newest: IntGaugeVec,
+    forecast_days: GaugeVec,
     deleted_files: IntCounterVec,
     deleted_bytes: IntCounterVec,
     holds_active: IntGauge,
@@ -87,6 +89,18 @@ impl Metrics {
             fs_used_ratio: fg(
                 "filesystem_used_ratio",
                 "Used share, as df computes it (0..1)",
+                &["mount"],
+            ),
+            // Rules alert on `time() - this > ...`; the name is a contract
+            // with packaging/prometheus.
+            source_newest: ig(
+                "source_newest_timestamp_seconds",
+                "Unix time a recording source (a camera, a call queue) last recorded",
+                &["zone", "source"],
+            ),
+            forecast_days: fg(
+                "capacity_forecast_days",
+                "Days the filesystem can keep its floors at the current recording rate (+Inf: the footage does not grow)",
                 &["mount"],
             ),
             deleted_files: ic(
@@ -174,6 +188,23 @@ impl Metrics {
             self.fs_used.with_label_values(&l).set(f.used.0 as i64);
             self.fs_avail.with_label_values(&l).set(f.avail.0 as i64);
             self.fs_used_ratio.with_label_values(&l).set(f.used_pct() / 100.0);
+        }
+        // Sources and filesystems that went away leave no stale series.
+        self.source_newest.reset();
+        for s in crate::core::stall::sources(policy, inv) {
+            let zone = &policy.zones[s.zone.0 as usize].name.0;
+            self.source_newest
+                .with_label_values(&[zone.as_str(), s.name.as_str()])
+                .set(s.newest.0);
+        }
+        self.forecast_days.reset();
+        for f in crate::core::forecast::forecast(policy, inv, &outcome.usage_after, holds, now) {
+            let mount = f.mount.display().to_string();
+            // Unlimited is +Inf rather than no series: an absent series
+            // would read as "not measured", and `< 3` stays a plain rule.
+            self.forecast_days
+                .with_label_values(&[mount.as_str()])
+                .set(f.days.unwrap_or(f64::INFINITY));
         }
         for ((zone, reason), (n, b)) in &outcome.report.by_reason {
             let l = [zone.as_str(), *reason];

@@ -18,7 +18,7 @@ use crate::core::inventory::Inventory;
 use crate::core::policy::Policy;
 use crate::core::units::Timestamp;
 use crate::ops::auth::{authorize, Caller};
-use crate::ops::{access, case, confirm, explain, export, hold, open, plan, report, status, OpError};
+use crate::ops::{access, ack, case, confirm, explain, export, hold, open, plan, report, status, OpError};
 use crate::state::guardstore::GuardStore;
 use crate::state::holdstore::HoldStore;
 use crate::sweep::LastSweep;
@@ -101,6 +101,13 @@ pub fn dispatch(s: &Served, caller: &Caller, req: &Request) -> Result<(Value, Ve
                 return Err(OpError::Failed(s.read_only.to_string()));
             };
             let v = confirm::confirm(state, store, audit()?, caller, zone.as_deref(), reason, now)?;
+            if let Some(w) = s.wake {
+                w.notify_one();
+            }
+            v
+        }
+        Request::AlarmAck { kind, subject, reason } => {
+            let v = ack::ack(policy, audit()?, inv, caller, kind, subject, reason, now)?;
             if let Some(w) = s.wake {
                 w.notify_one();
             }

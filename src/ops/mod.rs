@@ -1,6 +1,7 @@
 //! What a caller may ask of retentiond, and one dispatch of each request.
 //!
-//! Owns authorisation ([`auth`]), hold changes and views ([`hold`]), find
+//! Owns authorisation ([`auth`]), hold changes and views ([`hold`]),
+//! acknowledged alarms ([`ack`]), find
 //! and erase ([`access`]), audited opening of recordings ([`open`]), cases
 //! with deadlines ([`case`]), export ([`export`]), explain ([`explain`]),
 //! status ([`status`]) and the compliance report ([`report`]). The socket
@@ -12,6 +13,7 @@
 //! May not: run the sweep loop or touch the socket itself.
 
 pub mod access;
+pub mod ack;
 pub mod auth;
 pub mod case;
 pub mod confirm;

@@ -94,6 +94,7 @@ pub fn answer(req: &Request, v: &Value) -> String {
             o
         }
         Request::CaseList { .. } => case_list_text(v),
+        Request::AlarmAck { .. } => format!("{}\n", s(&v["text"])),
         Request::Confirm { .. } => format!(
             "confirmed zone(s) {}: the next sweep deletes what the guard held back\n",
             v["confirmed"]
@@ -276,6 +277,7 @@ pub fn status(v: &Value) -> String {
         if let Some(a) = f["alarm"].as_object() {
             let _ = writeln!(o, "  alarm {}: {}", s(&a["kind"]), s(&a["text"]));
         }
+        o += &forecast_line(&f["forecast"]);
     }
     let _ = writeln!(o);
     match v["last_sweep"].as_object() {
@@ -864,6 +866,31 @@ fn scope_text(v: &Value) -> String {
         t(&v["from"]),
         t(&v["to"])
     )
+}
+
+/// A filesystem's capacity forecast under its row in `status`.
+fn forecast_line(f: &Value) -> String {
+    if f.is_null() {
+        return String::new();
+    }
+    let inputs = format!(
+        "{}/day recorded, {}/day passing the floors; {} past the floors + {} below the high watermark",
+        b(&f["recorded_per_day"]),
+        b(&f["passing_floor_per_day"]),
+        b(&f["past_floor_bytes"]),
+        b(&f["room_bytes"])
+    );
+    match f["days"].as_f64() {
+        None => format!("  forecast: floors kept indefinitely (the footage does not grow): {inputs}\n"),
+        Some(d) => format!(
+            "  forecast: floors kept {d:.1} more days{}: {inputs}\n",
+            if f["alarm"].is_string() {
+                " (BELOW forecast_alarm)"
+            } else {
+                ""
+            }
+        ),
+    }
 }
 
 fn b(v: &Value) -> String {

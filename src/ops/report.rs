@@ -45,6 +45,9 @@ struct Day {
     holds_placed: u64,
     holds_released: u64,
     holds_lapsed: u64,
+    /// The lowest capacity forecast of the day's samples (days the floors
+    /// can be kept on the zone's filesystem).
+    forecast_min: Option<f64>,
 }
 
 /// What one user did with recordings in the period.
@@ -217,6 +220,9 @@ pub fn report(log: &Path, req: &ReportRequest) -> Result<Value, String> {
             e.min_age = s.min_age_secs;
             e.max_age = s.max_age_secs;
             e.samples += 1;
+            if let Some(f) = s.forecast_days {
+                e.forecast_min = Some(e.forecast_min.map_or(f, |m| m.min(f)));
+            }
         } else if let Some(del) = r.fields_as::<schema::Delete>() {
             *days
                 .entry((del.zone.clone(), d))
@@ -321,6 +327,7 @@ pub fn report(log: &Path, req: &ReportRequest) -> Result<Value, String> {
                 "holds_placed": e.holds_placed,
                 "holds_released": e.holds_released,
                 "holds_lapsed": e.holds_lapsed,
+                "forecast_min_days": e.forecast_min,
             })
         })
         .collect();

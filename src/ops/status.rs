@@ -7,7 +7,8 @@
 //! time) on a filesystem are its daily rate; the footage already there plus
 //! the room left below the high watermark, divided by that rate, is the
 //! number of days the filesystem holds before capacity deletion begins to
-//! shorten retention.
+//! shorten retention. The forecast of how long the floors can be kept
+//! ([`crate::core::forecast`]) comes from the same arithmetic.
 
 use serde_json::{json, Value};
 
@@ -102,16 +103,9 @@ pub fn status(
     }
     let alarms: Vec<&Alarm> = last.map(|l| l.alarms.iter().collect()).unwrap_or_default();
     let mut filesystems = Vec::new();
-    for f in &usage.filesystems {
-        let (mut footage, mut day) = (0u64, 0f64);
-        for zinv in &inv.zones {
-            for root in zinv.roots.iter().filter(|r| r.dev == Some(f.dev)) {
-                for d in root.dirs.iter().filter(|d| d.files > 0) {
-                    footage += d.bytes;
-                    day += recent_share(d.oldest, d.newest, now) * d.bytes as f64;
-                }
-            }
-        }
+    let forecasts = crate::core::forecast::forecast(policy, inv, usage, holds, now);
+    for (f, fc) in usage.filesystems.iter().zip(&forecasts) {
+        let (footage, day) = (fc.footage, fc.recorded_per_day);
         let room = f.room(f.marks.high);
         let days_fit = (day > 0.0).then(|| (footage + room.0) as f64 / day);
         let alarm = alarms
@@ -130,6 +124,7 @@ pub fn status(
             "recorded_last_24h": day.round() as u64,
             "days_fit": days_fit.map(|d| (d * 10.0).round() / 10.0),
             "alarm": alarm,
+            "forecast": forecast_json(policy, fc, &alarms),
         }));
     }
     let last_sweep = last.map(|l| {
@@ -153,18 +148,24 @@ pub fn status(
     })
 }
 
-/// The share of a directory's recordings (spread evenly over
-/// `[oldest, newest]`) recorded during the last 24 hours.
-fn recent_share(oldest: Timestamp, newest: Timestamp, now: Timestamp) -> f64 {
-    let since = now.0 - DAY;
-    if oldest.0 >= since {
-        return 1.0;
-    }
-    if newest.0 < since {
-        return 0.0;
-    }
-    let span = (newest.0 - oldest.0).max(1) as f64;
-    (newest.0 - since) as f64 / span
+/// A filesystem's forecast: days the floors can be kept (null and
+/// `unlimited` when the footage does not grow) and what they come from.
+fn forecast_json(policy: &Policy, fc: &crate::core::forecast::FsForecast, alarms: &[&Alarm]) -> Value {
+    let mount = fc.mount.display().to_string();
+    let alarm = alarms
+        .iter()
+        .find(|a| a.kind == AlarmKind::CapacityForecast && a.subject == mount)
+        .map(|a| a.text.clone());
+    json!({
+        "days": fc.days.map(|d| (d * 10.0).round() / 10.0),
+        "unlimited": fc.days.is_none(),
+        "recorded_per_day": fc.recorded_per_day.round() as u64,
+        "passing_floor_per_day": fc.ageing_per_day.round() as u64,
+        "past_floor_bytes": fc.past_floor,
+        "room_bytes": fc.room,
+        "alarm_below_days": policy.forecast_alarm.map(|a| a.secs() as f64 / DAY as f64),
+        "alarm": alarm,
+    })
 }
 
 /// `status`, from the daemon's inventory (or a fresh scan without one).
@@ -230,14 +231,5 @@ mod tests {
         );
         assert_eq!(floor_state(Some(d(61)), d(60), d(60), None, now), "above-max");
         assert_eq!(floor_state(None, d(60), d(60), None, now), "empty");
-    }
-
-    #[test]
-    fn recent_share_spreads_a_directory_over_its_span() {
-        let now = Timestamp(10 * DAY);
-        assert_eq!(recent_share(Timestamp(9 * DAY + 5), Timestamp(10 * DAY), now), 1.0);
-        assert_eq!(recent_share(Timestamp(DAY), Timestamp(2 * DAY), now), 0.0);
-        let half = recent_share(Timestamp(8 * DAY), Timestamp(10 * DAY), now);
-        assert!((half - 0.5).abs() < 1e-9, "{half}");
     }
 }
