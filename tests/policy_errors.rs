@@ -32,6 +32,12 @@ fn cases() -> Vec<(&'static str, String, &'static str, &'static str)> {
         ("bad pattern", ZONE.replace("%M.%S", "%Q.%S"), ":14:", "time"),
         ("root is /", ZONE.replace("\"ROOT\"", "\"/\""), ":13:", "paths"),
         (
+            "not an alarm kind",
+            format!("{ZONE}[alarms.command_for]\n\"recording-stale\" = \"/bin/true\"\n"),
+            ":18:21",
+            "alarms.command_for.recording-stale: \"recording-stale\" is not an alarm kind",
+        ),
+        (
             "not TOML",
             ZONE.replace("min_age = \"1d\"", "min_age = \"1d"),
             ":15:",

@@ -126,15 +126,30 @@ fn a_stopped_camera_raises_recording_stalled_within_one_sweep_and_clears_when_it
     let prom = dir.path().join("retentiond.prom");
     std::fs::create_dir_all(&root).unwrap();
     let policy = dir.path().join("policy.toml");
+    // The alarm hook: a real script appending what it was told.
+    let told = dir.path().join("told.log");
+    let hook = dir.path().join("alarm-hook");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\nprintf '%s|%s|%s\\n' \"$RETENTIOND_ALARM_KIND\" \"$RETENTIOND_ALARM_SUBJECT\" \"$RETENTIOND_ALARM_STATE\" >> '{}'\n",
+            told.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::write(
         &policy,
         format!(
             "[daemon]\nstate_dir = \"{s}\"\naudit_log = \"{s}/audit.jsonl\"\ncontrol_socket = \"{}\"\n\
              sweep_interval = \"{SWEEP}s\"\nmetrics_file = \"{}\"\n\n\
+             [alarms]\ncommand = \"{}\"\n\n\
              [[zone]]\nname = \"cctv\"\npaths = [\"{}\"]\nlayout = \"frigate\"\nmin_age = \"1d\"\nmax_age = \"7d\"\n\
              stall_after = \"{STALL_AFTER}s\"\n",
             socket.display(),
             prom.display(),
+            hook.display(),
             root.display(),
             s = state.display(),
         ),
@@ -206,12 +221,24 @@ fn a_stopped_camera_raises_recording_stalled_within_one_sweep_and_clears_when_it
         Some(last.to_string())
     );
 
-    // It records again: cleared, in status and the audit log.
+    // The alarm hook ran on the raise.
+    wait_until("the alarm hook on the raise", 10, || {
+        std::fs::read_to_string(&told)
+            .unwrap_or_default()
+            .contains("recording-stalled|cctv/cam01|raised")
+    });
+
+    // It records again: cleared, in status and the audit log, and the hook told.
     cam01.resume();
     wait_until("recording-stalled to clear", 10, || stalled(p, "cctv/cam01").is_none());
     assert!(audit_records(&state.join("audit.jsonl"))
         .iter()
         .any(|r| r["action"] == "alarm" && r["subject"] == "cctv/cam01" && r["state"] == "cleared"));
+    wait_until("the alarm hook on the clear", 10, || {
+        std::fs::read_to_string(&told)
+            .unwrap_or_default()
+            .contains("recording-stalled|cctv/cam01|cleared")
+    });
 
     // A recording camera cannot be acknowledged; nor a source that is not there.
     let ctl = |args: &[&str]| {

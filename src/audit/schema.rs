@@ -315,24 +315,47 @@ impl Delete {
     }
 }
 
-/// `hook`: a zone's `after_delete` command failed (exit status, signal,
-/// timeout) for a batch whose deletions are durable. It is not run again
-/// for that batch.
+/// `hook`: a site command failed (exit status, signal, timeout, cannot
+/// start): a zone's `after_delete` for a batch whose deletions are durable
+/// (`zone`, `units`, `first`, `last`), or an alarm command for one alarm
+/// raised or cleared (`alarm`). It is not run again for them.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Hook {
-    /// The zone.
+    /// The zone (after_delete only).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub zone: String,
     /// The command as configured.
     pub command: String,
-    /// How many deleted recordings it was given.
-    pub units: u64,
+    /// How many deleted recordings it was given (after_delete only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub units: Option<u64>,
     /// The `delete` records of the batch: first and last seq.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub first: Option<u64>,
     /// The last one's.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub last: Option<u64>,
+    /// The alarm an alarm command was told of (alarm commands only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alarm: Option<HookAlarm>,
     /// What went wrong, with the end of its output.
     pub text: String,
+}
+
+/// The alarm of a failed alarm command's `hook` record.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HookAlarm {
+    /// Its kind's code.
+    pub kind: String,
+    /// What it concerns.
+    pub subject: String,
+    /// Raised or cleared.
+    pub state: AlarmState,
+    /// The policy key the command comes from (`alarms.command`, or
+    /// `alarms.command_for.<kind>`).
+    pub key: String,
 }
 
 /// One file of a unit's `delete` record.
@@ -905,6 +928,17 @@ mod tests {
             ..Default::default()
         }));
         round_trip(AlarmRecord::raised(&Alarm::new(AlarmKind::MassDeletion, "cams", "why")));
+        round_trip(Hook {
+            command: "/hooks/alarm-mail".into(),
+            alarm: Some(HookAlarm {
+                kind: "root-unavailable".into(),
+                subject: "/srv/a b".into(),
+                state: AlarmState::Raised,
+                key: "alarms.command".into(),
+            }),
+            text: "exited with status 1".into(),
+            ..Default::default()
+        });
         let v = serde_json::to_value(AlarmRecord::cleared(AlarmKind::MassDeletion, "cams")).unwrap();
         assert_eq!(
             v,

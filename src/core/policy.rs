@@ -11,12 +11,14 @@
 //! Every error names `file:line:column`, the key, and what to do about it.
 //! Loading performs no I/O besides reading the policy file itself.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use sha2::{Digest, Sha256};
 
+use crate::core::alarm::AlarmKind;
 use crate::core::layout::{self, Grouping, Template, Unit};
 use crate::core::timepattern::{PatternZone, TimePattern};
 use crate::core::units::{Age, Bytes, Watermark, ZoneId, ZoneName};
@@ -69,6 +71,9 @@ pub mod raw {
         /// Unix groups granting the roles of the control socket.
         #[serde(default)]
         pub roles: RawRoles,
+        /// Commands told of every alarm raised and cleared.
+        #[serde(default)]
+        pub alarms: RawAlarms,
         /// The zones: groups of recording directories with one retention rule.
         #[serde(default)]
         pub zone: Vec<Spanned<RawZone>>,
@@ -115,6 +120,20 @@ pub mod raw {
         /// Group whose members may open recordings (`cat`, `copy`), unless
         /// a zone names its own `access_group` (default: the supervisors').
         pub access: Option<Spanned<String>>,
+    }
+
+    /// `[alarms]`
+    #[derive(Debug, Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct RawAlarms {
+        /// A command (run with /bin/sh -c) told of every alarm raised and
+        /// cleared, in its environment (off when absent).
+        pub command: Option<Spanned<String>>,
+        /// How long an alarm command may run before its process group is killed.
+        pub timeout: Option<Spanned<String>>,
+        /// Per alarm kind, a command run instead of `command` ("" for none).
+        #[serde(default)]
+        pub command_for: std::collections::BTreeMap<String, Spanned<String>>,
     }
 
     /// `[capacity]`
@@ -599,6 +618,40 @@ pub struct AfterDelete {
     pub timeout: Age,
 }
 
+/// The alarm hooks (`[alarms]`): the command told of each alarm raised
+/// and cleared, and the kinds that run another one or none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlarmCommands {
+    /// Run (with `/bin/sh -c`) for every kind `command_for` does not name.
+    pub command: Option<String>,
+    /// Killed after this long.
+    pub timeout: Age,
+    /// Per kind: its own command, or None for no command at all.
+    pub command_for: BTreeMap<AlarmKind, Option<String>>,
+}
+
+impl Default for AlarmCommands {
+    fn default() -> AlarmCommands {
+        AlarmCommands {
+            command: None,
+            timeout: Age::from_secs(30),
+            command_for: BTreeMap::new(),
+        }
+    }
+}
+
+impl AlarmCommands {
+    /// The command for alarms of `kind`, with the key it comes from (for
+    /// messages and records), or None when none runs.
+    pub fn command(&self, kind: AlarmKind) -> Option<(&str, String)> {
+        match self.command_for.get(&kind) {
+            Some(Some(c)) => Some((c.as_str(), format!("alarms.command_for.{}", kind.code()))),
+            Some(None) => None,
+            None => self.command.as_deref().map(|c| (c, "alarms.command".to_string())),
+        }
+    }
+}
+
 /// The validated policy.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -610,6 +663,8 @@ pub struct Policy {
     pub daemon: DaemonSettings,
     /// Groups granting the control socket's roles.
     pub roles: Roles,
+    /// The commands told of alarms.
+    pub alarms: AlarmCommands,
     /// Watermarks for filesystems without an override.
     pub default_marks: Watermarks,
     /// Per-filesystem overrides.
@@ -755,6 +810,22 @@ impl Policy {
             let _ = writeln!(s, "mount = {}", tq(&f.mount.display().to_string()));
             let _ = writeln!(s, "high_watermark = \"{}\"", f.marks.high.exact());
             let _ = writeln!(s, "low_watermark = \"{}\"", f.marks.low.exact());
+        }
+        let _ = writeln!(s, "\n[alarms]");
+        match &self.alarms.command {
+            Some(c) => {
+                let _ = writeln!(s, "command = {}", tq(c));
+            }
+            None => {
+                let _ = writeln!(s, "# command: none (alarms are logged, recorded and shown only)");
+            }
+        }
+        let _ = writeln!(s, "timeout = \"{}\"", self.alarms.timeout.exact());
+        if !self.alarms.command_for.is_empty() {
+            let _ = writeln!(s, "\n[alarms.command_for]");
+            for (kind, c) in &self.alarms.command_for {
+                let _ = writeln!(s, "{} = {}", tq(kind.code()), tq(c.as_deref().unwrap_or("")));
+            }
         }
         for z in &self.zones {
             let _ = writeln!(s, "\n[[zone]]");
@@ -1239,6 +1310,7 @@ pub fn validate(file: &Path, text: &str, raw: raw::RawPolicy) -> Result<Policy, 
         access: group(&raw.roles.access, "roles.access", &roles.supervisors)?,
         ..roles
     };
+    let alarms = alarm_commands(&e, &raw.alarms)?;
 
     // [capacity]
     fn marks(
@@ -1581,10 +1653,52 @@ pub fn validate(file: &Path, text: &str, raw: raw::RawPolicy) -> Result<Policy, 
             metrics_file,
         },
         roles,
+        alarms,
         default_marks,
         filesystems,
         forecast_alarm,
         zones,
+    })
+}
+
+/// `[alarms]`: the command, its timeout and the per-kind commands, each
+/// kind one of [`AlarmKind::ALL`].
+fn alarm_commands(e: &Errs, a: &raw::RawAlarms) -> Result<AlarmCommands, PolicyError> {
+    let command = match &a.command {
+        Some(c) if c.get_ref().trim().is_empty() => {
+            return Err(e.at(c.span(), "alarms.command", "empty command: remove the key to run none"))
+        }
+        Some(c) => Some(c.get_ref().clone()),
+        None => None,
+    };
+    let timeout = match &a.timeout {
+        Some(t) => {
+            let v = Age::parse(t.get_ref()).map_err(|m| e.at(t.span(), "alarms.timeout", m))?;
+            if v.secs() < 1 {
+                return Err(e.at(t.span(), "alarms.timeout", "must be at least 1s"));
+            }
+            v
+        }
+        None => AlarmCommands::default().timeout,
+    };
+    let mut command_for = BTreeMap::new();
+    for (name, c) in &a.command_for {
+        let key = format!("alarms.command_for.{name}");
+        let Some(kind) = AlarmKind::ALL.into_iter().find(|k| k.code() == name.as_str()) else {
+            let kinds: Vec<&str> = AlarmKind::ALL.iter().map(|k| k.code()).collect();
+            return Err(e.at(
+                c.span(),
+                key,
+                format!("{name:?} is not an alarm kind: use one of {}", kinds.join(", ")),
+            ));
+        };
+        let v = c.get_ref();
+        command_for.insert(kind, (!v.trim().is_empty()).then(|| v.clone()));
+    }
+    Ok(AlarmCommands {
+        command,
+        timeout,
+        command_for,
     })
 }
 
@@ -1808,6 +1922,53 @@ max_bytes = "20GiB"
         assert!(m.contains(":6:16: zone \"a\": source_depth: must be between 0"), "{m}");
         let m = err(&format!("[capacity]\nforecast_alarm = \"3\"\n{ZONE}"));
         assert!(m.contains(":2:18: capacity.forecast_alarm:"), "{m}");
+    }
+
+    #[test]
+    fn alarm_hooks_default_per_kind_and_off() {
+        let p = parse(ZONE).unwrap();
+        assert_eq!(p.alarms, AlarmCommands::default());
+        assert_eq!(p.alarms.command(AlarmKind::RootUnavailable), None);
+        let t = format!(
+            "[alarms]\ncommand = \"/hooks/alarm-mail ops@example.com\"\ntimeout = \"10s\"\n\
+             [alarms.command_for]\n\"root-unavailable\" = \"/hooks/alarm-mqtt\"\nclock-suspect = \"\"\n{ZONE}"
+        );
+        let p = parse(&t).unwrap();
+        assert_eq!(p.alarms.timeout.secs(), 10);
+        assert_eq!(
+            p.alarms.command(AlarmKind::RootUnavailable),
+            Some(("/hooks/alarm-mqtt", "alarms.command_for.root-unavailable".to_string()))
+        );
+        assert_eq!(p.alarms.command(AlarmKind::ClockSuspect), None);
+        assert_eq!(
+            p.alarms.command(AlarmKind::HookFailed),
+            Some(("/hooks/alarm-mail ops@example.com", "alarms.command".to_string()))
+        );
+        // The effective policy names all of it and parses back to it.
+        let d = p.describe();
+        assert!(
+            d.contains("[alarms.command_for]\n\"root-unavailable\" = \"/hooks/alarm-mqtt\"\n"),
+            "{d}"
+        );
+        assert_eq!(parse(&d).unwrap().alarms, p.alarms);
+        assert_eq!(
+            parse(&parse(ZONE).unwrap().describe()).unwrap().alarms,
+            AlarmCommands::default()
+        );
+        // A kind that does not exist names its line and key.
+        let m = err(&format!(
+            "[alarms]\n[alarms.command_for]\nrecording-stale = \"x\"\n{ZONE}"
+        ));
+        assert!(
+            m.contains(":3:19: alarms.command_for.recording-stale: \"recording-stale\" is not an alarm kind: use one of capacity-unrelieved,"),
+            "{m}"
+        );
+        let m = err(&format!("[alarms]\ncommand = \" \"\n{ZONE}"));
+        assert!(m.contains(":2:11: alarms.command: empty command"), "{m}");
+        let m = err(&format!("[alarms]\ntimeout = \"0s\"\n{ZONE}"));
+        assert!(m.contains(":2:11: alarms.timeout: must be at least 1s"), "{m}");
+        let m = err(&format!("[alarms]\nrecipient = \"x\"\n{ZONE}"));
+        assert!(m.contains(":2:1: recipient: unknown field"), "{m}");
     }
 
     #[test]

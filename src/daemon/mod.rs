@@ -1,7 +1,8 @@
 //! The daemon: the run loop (sweeps on schedule, early sweeps, SIGHUP
 //! reload, shutdown), what the sweeps share with the socket ([`Shared`]),
-//! the sweeper's state kept between sweeps ([`sweeper`]) and the socket
-//! server ([`server`]). Each sweep goes through [`crate::sweep`]; each
+//! the sweeper's state kept between sweeps ([`sweeper`]), the alarm
+//! commands' queue and worker ([`alarm_hooks`]) and the socket server
+//! ([`server`]). Each sweep goes through [`crate::sweep`]; each
 //! request through [`crate::ops::dispatch`].
 //!
 //! May not: decide what is deleted (the core does), or handle a request
@@ -19,6 +20,7 @@
 //!   records cite.
 //! - `run` takes its shutdown trigger as an argument so tests can stop it.
 
+pub mod alarm_hooks;
 pub mod server;
 pub mod sweeper;
 
@@ -248,9 +250,9 @@ async fn sweep_loop(
                 log::info!("shutdown requested: finishing the current deletion batch");
                 service::stopping("stopping: finishing the current deletion batch");
                 stop.store(true, Ordering::Relaxed);
-                let (s, r) = task.await?;
+                let (mut s, r) = task.await?;
                 if let Err(e) = r { log::error!("{e:#}"); }
-                drop(s);
+                tokio::task::spawn_blocking(move || s.finish_hooks(false)).await?;
                 return Ok(());
             }
         };
@@ -266,10 +268,12 @@ async fn sweep_loop(
             }
         }
         let interval = s.policy().daemon.sweep_interval.0;
-        sweeper = Some(s);
         if opts.once {
+            let mut s = s;
+            tokio::task::spawn_blocking(move || s.finish_hooks(true)).await?;
             return result.map(|_| ());
         }
+        sweeper = Some(s);
         // A failed sweep (holds unreadable, audit log unwritable) is retried
         // at the next interval; the alarm is already raised.
         // Wait for the next sweep: the interval, or an early trigger.
@@ -298,6 +302,9 @@ async fn sweep_loop(
                 _ = &mut shutdown => {
                     log::info!("shutdown requested");
                     service::stopping("stopping");
+                    if let Some(mut s) = sweeper.take() {
+                        tokio::task::spawn_blocking(move || s.finish_hooks(false)).await?;
+                    }
                     return Ok(());
                 }
             }

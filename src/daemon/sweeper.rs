@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
+use super::alarm_hooks::AlarmHooks;
 use super::{open_log, Shared};
 use crate::audit::lock_audit;
-use crate::audit::schema;
+use crate::audit::schema::{self, AlarmState};
 use crate::audit::AuditLog;
 use crate::core::alarm::{Alarm, AlarmKind};
 use crate::core::forecast::FsForecast;
@@ -95,6 +96,9 @@ pub struct Sweeper {
     /// written yet (the log was full at start): the next sweep writes them
     /// before anything else.
     startup_pending: bool,
+    /// The `[alarms]` commands' queue and worker (None in dry-run mode:
+    /// a dry run tells no one).
+    hooks: Option<AlarmHooks>,
     _lock: Option<StateLock>,
 }
 
@@ -151,8 +155,12 @@ impl Sweeper {
             roots: None,
             floors: None,
             startup_pending: false,
+            hooks: None,
             _lock: lock,
         };
+        if !dry_run {
+            s.hooks = Some(AlarmHooks::start(s.shared.clone()).context("cannot start the alarm hooks' thread")?);
+        }
         s.startup_records_or_defer()?;
         Ok(s)
     }
@@ -180,6 +188,16 @@ impl Sweeper {
         self.record_policy_load()?;
         self.startup_pending = false;
         Ok(())
+    }
+
+    /// Lets the alarm commands' worker tell what is queued: all of it
+    /// (`all`: `--once`), or at a shutdown what the run in progress needs
+    /// (its timeout and a second; the rest is dropped, with a log line).
+    pub fn finish_hooks(&mut self, all: bool) {
+        if let Some(h) = self.hooks.take() {
+            let timeout = self.policy().alarms.timeout.secs().max(1) as u64;
+            h.finish((!all).then(|| Duration::from_secs(timeout + 1)));
+        }
     }
 
     /// The service status: the last sweep, its alarms, a failed reload.
@@ -548,7 +566,10 @@ impl Sweeper {
             raised.push(Alarm::new(AlarmKind::RootUnavailable, e, e));
         }
         raised.extend(failures);
-        raised.extend(hook_alarms(&report, &self.alarms));
+        raised.extend(hook_alarms(&policy, &report, &self.alarms));
+        if let Some(h) = &self.hooks {
+            raised.extend(h.failure_alarms(&policy));
+        }
         // Cases open past their due date (the store was readable above).
         if let Ok((_, _, cases)) = shared.store.read_all() {
             raised.extend(crate::core::cases::overdue_alarms(&cases, now));
@@ -734,14 +755,24 @@ impl Sweeper {
                 if let Some(log) = &self.shared.audit {
                     let _ = lock_audit(log).record(&schema::AlarmRecord::raised(a));
                 }
+                if let Some(h) = &self.hooks {
+                    h.tell(&self.shared, a, AlarmState::Raised);
+                }
             } else {
                 log::warn!(retention_alarm = kind, retention_subject = subject; "alarm {kind} persists: {text}");
             }
         }
-        for (kind, subject) in self.alarms.keys().filter(|(k, s)| !current.contains(&(*k, s.as_str()))) {
+        for ((kind, subject), text) in self
+            .alarms
+            .iter()
+            .filter(|((k, s), _)| !current.contains(&(*k, s.as_str())))
+        {
             log::info!(retention_alarm = kind.code(), retention_subject = subject.as_str(); "alarm {kind} cleared for {subject}");
             if let Some(a) = &self.shared.audit {
                 let _ = lock_audit(a).record(&schema::AlarmRecord::cleared(*kind, subject));
+            }
+            if let Some(h) = &self.hooks {
+                h.tell(&self.shared, &Alarm::new(*kind, subject, text), AlarmState::Cleared);
             }
         }
         if let Some(a) = &self.shared.audit {
@@ -947,14 +978,19 @@ fn failure_alarms(report: &SweepReport, current: &BTreeMap<(AlarmKind, String), 
 
 /// `hook-failed` alarms: one per zone whose after_delete hook failed in
 /// this sweep; one raised earlier stays until the hook succeeds again.
-fn hook_alarms(report: &SweepReport, current: &BTreeMap<(AlarmKind, String), String>) -> Vec<Alarm> {
+/// (The alarm commands' own `hook-failed` alarms come from
+/// [`AlarmHooks::failure_alarms`].)
+fn hook_alarms(policy: &Policy, report: &SweepReport, current: &BTreeMap<(AlarmKind, String), String>) -> Vec<Alarm> {
     let mut out: Vec<Alarm> = report
         .hook_failures
         .iter()
         .map(|(zone, text)| Alarm::new(AlarmKind::HookFailed, zone, text))
         .collect();
     for ((kind, zone), text) in current {
-        if *kind == AlarmKind::HookFailed && !report.hooks_ok.contains(zone) && !report.hook_failures.contains_key(zone)
+        if *kind == AlarmKind::HookFailed
+            && policy.zone(zone).is_some_and(|z| z.after_delete.is_some())
+            && !report.hooks_ok.contains(zone)
+            && !report.hook_failures.contains_key(zone)
         {
             out.push(Alarm::new(AlarmKind::HookFailed, zone, text));
         }

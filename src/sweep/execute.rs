@@ -575,9 +575,10 @@ fn run_hook(
                 a.record(&schema::Hook {
                     zone: zone.name.0.clone(),
                     command: hook.command.clone(),
-                    units: paths.len() as u64,
+                    units: Some(paths.len() as u64),
                     first: Some(first),
                     last: Some(last),
+                    alarm: None,
                     text: text.clone(),
                 })?;
                 a.sync()?;
