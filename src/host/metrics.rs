@@ -17,9 +17,22 @@ use crate::core::alarm::Alarm;
 use crate::core::holds::HoldSet;
 use crate::core::inventory::Inventory;
 use crate::core::policy::Policy;
-use crate::core::units::Timestamp;
+use crate::core::units::{Bytes, Timestamp, Watermark};
 use crate::ops::hold;
 use crate::sweep::SweepOutcome;
+
+/// `mark` as a used share (0..1) of a filesystem with `used` and `avail`
+/// bytes, comparable with `filesystem_used_ratio`: a free-space watermark
+/// ("50GiB free") is the share at which that much is left.
+fn mark_ratio(mark: Watermark, used: Bytes, avail: Bytes) -> f64 {
+    let cap = used.0 as f64 + avail.0 as f64;
+    if cap == 0.0 {
+        return 0.0;
+    }
+    // One of room and excess is 0: the used bytes at which the mark is met.
+    let at = used.0 as f64 + mark.room(used, avail).0 as f64 - mark.excess(used, avail).0 as f64;
+    at / cap
+}
 
 /// The metrics the daemon keeps between sweeps.
 pub struct Metrics {
@@ -28,19 +41,25 @@ pub struct Metrics {
     zone_bytes: IntGaugeVec,
     zone_oldest_age: GaugeVec,
     zone_held_bytes: IntGaugeVec,
+    zone_min_age: IntGaugeVec,
+    zone_max_age: IntGaugeVec,
     fs_used: IntGaugeVec,
     fs_avail: IntGaugeVec,
     fs_used_ratio: GaugeVec,
     source_newest: IntGaugeVec,
     forecast_days: GaugeVec,
+    fs_high_ratio: GaugeVec,
+    fs_low_ratio: GaugeVec,
     deleted_files: IntCounterVec,
     deleted_bytes: IntCounterVec,
     holds_active: IntGauge,
+    hold_expiry: IntGaugeVec,
     cases_open: IntGauge,
     cases_overdue: IntGauge,
     alarm: IntGaugeVec,
     sweep_seconds: Gauge,
     last_success: IntGauge,
+    sweep_interval: IntGauge,
     sweeps: IntCounter,
     failures: IntCounter,
 }
@@ -76,6 +95,16 @@ impl Metrics {
                 "Bytes of the zone's recordings under legal holds",
                 &["zone"],
             ),
+            zone_min_age: ig(
+                "zone_min_age_seconds",
+                "The zone's floor (min_age): never deleted for space while younger",
+                &["zone"],
+            ),
+            zone_max_age: ig(
+                "zone_max_age_seconds",
+                "The zone's ceiling (max_age): deleted once older, unless held",
+                &["zone"],
+            ),
             fs_used: ig(
                 "filesystem_used_bytes",
                 "Used bytes of a filesystem holding zones",
@@ -103,6 +132,16 @@ impl Metrics {
                 "Days the filesystem can keep its floors at the current recording rate (+Inf: the footage does not grow)",
                 &["mount"],
             ),
+            fs_high_ratio: fg(
+                "filesystem_high_watermark_ratio",
+                "The used share above which capacity deletion starts (a free-space watermark as a share)",
+                &["mount"],
+            ),
+            fs_low_ratio: fg(
+                "filesystem_low_watermark_ratio",
+                "The used share capacity deletion brings the filesystem down to",
+                &["mount"],
+            ),
             deleted_files: ic(
                 "deleted_recordings_total",
                 "Recordings deleted, by zone and reason",
@@ -116,6 +155,11 @@ impl Metrics {
             holds_active: reg(
                 &r,
                 IntGauge::new("holds_active", "Legal holds in force").expect("valid metric"),
+            ),
+            hold_expiry: ig(
+                "hold_expiry_timestamp_seconds",
+                "Unix time at which a hold in force lapses by itself (holds without an expiry are absent)",
+                &["hold", "case", "zone"],
             ),
             cases_open: reg(
                 &r,
@@ -136,6 +180,14 @@ impl Metrics {
                 IntGauge::new(
                     "last_success_timestamp_seconds",
                     "Unix time of the last sweep that completed",
+                )
+                .expect("valid metric"),
+            ),
+            sweep_interval: reg(
+                &r,
+                IntGauge::new(
+                    "sweep_interval_seconds",
+                    "The policy's sweep_interval: a sweep is late once 3 intervals pass without one",
                 )
                 .expect("valid metric"),
             ),
@@ -178,16 +230,26 @@ impl Metrics {
                 })
                 .sum();
             self.zone_held_bytes.with_label_values(&l).set(held as i64);
+            self.zone_min_age.with_label_values(&l).set(z.min_age.secs());
+            self.zone_max_age.with_label_values(&l).set(z.max_age.secs());
         }
         self.fs_used.reset();
         self.fs_avail.reset();
         self.fs_used_ratio.reset();
+        self.fs_high_ratio.reset();
+        self.fs_low_ratio.reset();
         for f in &outcome.usage_after.filesystems {
             let mount = f.mount.display().to_string();
             let l = [mount.as_str()];
             self.fs_used.with_label_values(&l).set(f.used.0 as i64);
             self.fs_avail.with_label_values(&l).set(f.avail.0 as i64);
             self.fs_used_ratio.with_label_values(&l).set(f.used_pct() / 100.0);
+            self.fs_high_ratio
+                .with_label_values(&l)
+                .set(mark_ratio(f.marks.high, f.used, f.avail));
+            self.fs_low_ratio
+                .with_label_values(&l)
+                .set(mark_ratio(f.marks.low, f.used, f.avail));
         }
         // Sources and filesystems that went away leave no stale series.
         self.source_newest.reset();
@@ -212,9 +274,20 @@ impl Metrics {
             self.deleted_bytes.with_label_values(&l).inc_by(b.0);
         }
         self.holds_active.set(holds.active(now).count() as i64);
+        self.hold_expiry.reset();
+        for h in holds.active(now) {
+            if let Some(t) = h.expires {
+                let id = h.id.to_string();
+                let zone = h.zone.as_ref().map_or("*", |z| z.0.as_str());
+                self.hold_expiry
+                    .with_label_values(&[id.as_str(), h.case.as_str(), zone])
+                    .set(t.0);
+            }
+        }
         self.set_alarms(alarms);
         self.sweep_seconds.set(outcome.took.as_secs_f64());
         self.last_success.set(now.0);
+        self.sweep_interval.set(policy.daemon.sweep_interval.secs());
     }
 
     /// Takes in the cases: (open, overdue).
@@ -258,5 +331,26 @@ impl Metrics {
         tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644))?;
         tmp.persist(path).map_err(|e| e.error)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watermarks_are_shares_comparable_with_the_used_ratio() {
+        const GIB: u64 = 1 << 30;
+        // 100 GiB, 60 used: a percentage is itself; 10 GiB free is 90%.
+        let (used, avail) = (Bytes(60 * GIB), Bytes(40 * GIB));
+        let pct = mark_ratio(Watermark::Percent(90.0), used, avail);
+        assert!((pct - 0.9).abs() < 1e-9, "{pct}");
+        let free = mark_ratio(Watermark::Free(Bytes(10 * GIB)), used, avail);
+        assert!((free - 0.9).abs() < 1e-9, "{free}");
+        // Above the mark, the same share.
+        let (used, avail) = (Bytes(95 * GIB), Bytes(5 * GIB));
+        let free = mark_ratio(Watermark::Free(Bytes(10 * GIB)), used, avail);
+        assert!((free - 0.9).abs() < 1e-9, "{free}");
+        assert_eq!(mark_ratio(Watermark::Percent(90.0), Bytes(0), Bytes(0)), 0.0);
     }
 }
