@@ -58,6 +58,7 @@ caption { text-align: left; font-weight: 600; padding: .3rem 0; }
 th, td { border: 1px solid #c8c8c8; padding: .25rem .45rem; text-align: left; vertical-align: top; }
 th { background: #eef1f4; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num, table.days td:first-child { white-space: nowrap; }
 tr.flagged td, tr.late td { background: #fde8e8; }
 tr.flagged td.status, tr.late td.late { color: #8b0000; font-weight: 700; }
 tr.quiet td { color: #555; }
@@ -629,13 +630,13 @@ fn summary(
         .map(|(_, n)| n.as_i64().unwrap_or(0))
         .sum();
     let late = cases.iter().filter(|c| c["late"] == true).count();
-    let _ = write!(
+    let _ = writeln!(
         o,
         "<dl class=\"summary\"><dt>Zones</dt><dd>{}</dd>\
          <dt>Zone-days</dt><dd>{} within the band, <strong>{} flagged</strong>, {} without recordings or samples</dd>\
          <dt>Recordings deleted</dt><dd>{deleted}</dd><dt>Alarms</dt><dd>{} ({} still raised)</dd>\
          <dt>Holds</dt><dd>{} in force at some time in the period</dd>\
-         <dt>Cases</dt><dd>{} ({late} answered late or overdue)</dd></dl>\n",
+         <dt>Cases</dt><dd>{} ({late} answered late or overdue)</dd></dl>",
         zones.len(),
         status("within"),
         status("flagged"),
