@@ -234,7 +234,14 @@ fn html_report_renders_in_chromium_with_its_charts_and_no_console_errors() {
         &policy,
         &tmp.path().join("ctl.sock"),
         &[
-            ("LD_PRELOAD", "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"),
+            // What `faketime -m` preloads (Debian's multiarch path).
+            (
+                "LD_PRELOAD",
+                &format!(
+                    "/usr/lib/{}-linux-gnu/faketime/libfaketimeMT.so.1",
+                    std::env::consts::ARCH
+                ),
+            ),
             ("FAKETIME", &format!("@{}", faked(day0 + 2 * DAY))),
             ("FAKETIME_DONT_FAKE_MONOTONIC", "1"),
             ("TZ", "UTC"),
