@@ -134,8 +134,8 @@ pub enum CtlCommand {
     Export(ExportArgs),
     /// The compliance report: per zone and day, the retention achieved
     /// against min/max, deletions by reason, holds placed and released;
-    /// the alarms and how long they lasted. From the audit log, so it
-    /// covers past days too.
+    /// the alarms, holds and cases. From the audit log, so it covers past
+    /// days too. `--format html` draws it as one self-contained page.
     Report(ReportArgs),
     /// Play recordings: write them to stdout (pipe into a player), after
     /// the daemon records who, why and which files. A path inside a unit (a
@@ -366,8 +366,19 @@ pub struct AuditAccessArgs {
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
     /// Output format (--json is the same as --format json).
-    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
-    pub format: ReportFormat,
+    #[arg(long, value_enum, default_value_t = TableFormat::Text)]
+    pub format: TableFormat,
+}
+
+/// Formats of `retentionctl audit access`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TableFormat {
+    /// An aligned table.
+    Text,
+    /// JSON.
+    Json,
+    /// CSV, one row per access.
+    Csv,
 }
 
 /// `retentionctl confirm`.
@@ -404,6 +415,9 @@ pub enum ReportFormat {
     Json,
     /// CSV, one row per zone and day.
     Csv,
+    /// One self-contained HTML page (inline CSS and SVG charts, no scripts,
+    /// nothing fetched): redirect it to a file and open it in a browser.
+    Html,
 }
 
 /// `retentionctl export`.

@@ -1947,7 +1947,7 @@ _retentionctl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json csv" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json csv html" -- "${cur}"))
                     return 0
                     ;;
                 --config)

@@ -18,7 +18,7 @@ use retentiond::audit::query::AccessQuery;
 use retentiond::audit::query::Query;
 use retentiond::cli::{
     AlarmCommand, AuditCommand, CaseCommand, CaseKindArg, CtlArgs, CtlCommand, ExportArgs, ExportCommand, HoldAddArgs,
-    HoldCommand, OutcomeArg, RangeArgs, ReportFormat, EXIT_FAILURE,
+    HoldCommand, OutcomeArg, RangeArgs, ReportFormat, TableFormat, EXIT_FAILURE,
 };
 use retentiond::control::client::{self, ClientError};
 use retentiond::control::{AccessRequest, AddRequest, CaseRequest, CloseRequest, RangeRequest, ReportRequest, Request};
@@ -29,7 +29,7 @@ use retentiond::host::logging;
 use retentiond::ops::auth::Caller;
 use retentiond::ops::dispatch::{dispatch, Served};
 use retentiond::ops::plan::Items;
-use retentiond::ops::{export, open, render};
+use retentiond::ops::{export, html, open, render};
 use retentiond::state::holdstore::HoldStore;
 use retentiond::state::lock::StateLock;
 use serde_json::{json, Value};
@@ -224,12 +224,13 @@ fn run(args: &CtlArgs) -> anyhow::Result<ExitCode> {
             (true, _) | (_, ReportFormat::Json) => println!("{}", serde_json::to_string_pretty(&data)?),
             (_, ReportFormat::Csv) => print!("{}", render::report_csv(&data)),
             (_, ReportFormat::Text) => print!("{}", render::answer(&req, &data)),
+            (_, ReportFormat::Html) => print!("{}", html::report_html(&data)),
         }
     } else if let CtlCommand::Audit(AuditCommand::Access(a)) = &args.command {
         match (args.json, a.format) {
-            (true, _) | (_, ReportFormat::Json) => println!("{}", serde_json::to_string_pretty(&data)?),
-            (_, ReportFormat::Csv) => print!("{}", render::access_log_csv(&data)),
-            (_, ReportFormat::Text) => print!("{}", render::answer(&req, &data)),
+            (true, _) | (_, TableFormat::Json) => println!("{}", serde_json::to_string_pretty(&data)?),
+            (_, TableFormat::Csv) => print!("{}", render::access_log_csv(&data)),
+            (_, TableFormat::Text) => print!("{}", render::answer(&req, &data)),
         }
     } else if args.json {
         let body = serde_json::to_string_pretty(&data)?;

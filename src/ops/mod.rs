@@ -6,7 +6,8 @@
 //! with deadlines ([`case`]), export ([`export`]), explain ([`explain`]),
 //! status ([`status`]) and the compliance report ([`report`]). The socket
 //! server and root's offline path both call the same functions; every
-//! answer is JSON, turned into text for people in one place ([`render`]).
+//! answer is JSON, turned into text for people in one place ([`render`]),
+//! and the report also into a self-contained HTML page ([`html`]).
 //!
 //! Invariant: authorisation happens before any work, and every change is
 //! recorded in the audit log (durably) before it is acknowledged.
@@ -21,6 +22,7 @@ pub mod dispatch;
 pub mod explain;
 pub mod export;
 pub mod hold;
+pub mod html;
 pub mod open;
 pub mod plan;
 pub mod render;

@@ -472,6 +472,21 @@ pub fn report_text(v: &Value) -> String {
             a["text"].as_str().unwrap_or("")
         );
     }
+    let holds = v["holds"].as_array().cloned().unwrap_or_default();
+    let _ = writeln!(o, "\nholds: {}", if holds.is_empty() { "none" } else { "" });
+    for h in holds {
+        let _ = writeln!(
+            o,
+            "  hold {} (case {}), {}: placed {}, {}",
+            h["hold"],
+            s(&h["case"]),
+            h["zone"]
+                .as_str()
+                .map_or("all zones".to_string(), |z| format!("zone {z}")),
+            h["placed"].as_str().unwrap_or("before the audit log"),
+            hold_end(&h)
+        );
+    }
     let access = v["access"].as_array().cloned().unwrap_or_default();
     let _ = writeln!(
         o,
@@ -529,6 +544,16 @@ pub fn report_text(v: &Value) -> String {
         );
     }
     o
+}
+
+/// How a hold of the report ended, or when it lapses.
+fn hold_end(h: &Value) -> String {
+    match (h["released"].as_str(), h["lapsed"].as_str(), h["expires"].as_str()) {
+        (Some(t), _, _) => format!("released {t}"),
+        (_, Some(t), _) => format!("lapsed {t}"),
+        (_, _, Some(t)) => format!("in force, expires {t}"),
+        _ => "in force, indefinite".to_string(),
+    }
 }
 
 /// `report --format csv`: one row per zone and day.

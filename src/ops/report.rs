@@ -8,9 +8,11 @@
 //! recordings deleted by reason (each `delete` record, less those its batch
 //! reported changed, vanished or failed); holds placed, released and
 //! lapsed. Then every alarm raised in the period with when it cleared and
-//! how long it lasted; per user, the recordings played, copied (and to
-//! where), found, exported and erased; and every case open in the period
-//! with its due date, outcome, and whether it was answered late.
+//! how long it lasted; every hold in force at some time in the period with
+//! when it was placed and released, lapsed or expires; per user, the
+//! recordings played, copied (and to where), found, exported and erased;
+//! and every case open in the period with its due date, outcome, and
+//! whether it was answered late.
 //!
 //! A day is `within` when its greatest retention is at most max_age plus a
 //! tolerance of one hour (the sampling and sweep granularity); it is
@@ -77,6 +79,19 @@ struct CaseSpan {
     closed: Option<(Timestamp, String, Option<String>)>,
 }
 
+/// A hold as its records tell it.
+struct HoldSpan {
+    id: u64,
+    case: String,
+    zone: Option<String>,
+    /// None when the log holds its end but not its placing.
+    placed: Option<Timestamp>,
+    /// Its expiry as last set, RFC 3339; none when indefinite.
+    expires: Option<String>,
+    released: Option<Timestamp>,
+    lapsed: Option<Timestamp>,
+}
+
 struct AlarmSpan {
     kind: String,
     subject: String,
@@ -95,6 +110,7 @@ fn date(day: i64) -> String {
         .unwrap_or_default()
 }
 
+#[derive(Clone, Copy)]
 enum HoldEvent {
     Placed,
     Released,
@@ -123,6 +139,8 @@ pub fn report(log: &Path, req: &ReportRequest) -> Result<Value, String> {
     let mut reached_before: std::collections::HashSet<String> = Default::default();
     let mut access: BTreeMap<String, Access> = BTreeMap::new();
     let mut cases: Vec<CaseSpan> = Vec::new();
+    let mut holds: Vec<HoldSpan> = Vec::new();
+    let mut hold_index: HashMap<u64, usize> = HashMap::new();
     let in_range = |t: Timestamp| t >= req.since && t < req.until;
     let records = audit::read_records(log).map_err(|e| format!("{}: {e}", log.display()))?;
     for r in records {
@@ -165,6 +183,45 @@ pub fn report(log: &Path, req: &ReportRequest) -> Result<Value, String> {
         if let Some(c) = r.fields_as::<schema::CaseClose>() {
             if let Some(span) = cases.iter_mut().rev().find(|s| s.reference == c.case) {
                 span.closed = Some((t, c.outcome, c.to));
+            }
+            continue;
+        }
+        // Holds, like cases, span the period whenever they were placed;
+        // their events are also counted on their day.
+        if let Some(x) = r.fields_as::<schema::HoldExtend>() {
+            if let Some(&i) = hold_index.get(&x.hold.hold) {
+                holds[i].expires = x.hold.expires;
+            }
+            continue;
+        }
+        if let Some((h, event)) = hold_event(&r) {
+            let i = *hold_index.entry(h.hold).or_insert_with(|| {
+                holds.push(HoldSpan {
+                    id: h.hold,
+                    case: h.case.clone(),
+                    zone: h.scope.zone.clone(),
+                    placed: None,
+                    expires: None,
+                    released: None,
+                    lapsed: None,
+                });
+                holds.len() - 1
+            });
+            let span = &mut holds[i];
+            span.expires = h.expires;
+            match event {
+                HoldEvent::Placed => span.placed = Some(t),
+                HoldEvent::Released => span.released = Some(t),
+                HoldEvent::Lapsed => span.lapsed = Some(t),
+            }
+            if in_range(t) {
+                let z = h.scope.zone.unwrap_or_else(|| "(all zones)".to_string());
+                let e = days.entry((z, day_of(t))).or_default();
+                match event {
+                    HoldEvent::Placed => e.holds_placed += 1,
+                    HoldEvent::Released => e.holds_released += 1,
+                    HoldEvent::Lapsed => e.holds_lapsed += 1,
+                }
             }
             continue;
         }
@@ -247,14 +304,6 @@ pub fn report(log: &Path, req: &ReportRequest) -> Result<Value, String> {
                 }
             }
             batch.clear();
-        } else if let Some((h, counter)) = hold_event(&r) {
-            let z = h.scope.zone.unwrap_or_else(|| "(all zones)".to_string());
-            let e = days.entry((z, d)).or_default();
-            match counter {
-                HoldEvent::Placed => e.holds_placed += 1,
-                HoldEvent::Released => e.holds_released += 1,
-                HoldEvent::Lapsed => e.holds_lapsed += 1,
-            }
         }
     }
     // A floor is flagged only on evidence (as `status` does): footage
@@ -346,6 +395,17 @@ pub fn report(log: &Path, req: &ReportRequest) -> Result<Value, String> {
             })
         })
         .collect();
+    let hold_rows: Vec<Value> = holds
+        .iter()
+        .filter(|h| h.placed.is_none_or(|p| p < req.until) && h.released.or(h.lapsed).is_none_or(|e| e >= req.since))
+        .map(|h| {
+            json!({
+                "hold": h.id, "case": h.case, "zone": h.zone,
+                "placed": h.placed.map(|t| t.rfc3339()), "expires": h.expires,
+                "released": h.released.map(|t| t.rfc3339()), "lapsed": h.lapsed.map(|t| t.rfc3339()),
+            })
+        })
+        .collect();
     let access_rows: Vec<Value> = access
         .into_iter()
         .map(|(user, a)| {
@@ -382,6 +442,7 @@ pub fn report(log: &Path, req: &ReportRequest) -> Result<Value, String> {
         "until": req.until.rfc3339(),
         "days": rows,
         "alarms": alarm_rows,
+        "holds": hold_rows,
         "access": access_rows,
         "cases": case_rows,
     }))
