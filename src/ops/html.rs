@@ -654,10 +654,10 @@ fn days_table(rows: &[&Value]) -> String {
          <thead><tr><th scope=\"col\">Date</th><th scope=\"col\">Zone</th><th scope=\"col\">Retention, least</th>\
          <th scope=\"col\">Retention, greatest</th><th scope=\"col\">min..max</th><th scope=\"col\">Samples</th>\
          <th scope=\"col\">Status</th><th scope=\"col\">Deleted</th><th scope=\"col\">Holds placed / released / lapsed</th>\
-         <th scope=\"col\">Flags</th></tr></thead>\n<tbody>\n",
+         <th scope=\"col\">Capacity forecast, least</th><th scope=\"col\">Flags</th></tr></thead>\n<tbody>\n",
     );
     if rows.is_empty() {
-        o.push_str("<tr><td colspan=\"10\" class=\"none\">No days in this period.</td></tr>\n");
+        o.push_str("<tr><td colspan=\"11\" class=\"none\">No days in this period.</td></tr>\n");
     }
     for r in rows {
         let status = text(&r["status"]);
@@ -682,7 +682,7 @@ fn days_table(rows: &[&Value]) -> String {
         let _ = writeln!(
             o,
             "<tr{class}><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}..{}</td>\
-             <td class=\"num\">{}</td><td class=\"status\">{}{}</td><td>{}</td><td class=\"num\">{} / {} / {}</td><td>{}</td></tr>",
+             <td class=\"num\">{}</td><td class=\"status\">{}{}</td><td>{}</td><td class=\"num\">{} / {} / {}</td><td class=\"num\">{}</td><td>{}</td></tr>",
             esc(text(&r["date"])),
             esc(text(&r["zone"])),
             age(&r["retention_min_secs"]),
@@ -700,6 +700,7 @@ fn days_table(rows: &[&Value]) -> String {
             num(&r["holds_placed"]),
             num(&r["holds_released"]),
             num(&r["holds_lapsed"]),
+            esc(&crate::ops::render::forecast_cell(&r["forecast_min_days"])),
             if flags.is_empty() {
                 String::new()
             } else {

@@ -413,7 +413,7 @@ pub fn plan(v: &Value) -> String {
 /// `report`: one table, then the alarms.
 pub fn report_text(v: &Value) -> String {
     let mut o = format!(
-        "retention report {} .. {}\n\n{:<10}  {:<14} {:>11} {:>11}  {:<15} {:<10} {:<28} {}\n",
+        "retention report {} .. {}\n\n{:<10}  {:<14} {:>11} {:>11}  {:<15} {:<10} {:<28} {:<16} {}\n",
         t(&v["since"]),
         t(&v["until"]),
         "DATE (UTC)",
@@ -423,7 +423,8 @@ pub fn report_text(v: &Value) -> String {
         "MIN..MAX",
         "STATUS",
         "DELETED",
-        "HOLDS +/-/lapsed"
+        "HOLDS +/-/lapsed",
+        "FORECAST"
     );
     for r in v["days"].as_array().into_iter().flatten() {
         let deleted: Vec<String> = r["deleted"]
@@ -435,7 +436,7 @@ pub fn report_text(v: &Value) -> String {
             .collect();
         let _ = writeln!(
             o,
-            "{:<10}  {:<14} {:>11} {:>11}  {:<15} {:<10} {:<28} {}/{}/{}",
+            "{:<10}  {:<14} {:>11} {:>11}  {:<15} {:<10} {:<28} {:<16} {}",
             r["date"].as_str().unwrap_or(""),
             r["zone"].as_str().unwrap_or(""),
             age_cell(&r["retention_min_secs"]),
@@ -447,9 +448,8 @@ pub fn report_text(v: &Value) -> String {
             } else {
                 deleted.join(", ")
             },
-            r["holds_placed"],
-            r["holds_released"],
-            r["holds_lapsed"]
+            format!("{}/{}/{}", r["holds_placed"], r["holds_released"], r["holds_lapsed"]),
+            forecast_cell(&r["forecast_min_days"])
         );
         for f in r["flags"].as_array().into_iter().flatten() {
             let _ = writeln!(o, "            ! {}", f.as_str().unwrap_or(""));
@@ -891,6 +891,12 @@ fn scope_text(v: &Value) -> String {
         t(&v["from"]),
         t(&v["to"])
     )
+}
+
+/// A day's least capacity forecast in the report: "1.9d", or "-" when no
+/// sample forecast a limit (the footage did not grow, or no samples).
+pub(crate) fn forecast_cell(v: &Value) -> String {
+    v.as_f64().map(|d| format!("{d:.1}d")).unwrap_or_else(|| "-".into())
 }
 
 /// A filesystem's capacity forecast under its row in `status`.
