@@ -92,20 +92,19 @@ pub fn record_json(r: &Record) -> Value {
     v
 }
 
+/// A query's `path` glob (`*` also matches `/`), compiled.
+fn path_glob(g: &str) -> Result<GlobMatcher, String> {
+    GlobBuilder::new(g)
+        .literal_separator(false)
+        .backslash_escape(true)
+        .build()
+        .map(|g| g.compile_matcher())
+        .map_err(|e| format!("path: bad glob {g:?}: {e}"))
+}
+
 /// Runs `q` over the audit log `log` (every segment, oldest first).
 pub fn show(log: &Path, q: &Query) -> Result<Value, String> {
-    let glob = q
-        .path
-        .as_deref()
-        .map(|g| {
-            GlobBuilder::new(g)
-                .literal_separator(false)
-                .backslash_escape(true)
-                .build()
-                .map(|g| g.compile_matcher())
-                .map_err(|e| format!("path: bad glob {g:?}: {e}"))
-        })
-        .transpose()?;
+    let glob = q.path.as_deref().map(path_glob).transpose()?;
     let m = Matcher { q, glob };
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, DEFAULT_LIMIT);
     let mut kept: VecDeque<Value> = VecDeque::new();
@@ -285,18 +284,7 @@ impl AccessMatcher<'_> {
 /// Runs an access query over the audit log `log` (every segment, oldest
 /// first): one row per record that concerns the recordings asked about.
 pub fn access_log(log: &Path, q: &AccessQuery) -> Result<Value, String> {
-    let glob = q
-        .path
-        .as_deref()
-        .map(|g| {
-            GlobBuilder::new(g)
-                .literal_separator(false)
-                .backslash_escape(true)
-                .build()
-                .map(|g| g.compile_matcher())
-                .map_err(|e| format!("path: bad glob {g:?}: {e}"))
-        })
-        .transpose()?;
+    let glob = q.path.as_deref().map(path_glob).transpose()?;
     let m = AccessMatcher { q, glob };
     let limit = q.limit.unwrap_or(ACCESS_LIMIT).clamp(1, ACCESS_LIMIT);
     // What earlier records said: each hold's and case's scope, and the

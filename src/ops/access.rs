@@ -23,7 +23,6 @@ use std::sync::Mutex;
 
 use serde_json::{json, Value};
 
-use crate::audit::lock_audit;
 use crate::audit::schema;
 use crate::audit::{path_value, AuditLog};
 use crate::control::RangeRequest;
@@ -35,6 +34,7 @@ use crate::core::units::{Bytes, Timestamp, ZoneName};
 use crate::fs::scan;
 use crate::ops::auth::Caller;
 use crate::ops::hold::text_field;
+use crate::ops::record_durably;
 use crate::ops::OpError;
 use crate::state::holdstore::HoldStore;
 use crate::sweep::execute::{execute, ExecOptions, StoreGate};
@@ -216,11 +216,7 @@ fn range_fields(req: &RangeRequest, caller: &Caller, files: usize, bytes: u64) -
 }
 
 fn audited<F: schema::Fields>(audit: &Mutex<AuditLog>, rec: &F) -> Result<(), OpError> {
-    let mut a = lock_audit(audit);
-    a.record(rec)
-        .and_then(|_| a.sync())
-        .map_err(|e| OpError::Failed(format!("cannot write the audit log, nothing done: {e}")))?;
-    Ok(())
+    record_durably(audit, rec, "cannot write the audit log, nothing done").map(|_| ())
 }
 
 /// `find`: the recordings in a range, audited (who, range, why) before the

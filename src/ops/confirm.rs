@@ -7,10 +7,11 @@ use std::sync::Mutex;
 use serde_json::{json, Value};
 
 use crate::audit::schema::{Confirm, ConfirmedEpisode};
-use crate::audit::{lock_audit, AuditLog};
+use crate::audit::AuditLog;
 use crate::core::guard::{Confirmation, GuardState};
 use crate::core::units::Timestamp;
 use crate::ops::auth::Caller;
+use crate::ops::record_durably;
 use crate::ops::OpError;
 use crate::state::guardstore::GuardStore;
 
@@ -65,12 +66,7 @@ pub fn confirm(
             open.iter().map(|(z, _)| z.as_str()).collect::<Vec<_>>().join(", ")
         ),
     };
-    {
-        let mut a = lock_audit(audit);
-        a.record(&rec)
-            .and_then(|_| a.sync())
-            .map_err(|e| OpError::Failed(format!("cannot record the confirmation, nothing confirmed: {e}")))?;
-    }
+    record_durably(audit, &rec, "cannot record the confirmation, nothing confirmed")?;
     for (z, _) in &open {
         if let Some(ep) = st.zones.get_mut(z) {
             ep.confirmed = Some(Confirmation {

@@ -34,7 +34,6 @@ use nix::errno::Errno;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::audit::lock_audit;
 use crate::audit::schema;
 use crate::audit::{path_from_value, path_value, AuditLog};
 use crate::control::{DoneRequest, OpenRequest};
@@ -45,6 +44,7 @@ use crate::core::units::{Bytes, Timestamp};
 use crate::fs::scan;
 use crate::ops::auth::Caller;
 use crate::ops::hold::text_field;
+use crate::ops::record_durably;
 use crate::ops::OpError;
 use crate::state::holdstore::HoldStore;
 
@@ -106,12 +106,7 @@ pub fn open(
         bytes,
         unreadable: errors,
     };
-    {
-        let mut a = lock_audit(audit);
-        a.record(&rec)
-            .and_then(|_| a.sync())
-            .map_err(|e| OpError::Failed(format!("cannot write the audit log, nothing exported: {e}")))?;
-    }
+    record_durably(audit, &rec, "cannot write the audit log, nothing exported")?;
     log::info!(
         retention_event = "export", retention_hold = hold.id.0, retention_case = hold.case.as_str(), retention_user = caller.user.as_str();
         "export of {} by {} to {}: {} recordings ({})", hold.label(), caller.user, req.dest, fds.len(), Bytes(bytes)
@@ -287,11 +282,7 @@ pub fn done(audit: &Mutex<AuditLog>, caller: &Caller, req: &DoneRequest) -> Resu
         by: caller.user.clone(),
         uid: caller.uid,
     };
-    let mut a = lock_audit(audit);
-    let seq = a
-        .record(&rec)
-        .and_then(|s| a.sync().map(|_| s))
-        .map_err(|e| OpError::Failed(format!("cannot write the audit log: {e}")))?;
+    let seq = record_durably(audit, &rec, "cannot write the audit log")?;
     Ok(json!({"seq": seq}))
 }
 

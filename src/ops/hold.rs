@@ -17,7 +17,7 @@ use std::sync::Mutex;
 use serde_json::{json, Value};
 
 use crate::audit::schema;
-use crate::audit::{lock_audit, AuditLog};
+use crate::audit::AuditLog;
 use crate::control::AddRequest;
 use crate::core::holds::{Extension, Hold, HoldId, Release};
 use crate::core::inventory::Inventory;
@@ -25,6 +25,7 @@ use crate::core::policy::Policy;
 use crate::core::units::{Bytes, Timestamp, ZoneName};
 use crate::fs::scan;
 use crate::ops::auth::Caller;
+use crate::ops::record_durably;
 use crate::ops::{OpError, MAX_TEXT};
 use crate::state::holdstore::HoldStore;
 
@@ -179,11 +180,8 @@ pub(crate) fn hold_fields(h: &Hold, by: &Caller, reason: &str, covered: (u64, By
 
 /// Appends one hold record and makes it durable.
 pub(crate) fn audit_hold<F: schema::Fields>(ctx: &Ctx, h: &Hold, rec: &F) -> Result<(), OpError> {
-    let mut a = lock_audit(ctx.audit);
-    a.record(rec)
-        .and_then(|_| a.sync())
-        .map_err(|e| OpError::Failed(format!("hold {} is in force but its audit record failed: {e}", h.id)))?;
-    Ok(())
+    let failed = format!("hold {} is in force but its audit record failed", h.id);
+    record_durably(ctx.audit, rec, &failed).map(|_| ())
 }
 
 /// A hold checked and built from `req` (id 0, not yet stored), with what

@@ -31,6 +31,20 @@ pub mod status;
 
 use crate::state::holdstore::StoreError;
 
+/// Appends `rec` to the audit log and makes it durable (fsync) before the
+/// caller acts on it; returns its sequence number. On failure the error
+/// reads "`failed`: <why>", `failed` saying what was not done.
+pub(crate) fn record_durably<F: crate::audit::schema::Fields>(
+    audit: &std::sync::Mutex<crate::audit::AuditLog>,
+    rec: &F,
+    failed: &str,
+) -> Result<u64, OpError> {
+    let mut a = crate::audit::lock_audit(audit);
+    a.record(rec)
+        .and_then(|s| a.sync().map(|_| s))
+        .map_err(|e| OpError::Failed(format!("{failed}: {e}")))
+}
+
 /// Longest case reference, reason or glob accepted.
 pub const MAX_TEXT: usize = 2000;
 

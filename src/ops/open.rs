@@ -31,7 +31,7 @@ use std::sync::Mutex;
 use serde_json::{json, Value};
 
 use crate::audit::schema;
-use crate::audit::{lock_audit, path_from_value, path_value, AuditLog};
+use crate::audit::{path_from_value, path_value, AuditLog};
 use crate::control::{AccessDoneRequest, AccessRequest, MAX_ACCESS_PATHS};
 use crate::core::inventory::{FileStat, Member};
 use crate::core::layout::Unit;
@@ -42,6 +42,7 @@ use crate::fs::scan;
 use crate::ops::auth::{in_group, Caller};
 use crate::ops::export::{unit_files, Exported};
 use crate::ops::hold::text_field;
+use crate::ops::record_durably;
 use crate::ops::OpError;
 
 /// Accesses opened and not yet reported done: record number -> the
@@ -290,12 +291,7 @@ pub fn open(
         bytes,
         unreadable,
     };
-    let seq = {
-        let mut a = lock_audit(audit);
-        a.record(&rec)
-            .and_then(|s| a.sync().map(|_| s))
-            .map_err(|e| OpError::Failed(format!("cannot write the audit log, nothing opened: {e}")))?
-    };
+    let seq = record_durably(audit, &rec, "cannot write the audit log, nothing opened")?;
     {
         let mut p = PENDING.lock().unwrap_or_else(|p| p.into_inner());
         p.insert(seq, caller.uid);
@@ -353,11 +349,7 @@ pub fn done(audit: &Mutex<AuditLog>, caller: &Caller, req: &AccessDoneRequest) -
         by: caller.user.clone(),
         uid: caller.uid,
     };
-    let mut a = lock_audit(audit);
-    let seq = a
-        .record(&rec)
-        .and_then(|s| a.sync().map(|_| s))
-        .map_err(|e| OpError::Failed(format!("cannot write the audit log: {e}")))?;
+    let seq = record_durably(audit, &rec, "cannot write the audit log")?;
     Ok(json!({"seq": seq}))
 }
 
