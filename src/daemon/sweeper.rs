@@ -311,7 +311,7 @@ impl Sweeper {
     /// The inventory for this sweep: the kept one brought up to date by
     /// re-reading the directories that changed (and re-scanning roots that
     /// could not be read), or a full walk of the tree when there is none,
-    /// `reconcile_interval` has passed, inotify lost events, or a root
+    /// `reconcile_interval` has passed, the inotify reader failed, or a root
     /// changed.
     fn current_inventory(&mut self, policy: &Policy) -> Inventory {
         let pending = std::mem::take(&mut self.pending);
@@ -325,6 +325,13 @@ impl Sweeper {
             _ => None,
         };
         if let (Some(inv), None) = (&mut self.inv, &why_full) {
+            if pending.overflows > 0 {
+                log::info!(
+                    retention_event = "watch-overflow";
+                    "the inotify queue overflowed: re-reading the {} directories being written, not the whole tree",
+                    pending.dirs.len()
+                );
+            }
             let started = Instant::now();
             let dirs = scan::dirs_for_paths(inv, pending.dirs.iter().map(|p| p.as_path()));
             match scan::refresh(inv, policy, dirs) {

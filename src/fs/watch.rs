@@ -18,8 +18,12 @@
 //!   `daemon.max_watches`, or the kernel's `fs.inotify.max_user_watches` is
 //!   reached; or inotify is unavailable) is reported as changed at every
 //!   sweep: it is polled instead. The limit is logged once.
-//! - Queue overflow (`IN_Q_OVERFLOW`) means events were lost: reported, and
-//!   the daemon takes a full inventory.
+//! - Queue overflow (`IN_Q_OVERFLOW`) means events were lost, but only
+//!   events of watched directories (the others report nothing anyway):
+//!   every watched directory is reported as changed, so the next sweep
+//!   re-reads those (a few hundred), not the whole tree. A failed `poll`
+//!   or `read` ends the watcher: that is reported as lost events, and the
+//!   daemon takes a full inventory.
 //!
 //! Why not the `notify` crate: its inotify backend always adds `IN_MODIFY`
 //! and `IN_OPEN` to the mask. The reader is a plain thread blocked in
@@ -43,12 +47,16 @@ pub struct Changes {
     pub dirs: BTreeSet<PathBuf>,
     /// Why events were lost (a full inventory is needed), if they were.
     pub lost: Option<String>,
+    /// How many times the inotify queue overflowed: every watched
+    /// directory is then in `dirs`.
+    pub overflows: u32,
 }
 
 impl Changes {
     /// Adds `other` to these changes.
     pub fn merge(&mut self, other: Changes) {
         self.dirs.extend(other.dirs);
+        self.overflows += other.overflows;
         if self.lost.is_none() {
             self.lost = other.lost;
         }
@@ -241,9 +249,9 @@ fn apply(st: &mut State, events: &[InotifyEvent]) -> bool {
     let mut arrived = false;
     for ev in events {
         if ev.mask.contains(AddWatchFlags::IN_Q_OVERFLOW) {
-            st.changes
-                .lost
-                .get_or_insert_with(|| "the inotify queue overflowed".to_string());
+            // Only watched directories had events to lose: re-read them all.
+            st.changes.overflows += 1;
+            st.changes.dirs.extend(st.by_path.keys().cloned());
             continue;
         }
         let Some(path) = st.by_wd.get(&ev.wd).cloned() else {
@@ -349,8 +357,11 @@ mod tests {
     }
 
     #[test]
-    fn overflow_is_reported_as_lost_events() {
+    fn overflow_reports_every_watched_directory() {
         let mut st = State::default();
+        let (a, b) = (PathBuf::from("/r/a"), PathBuf::from("/r/b"));
+        st.by_path.insert(a.clone(), some_wd());
+        st.by_path.insert(b.clone(), some_wd());
         let ev = InotifyEvent {
             wd: some_wd(),
             mask: AddWatchFlags::IN_Q_OVERFLOW,
@@ -358,7 +369,38 @@ mod tests {
             name: None,
         };
         apply(&mut st, &[ev]);
-        assert!(st.changes.lost.as_deref().unwrap().contains("overflow"));
+        assert_eq!(st.changes.lost, None, "no full inventory");
+        assert_eq!(st.changes.overflows, 1);
+        assert_eq!(st.changes.dirs, [a, b].into());
+    }
+
+    /// A real overflow: more events than the kernel queues
+    /// (`fs.inotify.max_queued_events`) arrive before the reader starts.
+    #[tokio::test]
+    async fn a_real_overflow_rereads_the_watched_directories_only() {
+        let max: usize = std::fs::read_to_string("/proc/sys/fs/inotify/max_queued_events")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(16384);
+        let t = tempfile::tempdir().unwrap();
+        let (busy, quiet, old) = (t.path().join("busy"), t.path().join("quiet"), t.path().join("old"));
+        for d in [&busy, &quiet, &old] {
+            std::fs::create_dir(d).unwrap();
+        }
+        let w = Watcher::new(16);
+        let want: BTreeSet<PathBuf> = [t.path().to_path_buf(), busy.clone(), quiet.clone()].into();
+        w.set(&want);
+        w.take();
+        for i in 0..max + 64 {
+            std::fs::File::create(busy.join(i.to_string())).unwrap();
+        }
+        std::fs::File::create(old.join("x")).unwrap();
+        let (tx, _rx) = tokio::sync::mpsc::channel(1);
+        w.start(tx).unwrap();
+        let c = settle(&w).await;
+        assert_eq!(c.lost, None, "{c:?}");
+        assert!(c.overflows >= 1, "the queue overflowed");
+        assert_eq!(c.dirs, want, "every watched directory, and nothing else");
     }
 
     /// A watch descriptor for a synthetic event (nix has no constructor):
