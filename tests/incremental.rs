@@ -163,13 +163,45 @@ fn seen_without_walking(extra: &str, limit: bool) {
     d.stop();
 }
 
+/// The reconcile re-reads the tree in slices, a share of it per sweep, so
+/// that a whole round takes `reconcile_interval`: what no watch reports (a
+/// recording copied by hand into an old directory, an old hour removed)
+/// is found without a second walk of the tree.
 #[test]
-fn a_short_reconcile_interval_walks_the_tree_again() {
-    let (tmp, _root, _state, policy) = setup("reconcile_interval = \"10s\"");
+fn a_short_reconcile_interval_rereads_the_tree_in_slices() {
+    let (tmp, root, _state, policy) = setup("reconcile_interval = \"10s\"");
     let socket = tmp.path().join("ctl.sock");
     let d = Daemon::start_with(&policy, &socket, &[], &["--verbose"]);
     d.wait_for("recordings walked", 1, 60);
-    d.wait_for("reconciling: taking a full inventory", 1, 60);
-    d.wait_for("recordings walked", 2, 10);
+    wait_until("first sweep", 20, || d.log().contains("sweep at"));
+    let before = recordings(&policy);
+    let old = now() - 30 * HOUR;
+    record(&root, "cam01", old + 120);
+    record(&root, "cam02", old + 180);
+    let gone = root.join(frigate_dir(now() - 40 * HOUR));
+    let removed = files(&gone).len() as u64;
+    assert!(removed > 0);
+    std::fs::remove_dir_all(&gone).unwrap();
+    let rounds = d.log().matches("reconciled: all").count();
+    d.wait_for("reconciled: all", rounds + 2, 40);
+    assert_eq!(recordings(&policy), before + 2 - removed);
+    assert_eq!(recordings(&policy), files(&root).len() as u64);
+    let log = d.log();
+    assert_eq!(log.matches("recordings walked").count(), 1, "{log}");
+    assert!(!log.contains("taking a full inventory"), "{log}");
+    // No sweep read the whole tree: each slice is a share of it.
+    let known = log
+        .lines()
+        .filter_map(|l| l.split("reconciled: all ").nth(1))
+        .filter_map(|r| r.split_whitespace().next()?.parse::<u64>().ok())
+        .max()
+        .unwrap();
+    let most = log
+        .lines()
+        .filter_map(|l| l.split(" changed and ").nth(1))
+        .filter_map(|r| r.split_whitespace().next()?.parse::<u64>().ok())
+        .max()
+        .unwrap();
+    assert!(most * 4 <= known, "slices of at most {most} of {known} directories");
     d.stop();
 }

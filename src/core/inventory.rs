@@ -100,7 +100,8 @@ pub struct DirNode {
     name_off: u32,
     name_len: u16,
     /// Detached from the tree (the directory vanished or was replaced); its
-    /// slot stays until the next full scan so that indices stay stable.
+    /// slot stays until the next full scan or [`RootInventory::compact`],
+    /// so that indices stay stable.
     pub gone: bool,
     /// First child directory ([`NONE`] if none); children are linked
     /// through `next_sibling`, in no particular order.
@@ -354,6 +355,52 @@ impl RootInventory {
             n.first_child = NONE;
             n.next_sibling = NONE;
         }
+    }
+
+    /// Slots of detached directories (see [`RootInventory::detach`]).
+    pub fn gone_slots(&self) -> usize {
+        self.dirs.iter().filter(|d| d.gone).count()
+    }
+
+    /// Drops the slots of detached directories and the names no live
+    /// directory uses, in place: the arena stays in its order (a parent
+    /// always comes before its children), so only the indices shift.
+    /// Every [`DirRef`] into this root and all detail are invalid after it;
+    /// the daemon compacts between sweeps, when neither is held. Returns
+    /// how many slots were dropped.
+    pub fn compact(&mut self) -> usize {
+        let gone = self.gone_slots();
+        if gone == 0 {
+            return 0;
+        }
+        self.detail = HashMap::new();
+        let mut map = vec![NONE; self.dirs.len()];
+        let mut names = Vec::with_capacity(self.names.len());
+        let mut next = 0u32;
+        for (k, slot) in map.iter_mut().enumerate() {
+            if self.dirs[k].gone {
+                continue;
+            }
+            *slot = next;
+            let mut d = self.dirs[k].clone();
+            let off = d.name_off as usize;
+            d.name_off = names.len() as u32;
+            names.extend_from_slice(&self.names[off..off + d.name_len as usize]);
+            self.dirs[next as usize] = d;
+            next += 1;
+        }
+        self.dirs.truncate(next as usize);
+        self.dirs.shrink_to_fit();
+        let remap = |x: u32| if x == NONE { NONE } else { map[x as usize] };
+        for d in &mut self.dirs {
+            // Live directories link only to live ones (detach unlinks).
+            d.parent = remap(d.parent);
+            d.first_child = remap(d.first_child);
+            d.next_sibling = remap(d.next_sibling);
+        }
+        names.shrink_to_fit();
+        self.names = names;
+        gone
     }
 
     /// Counts one recording into a directory's summary.
@@ -658,5 +705,21 @@ mod tests {
         let mut kids: Vec<u32> = r.children(root).collect();
         kids.sort();
         assert_eq!(kids, vec![d1, d4]);
+        // Compaction drops the six gone slots and keeps every path.
+        let c = r.add_dir(d4, OsStr::new("09"), 10, 10);
+        r.add_file(c, Timestamp(7), 512, 7);
+        assert_eq!(r.compact(), 6);
+        assert_eq!(r.gone_slots(), 0);
+        assert_eq!(r.dirs.len(), 4);
+        assert_eq!(r.names.len(), b"2026-11-202026-11-2309".len());
+        let (c, found) = r.lookup(b"2026-11-23/09");
+        assert!(found);
+        assert_eq!(r.rel_path(c), b"2026-11-23/09");
+        assert_eq!(r.dirs[c as usize].files, 1);
+        assert!(r.lookup(b"2026-11-20").1);
+        let mut kids: Vec<&[u8]> = r.children(0).map(|k| r.dir_name(k)).collect();
+        kids.sort();
+        assert_eq!(kids, vec![&b"2026-11-20"[..], b"2026-11-23"]);
+        assert_eq!(r.compact(), 0);
     }
 }

@@ -81,6 +81,11 @@ pub struct Sweeper {
     inv: Option<Inventory>,
     /// When the last full inventory was taken (monotonic: immune to clock jumps).
     scanned_at: Option<Instant>,
+    /// The rolling reconcile: the next directory to re-read, when the last
+    /// slice was read, and when (and with how many reads) this round began.
+    slice: scan::SliceCursor,
+    sliced_at: Option<Instant>,
+    round: (Option<Instant>, u64),
     /// Directories that changed since the last sweep (from inotify).
     pending: Changes,
     /// Files whose unlink was refused (immutable, permissions), by (device,
@@ -150,6 +155,9 @@ impl Sweeper {
             metrics_failing: false,
             inv: None,
             scanned_at: None,
+            slice: scan::SliceCursor::default(),
+            sliced_at: None,
+            round: (None, 0),
             pending: Changes::default(),
             refused: Default::default(),
             roots: None,
@@ -315,13 +323,8 @@ impl Sweeper {
     /// changed.
     fn current_inventory(&mut self, policy: &Policy) -> Inventory {
         let pending = std::mem::take(&mut self.pending);
-        let due = self
-            .scanned_at
-            .is_none_or(|t| t.elapsed() >= policy.daemon.reconcile_interval.0);
         let mut why_full = match (&self.inv, &pending.lost) {
-            (None, _) => None,
             (Some(_), Some(lost)) => Some(format!("{lost}: taking a full inventory")),
-            (Some(_), None) if due => Some("reconciling: taking a full inventory".to_string()),
             _ => None,
         };
         if let (Some(inv), None) = (&mut self.inv, &why_full) {
@@ -334,9 +337,31 @@ impl Sweeper {
             }
             let started = Instant::now();
             let dirs = scan::dirs_for_paths(inv, pending.dirs.iter().map(|p| p.as_path()));
-            match scan::refresh(inv, policy, dirs) {
-                Ok(n) => {
-                    log::debug!("inventory: {n} directories re-read in {:?}", started.elapsed());
+            let quota = slice_quota(inv, self.sliced_at.or(self.scanned_at).map(|t| t.elapsed()), policy);
+            let refreshed = scan::refresh(inv, policy, dirs).and_then(|n| {
+                let s = scan::reconcile_slice(inv, policy, &mut self.slice, quota)?;
+                Ok((n, s))
+            });
+            match refreshed {
+                Ok((n, s)) => {
+                    log::debug!(
+                        "inventory: {n} changed and {} reconciled directories re-read in {:?}",
+                        s.read,
+                        started.elapsed()
+                    );
+                    self.sliced_at = Some(Instant::now());
+                    let round_started = *self.round.0.get_or_insert_with(Instant::now);
+                    self.round.1 += s.read;
+                    if s.round_done {
+                        log::info!(
+                            retention_event = "reconcile";
+                            "reconciled: all {} known directories re-read in slices over {}, {} vanished ones forgotten",
+                            self.round.1,
+                            humantime::format_duration(Duration::from_secs(round_started.elapsed().as_secs())),
+                            s.compacted
+                        );
+                        self.round = (None, 0);
+                    }
                     scan::rescan_failed_roots(inv, policy);
                     return self.inv.take().expect("present");
                 }
@@ -356,6 +381,7 @@ impl Sweeper {
         };
         let inv = scan::scan_with(policy, threads);
         self.scanned_at = Some(Instant::now());
+        (self.slice, self.sliced_at, self.round) = (scan::SliceCursor::default(), None, (None, 0));
         log::debug!(
             "inventory: {} recordings walked in {:?}",
             inv.files(),
@@ -856,6 +882,24 @@ impl Sweeper {
 /// (no walk): sources that stopped recording (less the acknowledged ones)
 /// and filesystems that can keep their floors for only a few more days, with
 /// the usage measured for the plan.
+/// How many known directories this sweep's slice of the rolling reconcile
+/// re-reads: the share of the tree that the time since the last slice is
+/// of `reconcile_interval` (so a round takes about that long whatever the
+/// sweeps' rhythm), counting at most two sweep intervals (a suspended box
+/// does not make one sweep read the whole tree), and at least one.
+fn slice_quota(inv: &Inventory, since_last: Option<Duration>, policy: &Policy) -> u64 {
+    let known: u64 = inv
+        .zones
+        .iter()
+        .flat_map(|z| &z.roots)
+        .map(|r| r.dirs.len() as u64)
+        .sum();
+    let cap = policy.daemon.sweep_interval.0 * 2;
+    let elapsed = since_last.unwrap_or(cap).min(cap).as_secs_f64();
+    let round = policy.daemon.reconcile_interval.0.as_secs_f64().max(1.0);
+    ((known as f64 * elapsed / round).ceil() as u64).max(1)
+}
+
 fn watch_alarms(
     policy: &Policy,
     inv: &Inventory,

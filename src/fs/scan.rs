@@ -550,8 +550,10 @@ fn reread(inv: &mut RootInventory, zone: &Zone, root: &DirHandle, dir: u32, stat
         stats.errors += 1;
     }
     for c in inv.children(dir).collect::<Vec<_>>() {
-        let same = listed.remove(OsStr::from_bytes(inv.dir_name(c))) == Some(inv.dirs[c as usize].ino);
-        if !same {
+        let name = OsStr::from_bytes(inv.dir_name(c));
+        if listed.get(name) == Some(&inv.dirs[c as usize].ino) {
+            listed.remove(name);
+        } else {
             inv.detach(c);
         }
     }
@@ -603,6 +605,82 @@ pub fn refresh(inv: &mut Inventory, policy: &Policy, dirs: impl IntoIterator<Ite
         }
     }
     Ok(stats.dirs)
+}
+
+/// Where the rolling reconcile stands: the next directory it re-reads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SliceCursor {
+    zone: usize,
+    root: usize,
+    dir: u32,
+}
+
+/// What one slice of the rolling reconcile did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Slice {
+    /// Known directories this slice re-read.
+    pub read: u64,
+    /// The slice reached the end of the last root: every directory known
+    /// when the round began was read since, and the roots were compacted.
+    pub round_done: bool,
+    /// Slots of vanished directories dropped by the compaction.
+    pub compacted: usize,
+}
+
+/// One slice of the rolling reconcile: re-reads up to `quota` known
+/// directories from `cursor` on, in arena order, as [`refresh`] does
+/// (recordings counted again, subdirectories that appeared walked whole,
+/// vanished or replaced ones detached). Over a round this finds what a
+/// full walk would (a file placed by hand in an old directory, a day
+/// restored from a backup) while no sweep reads more than its slice and
+/// no second arena is built. At the end of a round every root is
+/// compacted ([`RootInventory::compact`]) and the cursor starts again.
+/// Errors as [`refresh`]: a root vanished or changed.
+pub fn reconcile_slice(
+    inv: &mut Inventory,
+    policy: &Policy,
+    cursor: &mut SliceCursor,
+    quota: u64,
+) -> Result<Slice, String> {
+    let mut out = Slice::default();
+    while out.read < quota {
+        let Some(z) = inv.zones.get(cursor.zone) else {
+            for ri in inv.zones.iter_mut().flat_map(|z| z.roots.iter_mut()) {
+                out.compacted += ri.compact();
+            }
+            *cursor = SliceCursor::default();
+            out.round_done = true;
+            break;
+        };
+        let Some(ri) = z.roots.get(cursor.root) else {
+            *cursor = SliceCursor {
+                zone: cursor.zone + 1,
+                ..SliceCursor::default()
+            };
+            continue;
+        };
+        if ri.error.is_some() || cursor.dir as usize >= ri.dirs.len() {
+            cursor.root += 1;
+            cursor.dir = 0;
+            continue;
+        }
+        let mut batch = Vec::new();
+        let mut k = cursor.dir as usize;
+        while k < ri.dirs.len() && (batch.len() as u64) < quota - out.read {
+            if !ri.dirs[k].gone {
+                batch.push(DirRef {
+                    zone: ZoneId(cursor.zone as u16),
+                    root: cursor.root as u16,
+                    dir: k as u32,
+                });
+            }
+            k += 1;
+        }
+        cursor.dir = k as u32;
+        out.read += batch.len() as u64;
+        refresh(inv, policy, batch)?;
+    }
+    Ok(out)
 }
 
 /// Scans again every root that could not be scanned before (a missing
@@ -927,6 +1005,64 @@ mod tests {
         std::fs::create_dir(&root).unwrap();
         let dirs = dirs_for_paths(&inv, [root.as_path()]);
         assert!(refresh(&mut inv, &p, dirs).unwrap_err().contains("another directory"));
+    }
+
+    #[test]
+    fn a_round_of_slices_finds_what_a_full_walk_finds() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("rec");
+        let put = |d: &str, n: &str| {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+            std::fs::write(root.join(d).join(n), vec![1u8; 5000]).unwrap();
+        };
+        for day in ["2026-11-19", "2026-11-20", "2026-11-21"] {
+            for h in ["08", "09", "10"] {
+                for cam in ["cam01", "cam02"] {
+                    put(&format!("{day}/{h}/{cam}"), "00.00.mp4");
+                }
+            }
+        }
+        let p = policy_for(&root, "time = \"%Y-%m-%d/%H/*/%M.%S.mp4\"");
+        let mut inv = scan(&p);
+        let known = inv.zones[0].roots[0].dirs.len() as u64;
+        assert_eq!(known, 1 + 3 + 9 + 18);
+        // Changes no watch reports (old, unwatched directories): a file
+        // copied in by hand, a day restored, an hour removed, a camera
+        // replaced by another directory of the same name.
+        put("2026-11-19/08/cam01", "30.00.mp4");
+        put("2026-11-18/23/cam01", "00.00.mp4");
+        std::fs::remove_dir_all(root.join("2026-11-20/09")).unwrap();
+        std::fs::remove_dir_all(root.join("2026-11-21/10/cam02")).unwrap();
+        put("2026-11-21/10/cam02", "59.00.mp4");
+        let mut cursor = SliceCursor::default();
+        let mut slices = Vec::new();
+        loop {
+            let s = reconcile_slice(&mut inv, &p, &mut cursor, 7).unwrap();
+            assert!(s.read <= 7, "{s:?}");
+            slices.push(s);
+            if s.round_done {
+                break;
+            }
+            assert!(slices.len() < 20, "{slices:?}");
+        }
+        assert!(slices.len() >= 5, "a round of 7-directory slices: {slices:?}");
+        assert_eq!(picture(&inv), picture(&scan(&p)));
+        // Compacted at the end of the round: no slot of the removed hour
+        // and replaced camera (3 + 1) is left.
+        assert_eq!(slices.last().unwrap().compacted, 4);
+        assert_eq!(inv.zones[0].roots[0].gone_slots(), 0);
+        assert_eq!(inv.zones[0].roots[0].dirs.len(), scan(&p).zones[0].roots[0].dirs.len());
+        // The next round starts over, and still matches.
+        put("2026-11-20/08/cam02", "10.00.mp4");
+        while !reconcile_slice(&mut inv, &p, &mut cursor, 10).unwrap().round_done {}
+        assert_eq!(picture(&inv), picture(&scan(&p)));
+        // A root that is now another directory needs a full scan.
+        std::fs::rename(&root, t.path().join("old")).unwrap();
+        std::fs::create_dir(&root).unwrap();
+        let mut cursor = SliceCursor::default();
+        assert!(reconcile_slice(&mut inv, &p, &mut cursor, 10)
+            .unwrap_err()
+            .contains("another directory"));
     }
 
     #[test]
