@@ -53,7 +53,9 @@ fn policy(dir: &Path, name: &str, state: &Path, root: &Path, max_age: &str) -> P
 }
 
 /// Seqs of delete records that did not take effect, by what reconciled them.
-fn not_done(records: &[serde_json::Value]) -> BTreeSet<u64> {
+/// The deletions a batch did not carry out, by their record's seq and
+/// path (a grouped record's files share its seq).
+fn not_done(records: &[serde_json::Value]) -> BTreeSet<(u64, PathBuf)> {
     let mut out = BTreeSet::new();
     for r in records {
         let lists: &[&str] = match r["action"].as_str() {
@@ -63,7 +65,8 @@ fn not_done(records: &[serde_json::Value]) -> BTreeSet<u64> {
         };
         for l in lists {
             for item in r[*l].as_array().into_iter().flatten() {
-                out.insert(item["seq"].as_u64().unwrap());
+                let p = retentiond::audit::path_from_value(&item["path"]).unwrap();
+                out.insert((item["seq"].as_u64().unwrap(), PathBuf::from(p)));
             }
         }
     }
@@ -189,7 +192,7 @@ fn kill_9_during_sweeps_loses_nothing_and_leaves_a_true_record() {
             let p = PathBuf::from(retentiond::audit::path_from_value(&r["path"]).unwrap());
             let seq = r["seq"].as_u64().unwrap();
             claimed.entry(p.clone()).or_default().push(seq);
-            if !undone.contains(&seq) {
+            if !undone.contains(&(seq, p.clone())) {
                 *effective.entry(p).or_default() += 1;
             }
         }

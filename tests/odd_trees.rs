@@ -14,6 +14,7 @@ use std::process::Command;
 
 use common::*;
 use retentiond::demo::treegen::write_file;
+use serde_json::Value;
 
 const DAY: i64 = 86_400;
 
@@ -57,7 +58,7 @@ fn odd_names_are_deleted_and_recorded_losslessly() {
     // One record per line: a newline in a name cannot split a record.
     let raw = std::fs::read(state.join("audit.jsonl")).unwrap();
     let lines = raw.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count();
-    assert_eq!(lines, audit_records(&state.join("audit.jsonl")).len());
+    assert_eq!(lines, raw_audit_records(&state.join("audit.jsonl")).len());
     let v = retentionctl(&["--config", p.to_str().unwrap(), "audit", "verify"]);
     assert!(v.status.success(), "{}", text(&v));
     // `audit show --path` finds a non-UTF-8 one.
@@ -267,16 +268,17 @@ fn files_gone_or_still_being_written_are_handled() {
     // reconciled by its batch-done record (vanished): no record claims
     // a deletion that did not happen.
     let recs = audit_records(&state.join("audit.jsonl"));
-    let vanished: Vec<u64> = recs
+    // (A grouped record's files share its seq: an outcome names a file by both.)
+    let vanished: Vec<(u64, Value)> = recs
         .iter()
         .filter(|r| r["action"] == "batch-done")
         .flat_map(|r| r["vanished"].as_array().cloned().unwrap_or_default())
-        .map(|v| v["seq"].as_u64().unwrap())
+        .map(|v| (v["seq"].as_u64().unwrap(), v["path"].clone()))
         .collect();
     for r in recs.iter().filter(|r| r["action"] == "delete") {
         let p = PathBuf::from(retentiond::audit::path_from_value(&r["path"]).unwrap());
         let n: u32 = p.file_stem().unwrap().to_str().unwrap().parse().unwrap();
-        let reconciled = vanished.contains(&r["seq"].as_u64().unwrap());
+        let reconciled = vanished.contains(&(r["seq"].as_u64().unwrap(), r["path"].clone()));
         assert_eq!(
             n < 25,
             reconciled,

@@ -111,9 +111,10 @@ pub const RESERVE_SLOP: u64 = 64 << 10;
 /// Free space left to the recorders when the reserve is set aside.
 const RESERVE_SLACK: u64 = 1 << 20;
 
-/// Bytes one deletion writes to the log (its `delete` record, about 450
-/// bytes, and its share of the batch's records), for capacity planning when
-/// the log shares a filesystem with recordings.
+/// Bytes one deletion may write to the log (a `delete` record of its own,
+/// about 450 bytes, and its share of the batch's records; a file of a
+/// grouped record costs far less), for capacity planning when the log
+/// shares a filesystem with recordings: an upper bound.
 pub const BYTES_PER_DELETION: u64 = 600;
 
 /// At most this many torn bytes are kept (in hex) in a repair record.

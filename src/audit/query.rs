@@ -114,12 +114,15 @@ pub fn show(log: &Path, q: &Query) -> Result<Value, String> {
     for r in records {
         let r = r.map_err(|e| format!("{}: {e}", log.display()))?;
         scanned += 1;
-        if m.matches(&r) {
-            matched += 1;
-            if kept.len() == limit {
-                kept.pop_front();
+        // A grouped deletion record answers per file, as before grouping.
+        for r in r.per_file() {
+            if m.matches(&r) {
+                matched += 1;
+                if kept.len() == limit {
+                    kept.pop_front();
+                }
+                kept.push_back(record_json(&r));
             }
-            kept.push_back(record_json(&r));
         }
     }
     Ok(json!({
@@ -138,6 +141,17 @@ pub fn about_path(log: &Path, path: &Path) -> Result<Vec<Value>, String> {
     let mut seqs: Vec<u64> = Vec::new();
     for r in audit::read_records(log).map_err(|e| format!("{}: {e}", log.display()))? {
         let r = r.map_err(|e| format!("{}: {e}", log.display()))?;
+        if r.is_grouped() {
+            // A grouped record: the file's own record, if it names the file.
+            let dir = r.fields.get("path").and_then(path_from_value);
+            if dir.is_some_and(|d| path.parent() == Some(Path::new(&d))) {
+                let mine = r.per_file().into_iter().find(|f| f.fields.get("path") == Some(&want));
+                if let Some(f) = mine {
+                    out.push(record_json(&f));
+                }
+            }
+            continue;
+        }
         // A unit's record names each of its files.
         let member = r.action == schema::Action::Delete
             && r.fields.get("members").is_some()
@@ -306,19 +320,22 @@ pub fn access_log(log: &Path, q: &AccessQuery) -> Result<Value, String> {
             }
         }
         remember(&r, &mut holds, &mut cases);
-        let row = access_row(&r, &m, &holds, &cases, &mut accesses);
-        let Some(mut row) = row else { continue };
-        if q.user.as_deref().is_some_and(|u| row["by"].as_str() != Some(u)) {
-            continue;
+        // A grouped deletion record answers per file.
+        for r in r.per_file() {
+            let row = access_row(&r, &m, &holds, &cases, &mut accesses);
+            let Some(mut row) = row else { continue };
+            if q.user.as_deref().is_some_and(|u| row["by"].as_str() != Some(u)) {
+                continue;
+            }
+            row["seq"] = r.seq.into();
+            row["ts"] = r.ts.clone().into();
+            row["action"] = r.action.clone().into();
+            matched += 1;
+            if kept.len() == limit {
+                kept.pop_front();
+            }
+            kept.push_back(row);
         }
-        row["seq"] = r.seq.into();
-        row["ts"] = r.ts.clone().into();
-        row["action"] = r.action.clone().into();
-        matched += 1;
-        if kept.len() == limit {
-            kept.pop_front();
-        }
-        kept.push_back(row);
     }
     Ok(json!({
         "rows": Vec::from(kept),

@@ -18,6 +18,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::audit::{path_from_value, path_value};
 use crate::core::alarm::{Alarm, AlarmKind};
 use crate::core::guard::Trigger;
+use crate::core::plan::reason_text;
+use crate::core::units::Timestamp;
 
 /// What a record says happened (its `action` field).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -256,23 +258,36 @@ pub struct ZoneLoaded {
     pub when_full: String,
 }
 
-/// `delete`: one recording about to be deleted, and why (written ahead).
+/// `delete`: a recording about to be deleted, and why (written ahead).
+///
+/// One record names one of three things, told by `unit`:
+/// - absent: one file, `path`;
+/// - "dir" or "group": one unit of several files deleted together
+///   (`path` is its directory, or its directory and key), its `members`;
+/// - "files": the files of one directory deleted for the same reason in
+///   one batch (a grouped record): `path` is the directory, `files` its
+///   files, each `[name, size, bytes, seconds after rec_time]`; `text` is
+///   the sentence's shared part, completed per file from its recording
+///   time, `decided` and `held` ([`Delete::each`]).
+///
+/// Grouped records (since 0.20) cost a few bytes per file where a record
+/// of its own cost a line and a hash; readers answer per file either way.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Delete {
     /// Its zone.
     pub zone: String,
-    /// Its absolute path.
+    /// Its absolute path (a grouped record's: the directory).
     pub path: RecPath,
-    /// Its size.
+    /// Its size (a unit's or a grouped record's: the sum).
     pub size: u64,
     /// The bytes its deletion frees (allocated blocks).
     pub bytes: u64,
-    /// Its recording time, RFC 3339.
+    /// Its recording time, RFC 3339 (a grouped record's: the earliest).
     pub rec_time: String,
     /// The reason code ([`crate::core::plan::Cause`]).
     pub reason: String,
-    /// The reason in words.
+    /// The reason in words (a grouped record's: the shared part).
     pub text: String,
     /// The digest of the policy that decided it.
     pub policy: String,
@@ -282,24 +297,63 @@ pub struct Delete {
     /// The zone's rule whose floor and ceiling applied, if one did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
-    /// What the recording is when it is more than one file: "dir" (the
-    /// path is its directory) or "group" (the path is its directory and
-    /// its key). Absent for a single file.
+    /// What the record names when it is more than one file: "dir" (the
+    /// path is a unit's directory), "group" (the path is a unit's
+    /// directory and its key), "files" (a grouped record). Absent for a
+    /// single file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
     /// A unit's files, as deleted together; `size` and `bytes` are their sums.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<Member>,
+    /// A grouped record's former hold part of each file's sentence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
+    /// A grouped record's decision time, RFC 3339: each file's age is from it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decided: Option<String>,
+    /// A grouped record's files.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<GroupFile>,
 }
 
+/// One file of a grouped `delete` record, written as a JSON array:
+/// `[name, size, bytes, seconds after the record's rec_time]`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GroupFile(pub RecPath, pub u64, pub u64, pub i64);
+
+/// What a grouped record's kind (`unit`) is.
+pub const GROUPED: &str = "files";
+
 impl Delete {
+    /// Whether this is a grouped record (several files of one directory).
+    pub fn is_grouped(&self) -> bool {
+        self.unit.as_deref() == Some(GROUPED)
+    }
+
+    /// Whether this is a unit's record (several files as one recording).
+    pub fn is_unit(&self) -> bool {
+        self.unit.is_some() && !self.is_grouped()
+    }
+
+    /// How many recordings it names: a grouped record's files, else one.
+    pub fn recordings(&self) -> u64 {
+        if self.is_grouped() {
+            self.files.len() as u64
+        } else {
+            1
+        }
+    }
+
     /// The absolute paths of the files this record deletes: the path
-    /// itself for a single file, each member's for a unit.
+    /// itself for a single file, each member's for a unit, each file's
+    /// for a grouped record.
     pub fn files(&self) -> Vec<std::ffi::OsString> {
         use std::path::Path;
         let path = Path::new(&self.path.0);
         match self.unit.as_deref() {
             None => vec![self.path.0.clone()],
+            Some(GROUPED) => self.files.iter().map(|f| path.join(&f.0 .0).into_os_string()).collect(),
             Some(kind) => {
                 let base = if kind == "dir" {
                     path
@@ -311,6 +365,51 @@ impl Delete {
                     .map(|m| base.join(&m.name.0).into_os_string())
                     .collect()
             }
+        }
+    }
+
+    /// The record per recording, as a record of its own would have said
+    /// it: a grouped record's files each with its path, size, recording
+    /// time and whole sentence; any other record as it is.
+    pub fn each(&self) -> Vec<Delete> {
+        if !self.is_grouped() {
+            return vec![self.clone()];
+        }
+        let base = Timestamp::parse_rfc3339(&self.rec_time).unwrap_or_default();
+        let decided = self.decided.as_deref().and_then(Timestamp::parse_rfc3339);
+        let dir = std::path::Path::new(&self.path.0);
+        self.files
+            .iter()
+            .map(|f| {
+                let t = Timestamp(base.0.saturating_add(f.3));
+                Delete {
+                    path: RecPath(dir.join(&f.0 .0).into_os_string()),
+                    size: f.1,
+                    bytes: f.2,
+                    rec_time: t.rfc3339(),
+                    text: match decided {
+                        Some(d) => reason_text(&self.text, t, d, self.held.as_deref()),
+                        None => self.text.clone(),
+                    },
+                    unit: None,
+                    held: None,
+                    decided: None,
+                    files: Vec::new(),
+                    ..self.clone_head()
+                }
+            })
+            .collect()
+    }
+
+    /// The fields a grouped record's files share.
+    fn clone_head(&self) -> Delete {
+        Delete {
+            zone: self.zone.clone(),
+            reason: self.reason.clone(),
+            policy: self.policy.clone(),
+            former_hold: self.former_hold,
+            rule: self.rule.clone(),
+            ..Delete::default()
         }
     }
 }

@@ -429,6 +429,45 @@ impl Record {
         }
         F::deserialize(&self.fields).ok()
     }
+
+    /// Whether it is a grouped `delete` record (several files of one
+    /// directory, [`schema::Delete`]).
+    pub fn is_grouped(&self) -> bool {
+        self.action == schema::Action::Delete
+            && self.fields.get("unit").and_then(Value::as_str) == Some(schema::GROUPED)
+    }
+
+    /// The record as auditors read it, one per recording: a grouped
+    /// `delete` record as a record per file, each as a record of its own
+    /// would have said it (same seq, time, file and line; its path, size,
+    /// recording time and whole sentence); any other record as it is.
+    pub fn per_file(self) -> Vec<Record> {
+        if !self.is_grouped() {
+            return vec![self];
+        }
+        let Some(d) = self.fields_as::<schema::Delete>() else {
+            return vec![self];
+        };
+        let each = d.each();
+        if each.is_empty() {
+            return vec![self];
+        }
+        each.into_iter()
+            .map(|f| Record {
+                seq: self.seq,
+                ts: self.ts.clone(),
+                action: self.action.clone(),
+                fields: match serde_json::to_value(f) {
+                    Ok(Value::Object(m)) => m,
+                    _ => Map::new(),
+                },
+                prev: self.prev.clone(),
+                hash: self.hash.clone(),
+                file: self.file.clone(),
+                line: self.line,
+            })
+            .collect()
+    }
 }
 
 pub(super) fn parse_record(bytes: &[u8], file: &Path, line: u64) -> Result<Record, String> {

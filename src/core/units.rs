@@ -155,6 +155,13 @@ impl Timestamp {
         }
     }
 
+    /// The time an RFC 3339 string names (any offset), to the second.
+    pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|t| Timestamp(t.timestamp()))
+    }
+
     /// Short human form in UTC, e.g. "2026-10-20 14:00".
     pub fn short(self) -> String {
         match chrono::DateTime::from_timestamp(self.0, 0) {

@@ -187,10 +187,21 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
             continue;
         };
         if !shown.contains(&zone) {
-            let mut v = serde_json::Value::Object(r.fields.clone());
-            v["seq"] = r.seq.into();
-            v["ts"] = r.ts.clone().into();
+            // A grouped record (a directory's files) shows its first file.
+            let grouped = r
+                .is_grouped()
+                .then(|| r.fields.get("files").and_then(|f| f.as_array()).map_or(0, Vec::len));
+            let first = r.per_file().swap_remove(0);
+            let mut v = serde_json::Value::Object(first.fields);
+            v["seq"] = first.seq.into();
+            v["ts"] = first.ts.into();
             writeln!(out, "  {}", serde_json::to_string(&v)?)?;
+            if let Some(n) = grouped {
+                writeln!(
+                    out,
+                    "    (the first of the {n} files of its directory that this one record names)"
+                )?;
+            }
             shown.push(zone);
             if shown.len() == policy.zones.len() {
                 break;

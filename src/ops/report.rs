@@ -286,7 +286,7 @@ pub fn report(log: &Path, req: &ReportRequest) -> Result<Value, String> {
                 .or_default()
                 .deleted
                 .entry(del.reason.clone())
-                .or_default() += 1;
+                .or_default() += del.recordings() as i64;
             batch.insert(r.seq, (del.zone, d, del.reason));
         } else if r.action == Action::BatchDone || r.action == Action::Recovered {
             let undone: Vec<u64> = if let Some(b) = r.fields_as::<schema::BatchDone>() {

@@ -35,7 +35,7 @@ use crate::core::holds::HoldSet;
 use crate::core::inventory::{DirRef, Inventory};
 use crate::core::inventory::{FileStat, Member};
 use crate::core::layout::Unit;
-use crate::core::plan::{Entry, Files, Plan, Verdict};
+use crate::core::plan::{Entry, Files, Plan, Reason, Verdict};
 use crate::core::policy::Policy;
 use crate::core::units::{Bytes, Timestamp};
 use crate::fs::handle::DirHandle;
@@ -287,6 +287,17 @@ pub fn execute_into(
     Ok(())
 }
 
+/// Whether two deletions' records can be one grouped record: the same
+/// reason but for the file's own recording time.
+fn same_basis(a: &Reason, b: &Reason) -> bool {
+    a.code == b.code
+        && a.basis == b.basis
+        && a.held == b.held
+        && a.former_hold == b.former_hold
+        && a.rule == b.rule
+        && a.decided == b.decided
+}
+
 /// How many of `cands` (at least one) have records that fit in `room`
 /// bytes: a unit's record names each of its members.
 fn fitting(cands: &[Candidate], room: u64) -> usize {
@@ -408,6 +419,9 @@ fn run_batch(
         // Lock order: the holds lock (taken by the gate), then the audit log.
         let mut audit = audit.map(lock_audit);
         let mut pending: Vec<Pending> = Vec::new();
+        // The batch's deletions, decided, before their records are written:
+        // a plain file's share one grouped record per directory and reason.
+        let mut decided: Vec<(&Candidate, Reason, PathBuf)> = Vec::new();
         for c in cands {
             let e = &entries[c.entry];
             if dirs[c.entry].is_none() {
@@ -421,54 +435,85 @@ fn run_batch(
             let path = inv.root(e.dir).abs_path(e.dir.dir).join(&c.name);
             match plan.verdict(e, zone, holds, &c.rel, c.time, c.stat.mtime) {
                 Verdict::Keep(_) => report.kept += 1,
-                Verdict::Delete(reason) => {
-                    if opts.dry_run {
-                        let t = report.by_reason.entry((zone.name.0.clone(), reason.code)).or_default();
-                        t.0 += 1;
-                        t.1 += Bytes(c.stat.frees());
-                        if let Some(list) = opts.list {
-                            list(Decided {
-                                path,
-                                zone: zone.name.0.clone(),
-                                code: reason.code,
-                                text: reason.text,
-                                size: c.stat.size,
-                            });
-                        }
-                        continue;
+                Verdict::Delete(reason) if opts.dry_run => {
+                    let t = report.by_reason.entry((zone.name.0.clone(), reason.code)).or_default();
+                    t.0 += 1;
+                    t.1 += Bytes(c.stat.frees());
+                    if let Some(list) = opts.list {
+                        list(Decided {
+                            path,
+                            zone: zone.name.0.clone(),
+                            code: reason.code,
+                            text: reason.text(),
+                            size: c.stat.size,
+                        });
                     }
-                    let audit = audit.as_deref_mut().expect("a real sweep has an audit log");
-                    let seq = audit.record(&schema::Delete {
-                        zone: zone.name.0.clone(),
-                        path: RecPath::from(&path),
-                        size: c.stat.size,
-                        bytes: c.stat.frees(),
-                        rec_time: c.time.rfc3339(),
-                        reason: reason.code.to_string(),
-                        text: reason.text,
-                        policy: plan.policy_digest.clone(),
-                        former_hold: reason.former_hold.map(|h| h.0),
-                        rule: reason.rule.clone(),
-                        unit: (!matches!(zone.unit, Unit::File)).then(|| zone.unit.kind().to_string()),
-                        members: c.members.iter().map(schema::Member::from).collect(),
-                    })?;
-                    pending.push(Pending {
-                        entry: c.entry,
-                        name: c.name.clone(),
-                        stat: c.stat,
-                        members: c.members.clone(),
-                        path,
-                        seq,
-                        code: reason.code,
-                        time: c.time,
-                    });
                 }
+                Verdict::Delete(reason) => decided.push((c, reason, path)),
             }
         }
-        if opts.dry_run || pending.is_empty() {
+        if opts.dry_run || decided.is_empty() {
             return Ok(());
         }
         let audit = audit.as_deref_mut().expect("a real sweep has an audit log");
+        for group in decided.chunk_by(|a, b| {
+            let unit = &policy.zones[entries[a.0.entry].dir.zone.0 as usize].unit;
+            matches!(unit, Unit::File) && a.0.entry == b.0.entry && same_basis(&a.1, &b.1)
+        }) {
+            let (c, reason, path) = &group[0];
+            let zone = &policy.zones[entries[c.entry].dir.zone.0 as usize];
+            let seq = if group.len() == 1 {
+                audit.record(&schema::Delete {
+                    zone: zone.name.0.clone(),
+                    path: RecPath::from(path),
+                    size: c.stat.size,
+                    bytes: c.stat.frees(),
+                    rec_time: c.time.rfc3339(),
+                    reason: reason.code.to_string(),
+                    text: reason.text(),
+                    policy: plan.policy_digest.clone(),
+                    former_hold: reason.former_hold.map(|h| h.0),
+                    rule: reason.rule.clone(),
+                    unit: (!matches!(zone.unit, Unit::File)).then(|| zone.unit.kind().to_string()),
+                    members: c.members.iter().map(schema::Member::from).collect(),
+                    ..Default::default()
+                })?
+            } else {
+                let since = group.iter().map(|g| g.0.time).min().unwrap_or(c.time);
+                audit.record(&schema::Delete {
+                    zone: zone.name.0.clone(),
+                    path: RecPath::from(inv.root(entries[c.entry].dir).abs_path(entries[c.entry].dir.dir)),
+                    size: group.iter().map(|g| g.0.stat.size).sum(),
+                    bytes: group.iter().map(|g| g.0.stat.frees()).sum(),
+                    rec_time: since.rfc3339(),
+                    reason: reason.code.to_string(),
+                    text: reason.basis.clone(),
+                    policy: plan.policy_digest.clone(),
+                    former_hold: reason.former_hold.map(|h| h.0),
+                    rule: reason.rule.clone(),
+                    unit: Some(schema::GROUPED.to_string()),
+                    members: Vec::new(),
+                    held: reason.held.clone(),
+                    decided: Some(reason.decided.rfc3339()),
+                    files: group
+                        .iter()
+                        .map(|(c, _, _)| {
+                            schema::GroupFile(RecPath::from(&c.name), c.stat.size, c.stat.frees(), c.time.0 - since.0)
+                        })
+                        .collect(),
+                })?
+            };
+            pending.extend(group.iter().map(|(c, reason, path)| Pending {
+                entry: c.entry,
+                name: c.name.clone(),
+                stat: c.stat,
+                members: c.members.clone(),
+                path: path.clone(),
+                seq,
+                code: reason.code,
+                time: c.time,
+            }));
+        }
         // The write-ahead point: nothing is unlinked unless its record is durable.
         audit.sync()?;
         let mut deleted = 0u64;
@@ -651,7 +696,7 @@ pub fn recover(audit: &mut AuditLog, policy: &Policy) -> Result<usize, AuditErro
     for (seq, d) in &open {
         let files = d.files();
         let here: Vec<bool> = files.iter().map(|f| exists(f)).collect();
-        let is_split = d.unit.is_some() && here.iter().any(|h| *h) && here.iter().any(|h| !*h);
+        let is_split = d.is_unit() && here.iter().any(|h| *h) && here.iter().any(|h| !*h);
         if is_split {
             split += 1;
             let done = finish_unit(policy, d);

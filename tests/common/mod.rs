@@ -161,19 +161,32 @@ pub fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
     }
 }
 
-/// Every audit record (all segments), as JSON with `seq` and `action` merged in.
+/// Every audit record (all segments), as JSON with `seq` and `action`
+/// merged in, as auditors read them: a grouped deletion record as one
+/// record per file ([`raw_audit_records`] keeps it whole).
 pub fn audit_records(log: &Path) -> Vec<Value> {
     retentiond::audit::read_records(log)
         .unwrap()
-        .map(|r| {
-            let r = r.unwrap();
-            let mut v = Value::Object(r.fields);
-            v["seq"] = r.seq.into();
-            v["action"] = r.action.into();
-            v["ts"] = r.ts.into();
-            v
-        })
+        .flat_map(|r| r.unwrap().per_file())
+        .map(as_json)
         .collect()
+}
+
+/// Every audit record (all segments) as written, grouped ones whole.
+#[allow(dead_code)]
+pub fn raw_audit_records(log: &Path) -> Vec<Value> {
+    retentiond::audit::read_records(log)
+        .unwrap()
+        .map(|r| as_json(r.unwrap()))
+        .collect()
+}
+
+fn as_json(r: retentiond::audit::Record) -> Value {
+    let mut v = Value::Object(r.fields);
+    v["seq"] = r.seq.into();
+    v["action"] = r.action.into();
+    v["ts"] = r.ts.into();
+    v
 }
 
 /// The deletion records' paths, each with its reason code.

@@ -200,17 +200,46 @@ impl Cause {
     ];
 }
 
-/// A reason code with its plain sentence.
+/// A reason code with its plain sentence, kept in parts: the basis every
+/// file of a decision shares, and what is the file's own (its recording
+/// time, its age, a former hold). The audit log's grouped deletion records
+/// write the shared part once per directory ([`reason_text`] puts them
+/// back together).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reason {
     /// Machine code, e.g. `max-age`.
     pub code: &'static str,
-    /// For people, e.g. "older than max_age 28d: recorded 2026-10-20 14:00, age 29d 3h".
-    pub text: String,
+    /// For people, the shared part, e.g. "older than max_age 28d".
+    pub basis: String,
+    /// The former hold's part, e.g. "was held by hold 3 (case C-9), released ...".
+    pub held: Option<String>,
+    /// When the file was recorded.
+    pub recorded: Timestamp,
+    /// When it was decided (the plan's now), for its age.
+    pub decided: Timestamp,
     /// A released or lapsed hold that covered the file, cited by its record.
     pub former_hold: Option<HoldId>,
     /// The zone's rule that set its floor and ceiling, if one did.
     pub rule: Option<String>,
+}
+
+impl Reason {
+    /// The whole sentence, e.g. "older than max_age 28d: recorded
+    /// 2026-10-20 14:00, age 29d 3h".
+    pub fn text(&self) -> String {
+        reason_text(&self.basis, self.recorded, self.decided, self.held.as_deref())
+    }
+}
+
+/// A deletion's sentence from its parts: "{basis}: recorded {time}, age
+/// {age}", then "; {held}" when a former hold covered it.
+pub fn reason_text(basis: &str, recorded: Timestamp, decided: Timestamp, held: Option<&str>) -> String {
+    let held = held.map(|h| format!("; {h}")).unwrap_or_default();
+    format!(
+        "{basis}: recorded {}, age {}{held}",
+        recorded.short(),
+        recorded.age_at(decided)
+    )
 }
 
 /// Which files of a directory an entry deletes.
@@ -1225,7 +1254,10 @@ impl Plan {
                 return match &self.erasure {
                     Some(er) if er.scope.covers(&zone.name, rel, time) => Verdict::Delete(Reason {
                         code: Cause::Erasure.code(),
-                        text: format!("{}: recorded {}", er.text, time.short()),
+                        basis: er.text.clone(),
+                        held: None,
+                        recorded: time,
+                        decided: self.now,
                         former_hold: None,
                         rule: None,
                     }),
@@ -1258,7 +1290,7 @@ impl Plan {
                 Some(r) => format!("released {} by {}: {}", r.at.short(), r.by, r.reason),
                 None => format!("lapsed {}", h.expires.map(|e| e.short()).unwrap_or_default()),
             };
-            reason.text.push_str(&format!("; was held by {}, {how}", h.label()));
+            reason.held = Some(format!("was held by {}, {how}", h.label()));
             reason.former_hold = Some(h.id);
         }
         Verdict::Delete(reason)
@@ -1267,15 +1299,13 @@ impl Plan {
     /// The reason for deleting a recording of `zone`'s class `class` (see
     /// [`Zone::class_of`]) recorded at `time` for `cause`.
     pub fn reason(&self, cause: Cause, zone: &Zone, class: usize, time: Timestamp) -> Reason {
-        let age = time.age_at(self.now);
         let p = zone.params(class);
         let of_rule = p.rule.map(|r| format!(" (rule {r})")).unwrap_or_default();
-        let rec = format!("recorded {}, age {}", time.short(), age);
-        let text = match cause {
-            Cause::MaxAge => format!("older than max_age {}{of_rule}: {rec}", p.max_age),
+        let basis = match cause {
+            Cause::MaxAge => format!("older than max_age {}{of_rule}", p.max_age),
             // A rule's own quota, or the zone's.
             Cause::Quota { override_floor } => format!(
-                "{} is over its max_bytes {}; oldest first{}: {rec}",
+                "{} is over its max_bytes {}; oldest first{}",
                 match p.rule {
                     Some(r) if p.max_bytes.is_some() => format!("rule {r} of zone {}", zone.name),
                     _ => format!("zone {}", zone.name),
@@ -1298,21 +1328,24 @@ impl Plan {
                 );
                 if override_floor {
                     format!(
-                        "{base}; floors could not relieve it, and zone {} (priority {}) allows deleting below its floor {}{of_rule} (when_full = override-floor): {rec}",
+                        "{base}; floors could not relieve it, and zone {} (priority {}) allows deleting below its floor {}{of_rule} (when_full = override-floor)",
                         zone.name, p.priority, p.min_age
                     )
                 } else {
-                    format!("{base}, never younger than the floor {}{of_rule}: {rec}", p.min_age)
+                    format!("{base}, never younger than the floor {}{of_rule}", p.min_age)
                 }
             }
             Cause::Erasure => match &self.erasure {
-                Some(er) => format!("{}: {rec}", er.text),
-                None => format!("erasure: {rec}"),
+                Some(er) => er.text.clone(),
+                None => "erasure".to_string(),
             },
         };
         Reason {
             code: cause.code(),
-            text,
+            basis,
+            held: None,
+            recorded: time,
+            decided: self.now,
             former_hold: None,
             rule: p.rule.map(str::to_string),
         }

@@ -249,8 +249,13 @@ fn max_age_deletes_exactly_the_expired_files() {
     assert!(pl.alarms.is_empty());
     let e = &pl.entries[0];
     let r = pl.reason(e.cause, &p.zones[0], 0, Timestamp(NOW - 29 * DAY - 3 * 3600));
-    assert!(r.text.starts_with("older than max_age 28d: recorded "), "{}", r.text);
-    assert!(r.text.ends_with("age 29d 3h"), "{}", r.text);
+    assert_eq!(r.basis, "older than max_age 28d");
+    assert!(
+        r.text().starts_with("older than max_age 28d: recorded "),
+        "{}",
+        r.text()
+    );
+    assert!(r.text().ends_with("age 29d 3h"), "{}", r.text());
 }
 
 #[test]
@@ -319,9 +324,9 @@ fn released_hold_is_cited() {
     let _ = inv;
     match pl.verdict(e, &p.zones[0], &holds, b"a/f.mp4", det_time, files[0].mtime) {
         Verdict::Delete(r) => assert!(
-            r.text.contains("was held by hold 3 (case C-9), released") && r.text.contains("case closed"),
+            r.text().contains("was held by hold 3 (case C-9), released") && r.text().contains("case closed"),
             "{}",
-            r.text
+            r.text()
         ),
         v => panic!("{v:?}"),
     }
