@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use retentiond::demo::treegen::{frigate, TreeSpec};
+use retentiond::demo::treegen::{frigate_sized, TreeSpec};
 
 /// Builds a Frigate-like recording tree.
 #[derive(Parser)]
@@ -32,6 +32,10 @@ struct Args {
     /// Bytes in each file.
     #[arg(long, default_value_t = 0)]
     size: usize,
+    /// Instead of --size bytes of content, give each file an apparent
+    /// size of its own around this many bytes, with no blocks (sparse).
+    #[arg(long)]
+    sparse_size: Option<u64>,
     /// Unix time the footage ends (default: now).
     #[arg(long)]
     end: Option<i64>,
@@ -80,7 +84,7 @@ fn main() -> ExitCode {
     let t0 = std::time::Instant::now();
     let made = std::fs::create_dir_all(&a.root).and_then(|()| match a.frames {
         Some(f) => zoneminder(&a.root, &spec, f),
-        None => frigate(&a.root, &spec),
+        None => frigate_sized(&a.root, &spec, a.sparse_size),
     });
     match made {
         Ok(n) => {

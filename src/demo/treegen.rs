@@ -27,6 +27,15 @@ pub struct TreeSpec {
 /// Writes the tree, one hour directory at a time spread over the CPUs
 /// (creating files is system-call bound); returns how many files it made.
 pub fn frigate(root: &Path, spec: &TreeSpec) -> io::Result<u64> {
+    frigate_sized(root, spec, None)
+}
+
+/// [`frigate`], each file instead of its payload given an apparent size
+/// of its own when `sparse` is set: between half and one and a half times
+/// it, the same for the same camera and time (identical trees stay
+/// identical), with no blocks (a size as varied as real segments', for
+/// what records it, on a disk that holds millions of them).
+pub fn frigate_sized(root: &Path, spec: &TreeSpec, sparse: Option<u64>) -> io::Result<u64> {
     let start = spec.end - (spec.days * 86_400.0) as i64;
     let first = start - start.rem_euclid(spec.segment);
     // Each hour's span: [from, to).
@@ -46,7 +55,7 @@ pub fn frigate(root: &Path, spec: &TreeSpec) -> io::Result<u64> {
                     let payload = vec![0u8; spec.size];
                     let mut n = 0;
                     for &(from, to) in hours.iter().skip(k).step_by(threads) {
-                        n += hour(root, spec, &payload, from, to)?;
+                        n += hour(root, spec, &payload, sparse, from, to)?;
                     }
                     Ok(n)
                 })
@@ -56,7 +65,7 @@ pub fn frigate(root: &Path, spec: &TreeSpec) -> io::Result<u64> {
     })
 }
 
-fn hour(root: &Path, spec: &TreeSpec, payload: &[u8], from: i64, to: i64) -> io::Result<u64> {
+fn hour(root: &Path, spec: &TreeSpec, payload: &[u8], sparse: Option<u64>, from: i64, to: i64) -> io::Result<u64> {
     let hour_dir = root.join(utc(from)?.format("%Y-%m-%d/%H").to_string());
     let mut n = 0;
     for c in 0..spec.cams {
@@ -65,7 +74,15 @@ fn hour(root: &Path, spec: &TreeSpec, payload: &[u8], from: i64, to: i64) -> io:
         let mut tt = from;
         while tt < to {
             let f = d.join(utc(tt)?.format("%M.%S.mp4").to_string());
-            write_file(&f, payload, tt + spec.segment)?;
+            match sparse {
+                None => write_file(&f, payload, tt + spec.segment)?,
+                Some(mean) => {
+                    let size = mean / 2 + splitmix(((c as u64) << 40) ^ tt as u64) % mean.max(1);
+                    let file = File::create(&f)?;
+                    file.set_len(size)?;
+                    file.set_modified(UNIX_EPOCH + Duration::from_secs((tt + spec.segment).max(0) as u64))?;
+                }
+            }
             n += 1;
             tt += spec.segment;
         }
@@ -80,6 +97,14 @@ pub fn write_file(path: &Path, payload: &[u8], mtime: i64) -> io::Result<()> {
         f.write_all(payload)?;
     }
     f.set_modified(UNIX_EPOCH + Duration::from_secs(mtime.max(0) as u64))
+}
+
+/// A well-mixed 64-bit value of `x` (SplitMix64's finalizer).
+fn splitmix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 fn utc(t: i64) -> io::Result<DateTime<Utc>> {
