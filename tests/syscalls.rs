@@ -301,10 +301,20 @@ fn write_ahead_and_durable_state_in_a_syscall_trace() {
             continue;
         }
         unlinks += 1;
+        // Its record: one naming its path, or a grouped record (one per
+        // directory) naming its directory and, in the same line, its name.
         let needle = format!("{}\\\"", abs.display());
+        let dir_needle = format!("\\\"path\\\":\\\"{}\\\"", Path::new(d).display());
+        let name_needle = format!("[\\\"{}\\\",", u.strings()[0]);
+        let names_it = |record: &str| {
+            record.contains(&needle)
+                || (record.contains("\\\"unit\\\":\\\"files\\\"")
+                    && record.contains(&dir_needle)
+                    && record.contains(&name_needle))
+        };
         let written = log_writes
             .iter()
-            .filter(|w| w.end < u.start && w.args.contains(&needle))
+            .filter(|w| w.end < u.start && w.args.split("\\n").any(names_it))
             .map(|w| w.end)
             .min();
         let durable = written.is_some_and(|w| log_syncs.iter().any(|s| s.start > w && s.end < u.start));
