@@ -465,7 +465,10 @@ impl AuditLog {
     }
 
     fn set_aside(&mut self, slack: u64) -> bool {
-        let short = self.reserve_short();
+        // Topped up whenever records have used any of it, not only once
+        // more than the slop is missing: a sweep that wrote a few grouped
+        // records and the summaries after them would otherwise end short.
+        let short = RESERVE_BYTES.saturating_sub(self.reserve_held());
         if short == 0 {
             return true;
         }
