@@ -7,6 +7,9 @@
 //! per-file [`FileRec`] detail only for the directories the planner asks
 //! about: those at the deletion front, straddling a cutoff, or overlapping a
 //! hold. 1.29 M files in 21 k directories cost about 1.5 MB of summaries.
+//! The directories being written are also kept file by file between
+//! sweeps ([`RootInventory::hot`], 24 bytes a file), so a new segment
+//! updates its directory's summary from one `stat`.
 //! A flat directory still works: it just needs its detail loaded.
 //!
 //! Invariants: a summary counts exactly the recordings (included regular
@@ -137,6 +140,39 @@ pub struct FileRec {
     pub stat: FileStat,
 }
 
+/// One recording of a directory known file by file between sweeps (see
+/// [`RootInventory::hot`]): what its summary needs, 24 bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HotFile {
+    /// Recording time.
+    pub time: Timestamp,
+    /// Bytes unlinking it would free.
+    pub frees: u64,
+    /// Modification time, seconds.
+    pub mtime: i64,
+}
+
+impl HotFile {
+    /// What the table keeps of a recording of time `time` stat'ed as `st`.
+    pub fn new(time: Timestamp, st: &FileStat) -> HotFile {
+        HotFile {
+            time,
+            frees: st.frees(),
+            mtime: st.mtime,
+        }
+    }
+}
+
+/// The key of a file name in a hot directory's table: a hash, so the table
+/// holds no names (two names of one directory colliding would count one
+/// file too few until the directory is next read whole).
+pub fn name_key(name: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    name.hash(&mut h);
+    h.finish()
+}
+
 /// One file of a unit (see [`crate::core::layout`]): a directory unit's
 /// files, or a group's members.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -216,6 +252,12 @@ pub struct RootInventory {
     names: Vec<u8>,
     /// Per-file detail for some directories, keyed by directory index.
     pub detail: HashMap<u32, Vec<FileRec>>,
+    /// The directories being written, known file by file between sweeps
+    /// (keyed by [`name_key`]): a file inotify names updates the summary
+    /// from one `stat`, without reading the directory again. Only for
+    /// zones whose recordings are files; dropped when the directory is no
+    /// longer watched, detached, or the arena compacted.
+    pub hot: HashMap<u32, HashMap<u64, HotFile>>,
     /// Side counts of the last scan.
     pub stats: ScanStats,
     /// The identity of the root's filesystem (`statvfs` f_fsid: for ext4
@@ -350,6 +392,7 @@ impl RootInventory {
         while let Some(d) = stack.pop() {
             stack.extend(self.children(d));
             self.clear_files(d);
+            self.hot.remove(&d);
             let n = &mut self.dirs[d as usize];
             n.gone = true;
             n.first_child = NONE;
@@ -374,6 +417,7 @@ impl RootInventory {
             return 0;
         }
         self.detail = HashMap::new();
+        self.hot = HashMap::new();
         let mut map = vec![NONE; self.dirs.len()];
         let mut names = Vec::with_capacity(self.names.len());
         let mut next = 0u32;
@@ -421,7 +465,59 @@ impl RootInventory {
         d.oldest = files.iter().map(|f| f.time).min().unwrap_or(Timestamp::MAX);
         d.newest = files.iter().map(|f| f.time).max().unwrap_or(Timestamp::MIN);
         d.newest_mtime = files.iter().map(|f| f.stat.mtime).max().unwrap_or(i64::MIN);
+        if let Some(hot) = self.hot.get_mut(&dir) {
+            *hot = files
+                .iter()
+                .map(|f| (name_key(f.name.as_bytes()), HotFile::new(f.time, &f.stat)))
+                .collect();
+        }
         self.detail.insert(dir, files);
+    }
+
+    /// Keeps directory `dir` file by file from now on (see
+    /// [`RootInventory::hot`]), with these files (all it holds, just read),
+    /// and sets its summary from them.
+    pub fn set_hot(&mut self, dir: u32, files: HashMap<u64, HotFile>) {
+        self.hot.insert(dir, files);
+        self.resum_hot(dir);
+    }
+
+    /// Whether directory `dir` is known file by file.
+    pub fn is_hot(&self, dir: u32) -> bool {
+        self.hot.contains_key(&dir)
+    }
+
+    /// One file of hot directory `dir` read again: `Some` with what it is
+    /// now, `None` when it is gone (or no recording). The summary follows.
+    /// Returns false, changing nothing, when `dir` is not hot.
+    pub fn update_hot(&mut self, dir: u32, key: u64, file: Option<HotFile>) -> bool {
+        let Some(hot) = self.hot.get_mut(&dir) else {
+            return false;
+        };
+        match file {
+            Some(f) => hot.insert(key, f),
+            None => hot.remove(&key),
+        };
+        true
+    }
+
+    /// Sets the summary of hot directory `dir` from its files.
+    pub fn resum_hot(&mut self, dir: u32) {
+        let Some(hot) = self.hot.get(&dir) else { return };
+        let d = &mut self.dirs[dir as usize];
+        d.files = hot.len() as u32;
+        d.bytes = hot.values().map(|f| f.frees).sum();
+        d.oldest = hot.values().map(|f| f.time).min().unwrap_or(Timestamp::MAX);
+        d.newest = hot.values().map(|f| f.time).max().unwrap_or(Timestamp::MIN);
+        d.newest_mtime = hot.values().map(|f| f.mtime).max().unwrap_or(i64::MIN);
+    }
+
+    /// Keeps file by file only the directories `keep` says.
+    pub fn retain_hot(&mut self, mut keep: impl FnMut(u32) -> bool) {
+        self.hot.retain(|d, _| keep(*d));
+        if self.hot.is_empty() {
+            self.hot = HashMap::new();
+        }
     }
 
     /// Drops all per-file detail (after a sweep), keeping the summaries.
@@ -512,6 +608,11 @@ impl RootInventory {
                 .detail
                 .values()
                 .map(|v| v.capacity() * std::mem::size_of::<FileRec>() + v.iter().map(|f| f.name.len()).sum::<usize>())
+                .sum::<usize>()
+            + self
+                .hot
+                .values()
+                .map(|h| h.capacity() * (std::mem::size_of::<(u64, HotFile)>() + 1))
                 .sum::<usize>()
     }
 }

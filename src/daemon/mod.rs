@@ -244,7 +244,7 @@ async fn sweep_loop(
             (s, r)
         });
         tokio::pin!(task);
-        let (s, result) = tokio::select! {
+        let (mut s, result) = tokio::select! {
             r = &mut task => r?,
             _ = &mut shutdown => {
                 log::info!("shutdown requested: finishing the current deletion batch");
@@ -313,7 +313,8 @@ async fn sweep_loop(
 }
 
 /// Whether any filesystem of the policy's roots is above its high watermark
-/// (statvfs only: cheap), the audit log's missing reserve counted.
+/// (statvfs only, no mountinfo read: cheap), the audit log's missing
+/// reserve counted.
 fn above_high(policy: &Policy) -> bool {
     let inv = crate::core::inventory::Inventory {
         zones: policy
@@ -333,7 +334,7 @@ fn above_high(policy: &Policy) -> bool {
             .collect(),
         taken: None,
     };
-    crate::sweep::usage(policy, &inv)
+    crate::sweep::usage_with(policy, &inv, false)
         .filesystems
         .iter()
         .any(|f| f.excess(f.marks.high).0 > 0)

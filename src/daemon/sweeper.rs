@@ -303,14 +303,17 @@ impl Sweeper {
 
     /// The directories the daemon should watch: the zone roots and the
     /// directories written within two sweep intervals (at least two hours),
-    /// with their ancestors.
-    pub fn wanted_watches(&self, now: Timestamp) -> BTreeSet<PathBuf> {
+    /// with their ancestors. The others are no longer kept file by file
+    /// (their events no longer come).
+    pub fn wanted_watches(&mut self, now: Timestamp) -> BTreeSet<PathBuf> {
         let policy = self.policy();
         let window = policy.daemon.sweep_interval.0.as_secs().max(3600) as i64 * 2;
         let mut want: BTreeSet<PathBuf> = policy.zones.iter().flat_map(|z| z.roots.iter().cloned()).collect();
-        if let Some(inv) = &self.inv {
-            for root in inv.zones.iter().flat_map(|z| &z.roots) {
-                want.extend(root.recent_dirs(now.0 - window).into_iter().map(|d| root.abs_path(d)));
+        if let Some(inv) = &mut self.inv {
+            for root in inv.zones.iter_mut().flat_map(|z| &mut z.roots) {
+                let recent = root.recent_dirs(now.0 - window);
+                want.extend(recent.iter().map(|&d| root.abs_path(d)));
+                root.retain_hot(|d| recent.binary_search(&d).is_ok());
             }
         }
         want
@@ -336,16 +339,17 @@ impl Sweeper {
                 );
             }
             let started = Instant::now();
-            let dirs = scan::dirs_for_paths(inv, pending.dirs.iter().map(|p| p.as_path()));
             let quota = slice_quota(inv, self.sliced_at.or(self.scanned_at).map(|t| t.elapsed()), policy);
-            let refreshed = scan::refresh(inv, policy, dirs).and_then(|n| {
+            let refreshed = scan::refresh_changes(inv, policy, &pending.dirs).and_then(|n| {
                 let s = scan::reconcile_slice(inv, policy, &mut self.slice, quota)?;
                 Ok((n, s))
             });
             match refreshed {
                 Ok((n, s)) => {
                     log::debug!(
-                        "inventory: {n} changed and {} reconciled directories re-read in {:?}",
+                        "inventory: {} changed directories and {} files of hot ones, {} reconciled directories re-read in {:?}",
+                        n.dirs,
+                        n.files,
                         s.read,
                         started.elapsed()
                     );

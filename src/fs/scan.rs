@@ -21,17 +21,18 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 
 use crate::core::holds::Coverage;
-use crate::core::inventory::{unit_stat, FileStat, Kind, Member};
+use crate::core::inventory::{name_key, unit_stat, FileStat, HotFile, Kind, Member};
 use crate::core::inventory::{DirRef, FileRec, Inventory, RootInventory, ScanStats, ZoneInventory, NONE};
 use crate::core::layout::{self, Unit};
 use crate::core::policy::{Policy, TimeSource, Zone};
 use crate::core::units::{Timestamp, ZoneId};
 use crate::fs::handle::{DirHandle, OpenError};
+use crate::fs::watch::Changed;
 
 /// Deepest directory level walked below a root (a bound on open descriptors).
 pub const MAX_DEPTH: usize = 64;
@@ -519,7 +520,17 @@ enum Reread {
 /// recordings' summary, subdirectories that appeared (walked whole), and
 /// subdirectories that vanished or were replaced (detached). Known
 /// subdirectories are not re-read.
-fn reread(inv: &mut RootInventory, zone: &Zone, root: &DirHandle, dir: u32, stats: &mut ScanStats) -> Reread {
+/// A directory that is `hot` already, or that `make_hot` names (and whose
+/// zone's recordings are files), is kept file by file from then on
+/// ([`RootInventory::hot`]).
+fn reread(
+    inv: &mut RootInventory,
+    zone: &Zone,
+    root: &DirHandle,
+    dir: u32,
+    make_hot: bool,
+    stats: &mut ScanStats,
+) -> Reread {
     if inv.dirs[dir as usize].gone {
         return Reread::Done;
     }
@@ -535,19 +546,29 @@ fn reread(inv: &mut RootInventory, zone: &Zone, root: &DirHandle, dir: u32, stat
     stats.dirs += 1;
     inv.clear_files(dir);
     inv.dirs[dir as usize].mtime = handle.mtime;
+    let hot = matches!(zone.unit, Unit::File) && (make_hot || inv.is_hot(dir));
+    let mut table = HashMap::new();
     let mut listed: HashMap<OsString, u64> = HashMap::new();
     let res = read_dir(
         &handle,
         &rel,
         zone,
         stats,
-        |_, st, t, _| inv.add_file(dir, t, st.frees(), st.mtime),
+        |name, st, t, _| {
+            inv.add_file(dir, t, st.frees(), st.mtime);
+            if hot {
+                table.insert(name_key(name.as_bytes()), HotFile::new(t, &st));
+            }
+        },
         |name, ino| {
             listed.insert(name.to_os_string(), ino);
         },
     );
     if res.is_err() {
         stats.errors += 1;
+    }
+    if hot {
+        inv.set_hot(dir, table);
     }
     for c in inv.children(dir).collect::<Vec<_>>() {
         let name = OsStr::from_bytes(inv.dir_name(c));
@@ -578,12 +599,32 @@ fn reread(inv: &mut RootInventory, zone: &Zone, root: &DirHandle, dir: u32, stat
 /// Returns how many directories were read, or why a full scan is needed
 /// instead (a root vanished or is now another directory or filesystem).
 pub fn refresh(inv: &mut Inventory, policy: &Policy, dirs: impl IntoIterator<Item = DirRef>) -> Result<u64, String> {
-    let mut by_root: BTreeMap<(ZoneId, u16), BTreeSet<u32>> = BTreeMap::new();
+    let mut by_root: BTreeMap<(ZoneId, u16), ToRead> = BTreeMap::new();
     for d in dirs {
-        by_root.entry((d.zone, d.root)).or_default().insert(d.dir);
+        by_root.entry((d.zone, d.root)).or_default().whole.insert(d.dir);
     }
+    Ok(read_changed(inv, policy, by_root, false)?.dirs)
+}
+
+/// What to read again in one root.
+#[derive(Default)]
+struct ToRead<'a> {
+    whole: BTreeSet<u32>,
+    named: Vec<(u32, &'a BTreeSet<OsString>)>,
+}
+
+/// Reads again, root by root, the named files of hot directories (falling
+/// back to the whole directory) and the directories to read whole, which
+/// `make_hot` keeps file by file from then on.
+fn read_changed(
+    inv: &mut Inventory,
+    policy: &Policy,
+    by_root: BTreeMap<(ZoneId, u16), ToRead>,
+    make_hot: bool,
+) -> Result<Refreshed, String> {
     let mut stats = ScanStats::default();
-    for ((zone, r), dirs) in by_root {
+    let mut files = 0;
+    for ((zone, r), mut to) in by_root {
         let ri = &mut inv.zones[zone.0 as usize].roots[r as usize];
         if ri.dirs.is_empty() || ri.error.is_some() {
             // Unavailable: rescan_failed_roots tries it again each sweep.
@@ -595,16 +636,138 @@ pub fn refresh(inv: &mut Inventory, policy: &Policy, dirs: impl IntoIterator<Ite
             Err(e) => return Err(format!("cannot open zone root {}: {e}", ri.path.display())),
         };
         let zone = &policy.zones[zone.0 as usize];
-        for mut d in dirs {
-            while reread(ri, zone, &root, d, &mut stats) == Reread::Parent {
+        for (d, names) in to.named {
+            match reread_names(ri, zone, &root, d, names, &mut stats) {
+                Some(n) => files += n,
+                None => {
+                    to.whole.insert(d);
+                }
+            }
+        }
+        for mut d in to.whole {
+            let mut hot = make_hot;
+            while reread(ri, zone, &root, d, hot, &mut stats) == Reread::Parent {
                 if d == 0 {
                     return Err(format!("zone root {} changed", ri.path.display()));
                 }
                 d = ri.dirs[d as usize].parent;
+                hot = false;
             }
         }
     }
-    Ok(stats.dirs)
+    Ok(Refreshed {
+        dirs: stats.dirs,
+        files,
+    })
+}
+
+/// What [`refresh_changes`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Refreshed {
+    /// Directories read whole.
+    pub dirs: u64,
+    /// Files of hot directories read alone, by name.
+    pub files: u64,
+}
+
+/// Brings the inventory up to date with what inotify reported (see
+/// [`crate::fs::watch`]): a directory named with its changed files, and
+/// known file by file ([`RootInventory::hot`]), has just those files read
+/// again (one `fstatat` each, or none when gone); any other is read whole
+/// as [`refresh`] does, and kept file by file from then on when its
+/// zone's recordings are files. Errors as [`refresh`].
+pub fn refresh_changes(
+    inv: &mut Inventory,
+    policy: &Policy,
+    changes: &BTreeMap<PathBuf, Changed>,
+) -> Result<Refreshed, String> {
+    let mut by_root: BTreeMap<(ZoneId, u16), ToRead> = BTreeMap::new();
+    for (path, changed) in changes {
+        let Some((d, exact)) = dir_for_path(inv, path) else {
+            continue;
+        };
+        let to = by_root.entry((d.zone, d.root)).or_default();
+        match changed {
+            Changed::Names(names) if exact && inv.root(d).is_hot(d.dir) => to.named.push((d.dir, names)),
+            _ => {
+                to.whole.insert(d.dir);
+            }
+        }
+    }
+    // Named by inotify: being written, so kept file by file from now on.
+    read_changed(inv, policy, by_root, true)
+}
+
+/// Reads again the named files of hot directory `dir`: each one's
+/// `fstatat` replaces what its table knew (or drops it, gone or no longer
+/// a recording), and the summary follows. `None` when the directory must
+/// be read whole instead: it cannot be opened as the one known (gone,
+/// replaced), or a name is now a directory.
+fn reread_names(
+    ri: &mut RootInventory,
+    zone: &Zone,
+    root: &DirHandle,
+    dir: u32,
+    names: &BTreeSet<OsString>,
+    stats: &mut ScanStats,
+) -> Option<u64> {
+    if ri.dirs[dir as usize].gone {
+        return Some(0);
+    }
+    let rel = ri.rel_path(dir);
+    let handle = match root.open_rel(&rel) {
+        Ok(h) if h.ino == ri.dirs[dir as usize].ino => h,
+        _ => return None,
+    };
+    let mut path = rel.clone();
+    if !path.is_empty() {
+        path.push(b'/');
+    }
+    let base = path.len();
+    let mut read = 0;
+    for name in names {
+        path.truncate(base);
+        path.extend_from_slice(name.as_bytes());
+        let key = name_key(name.as_bytes());
+        let file = match handle.stat(name) {
+            Ok(st) if st.kind == Kind::Dir => return None,
+            Ok(st) if st.kind == Kind::File && zone.include.matches(name.as_bytes(), &path) => {
+                read += 1;
+                recording_time(zone, name.as_bytes(), &path, &st, stats).map(|t| HotFile::new(t, &st))
+            }
+            Ok(_) | Err(Errno::ENOENT) => None,
+            Err(_) => {
+                // Unreadable now: what it was stays counted.
+                stats.errors += 1;
+                continue;
+            }
+        };
+        ri.update_hot(dir, key, file);
+    }
+    ri.dirs[dir as usize].mtime = handle.mtime;
+    ri.resum_hot(dir);
+    Some(read)
+}
+
+/// The known directory deepest on an absolute path, and whether it is the
+/// whole path; `None` outside every root (or in one not scanned).
+fn dir_for_path(inv: &Inventory, p: &Path) -> Option<(DirRef, bool)> {
+    for (z, zi) in inv.zones.iter().enumerate() {
+        for (r, ri) in zi.roots.iter().enumerate() {
+            let Ok(rel) = p.strip_prefix(&ri.path) else { continue };
+            if ri.dirs.is_empty() {
+                continue;
+            }
+            let (dir, exact) = ri.lookup(rel.as_os_str().as_bytes());
+            let d = DirRef {
+                zone: ZoneId(z as u16),
+                root: r as u16,
+                dir,
+            };
+            return Some((d, exact));
+        }
+    }
+    None
 }
 
 /// Where the rolling reconcile stands: the next directory it re-reads.
@@ -697,24 +860,11 @@ pub fn rescan_failed_roots(inv: &mut Inventory, policy: &Policy) {
 /// The known directory deepest on each absolute path (a directory inotify
 /// named, or one to poll); paths outside every root are ignored.
 pub fn dirs_for_paths<'a>(inv: &Inventory, paths: impl IntoIterator<Item = &'a Path>) -> Vec<DirRef> {
-    let mut out = Vec::new();
-    for p in paths {
-        for (z, zi) in inv.zones.iter().enumerate() {
-            for (r, ri) in zi.roots.iter().enumerate() {
-                let Ok(rel) = p.strip_prefix(&ri.path) else { continue };
-                if ri.dirs.is_empty() {
-                    continue;
-                }
-                let (dir, _) = ri.lookup(rel.as_os_str().as_bytes());
-                out.push(DirRef {
-                    zone: ZoneId(z as u16),
-                    root: r as u16,
-                    dir,
-                });
-            }
-        }
-    }
-    out
+    paths
+        .into_iter()
+        .filter_map(|p| dir_for_path(inv, p))
+        .map(|(d, _)| d)
+        .collect()
 }
 
 /// Walks every zone root of the policy.
@@ -1008,6 +1158,77 @@ mod tests {
     }
 
     #[test]
+    fn named_files_of_a_hot_directory_are_read_alone_and_match_a_full_scan() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("rec");
+        let cam = root.join("2026-11-21/10/cam01");
+        std::fs::create_dir_all(&cam).unwrap();
+        let put = |n: &str, len: usize| std::fs::write(cam.join(n), vec![1u8; len]).unwrap();
+        put("00.00.mp4", 5000);
+        put("00.10.mp4", 5000);
+        let p = policy_for(&root, "include = [\"*.mp4\"]\ntime = \"%Y-%m-%d/%H/*/%M.%S.mp4\"");
+        let mut inv = scan(&p);
+        let whole = |d: &Path| BTreeMap::from([(d.to_path_buf(), Changed::All)]);
+        let names = |d: &Path, n: &[&str]| {
+            BTreeMap::from([(d.to_path_buf(), Changed::Names(n.iter().map(OsString::from).collect()))])
+        };
+        // Named before it is hot: read whole, and hot from then on.
+        put("00.20.mp4", 100);
+        let r = refresh_changes(&mut inv, &p, &names(&cam, &["00.20.mp4"])).unwrap();
+        assert_eq!(r, Refreshed { dirs: 1, files: 0 });
+        let (d, _) = dir_for_path(&inv, &cam).unwrap();
+        assert!(inv.root(d).is_hot(d.dir));
+        assert_eq!(picture(&inv), picture(&scan(&p)));
+        // A segment grows and is closed, another arrives, one is moved
+        // away, one deleted, a note is no recording, a name that does not
+        // match the time pattern is untimed: only the named ones are read.
+        put("00.20.mp4", 9000);
+        put("00.30.mp4", 5000);
+        std::fs::rename(cam.join("00.10.mp4"), root.join("moved.mp4")).unwrap();
+        std::fs::remove_file(cam.join("00.00.mp4")).unwrap();
+        put("notes.txt", 10);
+        put("clip.mp4", 10);
+        let named = [
+            "00.20.mp4",
+            "00.30.mp4",
+            "00.10.mp4",
+            "00.00.mp4",
+            "notes.txt",
+            "clip.mp4",
+        ];
+        let r = refresh_changes(&mut inv, &p, &names(&cam, &named)).unwrap();
+        assert_eq!(
+            r,
+            Refreshed { dirs: 0, files: 3 },
+            "the three files that are there and included"
+        );
+        assert_eq!(picture(&inv), picture(&scan(&p)));
+        assert_eq!(inv.dir(d).files, 2);
+        // A name that is now a directory: the directory is read whole.
+        std::fs::create_dir(cam.join("sub")).unwrap();
+        let r = refresh_changes(&mut inv, &p, &names(&cam, &["sub"])).unwrap();
+        assert_eq!(r.dirs, 2, "the directory and the new subdirectory");
+        assert_eq!(picture(&inv), picture(&scan(&p)));
+        // Replaced by another directory of the same name: read whole from
+        // its parent; a whole change keeps it hot.
+        std::fs::rename(&cam, t.path().join("old-cam")).unwrap();
+        std::fs::create_dir(&cam).unwrap();
+        put("00.40.mp4", 5000);
+        refresh_changes(&mut inv, &p, &names(&cam, &["00.40.mp4"])).unwrap();
+        assert_eq!(picture(&inv), picture(&scan(&p)));
+        refresh_changes(&mut inv, &p, &whole(&cam)).unwrap();
+        let (d, _) = dir_for_path(&inv, &cam).unwrap();
+        assert!(inv.root(d).is_hot(d.dir));
+        put("00.50.mp4", 5000);
+        let r = refresh_changes(&mut inv, &p, &names(&cam, &["00.50.mp4"])).unwrap();
+        assert_eq!(r, Refreshed { dirs: 0, files: 1 });
+        assert_eq!(picture(&inv), picture(&scan(&p)));
+        // No longer watched: no longer kept file by file.
+        inv.root_mut(d).retain_hot(|_| false);
+        assert!(!inv.root(d).is_hot(d.dir));
+    }
+
+    #[test]
     fn a_round_of_slices_finds_what_a_full_walk_finds() {
         let t = tempfile::tempdir().unwrap();
         let root = t.path().join("rec");
@@ -1032,8 +1253,11 @@ mod tests {
         put("2026-11-19/08/cam01", "30.00.mp4");
         put("2026-11-18/23/cam01", "00.00.mp4");
         std::fs::remove_dir_all(root.join("2026-11-20/09")).unwrap();
-        std::fs::remove_dir_all(root.join("2026-11-21/10/cam02")).unwrap();
+        // (The old one is kept until the new one exists: else ext4 may give
+        // the new one the freed inode, and it is no replacement at all.)
+        std::fs::rename(root.join("2026-11-21/10/cam02"), t.path().join("old-cam02")).unwrap();
         put("2026-11-21/10/cam02", "59.00.mp4");
+        std::fs::remove_dir_all(t.path().join("old-cam02")).unwrap();
         let mut cursor = SliceCursor::default();
         let mut slices = Vec::new();
         loop {

@@ -19,6 +19,15 @@ use crate::fs::handle::DirHandle;
 /// where it shares a filesystem is the sweep's to say
 /// ([`crate::sweep::usage`]).
 pub fn measure(policy: &Policy, inv: &Inventory) -> Usage {
+    measure_with(policy, inv, true)
+}
+
+/// [`measure`], with each filesystem named by its mount point from
+/// `/proc/self/mountinfo` (`labels`), or, for the daemon's check between
+/// sweeps whether new recordings crossed a high watermark, by the
+/// configured mount or the root itself: only `statvfs`, no `mountinfo`
+/// read and no path resolution.
+pub fn measure_with(policy: &Policy, inv: &Inventory, labels: bool) -> Usage {
     let mut seen: HashMap<u64, FsUsage> = HashMap::new();
     let mut order = Vec::new();
     let overrides: Vec<(u64, &crate::core::policy::FsOverride)> = policy
@@ -26,7 +35,7 @@ pub fn measure(policy: &Policy, inv: &Inventory) -> Usage {
         .iter()
         .filter_map(|o| nix::sys::stat::stat(&o.mount).ok().map(|s| (s.st_dev, o)))
         .collect();
-    let mounts = mount_points();
+    let mounts = if labels { mount_points() } else { Vec::new() };
     for root in inv.zones.iter().flat_map(|z| &z.roots) {
         let Some(dev) = root.dev else { continue };
         if seen.contains_key(&dev) {
@@ -40,7 +49,7 @@ pub fn measure(policy: &Policy, inv: &Inventory) -> Usage {
         let marks = over.map(|o| o.marks).unwrap_or(policy.default_marks);
         let mount = over
             .map(|o| o.mount.clone())
-            .or_else(|| mount_of(&mounts, &root.path))
+            .or_else(|| labels.then(|| mount_of(&mounts, &root.path)).flatten())
             .unwrap_or_else(|| root.path.clone());
         order.push(dev);
         seen.insert(dev, FsUsage::new(dev, mount, Bytes(st.used), Bytes(st.avail), marks));

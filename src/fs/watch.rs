@@ -11,54 +11,113 @@
 //!   deleted or moved, files closed after writing, the directory itself
 //!   deleted or moved. Not `IN_MODIFY` or `IN_OPEN`: a camera streaming
 //!   into a segment would wake the daemon at every write.
-//! - A directory is reported as changed when first watched too (it may have
-//!   changed before the watch existed), so nothing slips between a read
-//!   and a watch.
+//! - A file's events name it: the directory is reported with the names
+//!   that changed ([`Changed::Names`]), so a sweep stats those files alone
+//!   where the inventory knows the directory file by file. Anything else (a
+//!   subdirectory came or went, more than [`MAX_NAMES`] names) reports
+//!   the directory whole ([`Changed::All`]).
+//! - A directory is reported as changed, whole, when first watched too (it
+//!   may have changed before the watch existed), so nothing slips between
+//!   a read and a watch.
 //! - A directory that cannot be watched (the daemon's cap,
 //!   `daemon.max_watches`, or the kernel's `fs.inotify.max_user_watches` is
 //!   reached; or inotify is unavailable) is reported as changed at every
 //!   sweep: it is polled instead. The limit is logged once.
 //! - Queue overflow (`IN_Q_OVERFLOW`) means events were lost, but only
 //!   events of watched directories (the others report nothing anyway):
-//!   every watched directory is reported as changed, so the next sweep
+//!   every watched directory is reported as changed, whole, so the next sweep
 //!   re-reads those (a few hundred), not the whole tree. A failed `poll`
 //!   or `read` ends the watcher: that is reported as lost events, and the
 //!   daemon takes a full inventory.
+//!
+//! - The reader wakes at most once a second: after reading what is queued
+//!   it lets events gather in the kernel's queue for [`BATCH_MS`], so a
+//!   hundred cameras cost one wake-up a second, not two per segment.
 //!
 //! Why not the `notify` crate: its inotify backend always adds `IN_MODIFY`
 //! and `IN_OPEN` to the mask. The reader is a plain thread blocked in
 //! `poll` (tokio's `AsyncFd` constructors are unsafe or deprecated, and the
 //! crate forbids unsafe code); it stops when the [`Watcher`] is dropped.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ffi::OsString;
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, InotifyEvent, WatchDescriptor};
 
+/// What changed in one directory since the last [`Watcher::take`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changed {
+    /// Anything may have (newly watched, polled, a subdirectory came or
+    /// went, events lost): read it whole.
+    All,
+    /// Only these entries: files created, finished writing, moved in or
+    /// out, or deleted. Re-reading just these is enough where the
+    /// directory's files are known one by one.
+    Names(BTreeSet<OsString>),
+}
+
+/// How long the reader lets events gather after reading some (ms).
+const BATCH_MS: u16 = 1000;
+
+/// Beyond this many named entries a directory is read whole: as cheap by
+/// then, and the set stays small.
+const MAX_NAMES: usize = 1024;
+
 /// What changed since the last [`Watcher::take`].
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Changes {
     /// Directories whose entries (or recordings) changed, or that must be
-    /// polled.
-    pub dirs: BTreeSet<PathBuf>,
+    /// polled, and what changed in each.
+    pub dirs: BTreeMap<PathBuf, Changed>,
     /// Why events were lost (a full inventory is needed), if they were.
     pub lost: Option<String>,
     /// How many times the inotify queue overflowed: every watched
-    /// directory is then in `dirs`.
+    /// directory is then in `dirs`, to be read whole.
     pub overflows: u32,
 }
 
 impl Changes {
     /// Adds `other` to these changes.
     pub fn merge(&mut self, other: Changes) {
-        self.dirs.extend(other.dirs);
+        for (dir, c) in other.dirs {
+            match c {
+                Changed::All => self.all(dir),
+                Changed::Names(names) => {
+                    for n in names {
+                        self.name(&dir, n);
+                    }
+                }
+            }
+        }
         self.overflows += other.overflows;
         if self.lost.is_none() {
             self.lost = other.lost;
+        }
+    }
+
+    /// `dir` is to be read whole.
+    pub fn all(&mut self, dir: PathBuf) {
+        self.dirs.insert(dir, Changed::All);
+    }
+
+    /// Entry `name` of `dir` changed.
+    pub fn name(&mut self, dir: &Path, name: OsString) {
+        match self.dirs.get_mut(dir) {
+            Some(Changed::All) => {}
+            Some(Changed::Names(names)) => {
+                names.insert(name);
+                if names.len() > MAX_NAMES {
+                    self.all(dir.to_path_buf());
+                }
+            }
+            None => {
+                self.dirs.insert(dir.to_path_buf(), Changed::Names([name].into()));
+            }
         }
     }
 }
@@ -153,7 +212,16 @@ impl Watcher {
                             let _ = arrived.try_send(());
                         }
                     }
-                    Err(Errno::EAGAIN) => break,
+                    Err(Errno::EAGAIN) => {
+                        // Events gather in the kernel's queue meanwhile: one
+                        // wake-up a second at most, however many cameras
+                        // write (each segment is two events).
+                        let mut stop = [PollFd::new(stop_rx.as_fd(), PollFlags::POLLIN)];
+                        if matches!(poll(&mut stop, PollTimeout::from(BATCH_MS)), Ok(n) if n > 0) {
+                            return;
+                        }
+                        break;
+                    }
                     Err(Errno::EINTR) => {}
                     Err(e) => {
                         log::error!("cannot read inotify events ({e}): the next sweep takes a full inventory");
@@ -197,7 +265,7 @@ impl Watcher {
                 Ok(wd) => {
                     st.by_wd.insert(wd, p.clone());
                     st.by_path.insert(p.clone(), wd);
-                    st.changes.dirs.insert(p.clone());
+                    st.changes.all(p.clone());
                 }
                 Err(Errno::ENOSPC) => {
                     if !st.limit_logged {
@@ -222,7 +290,9 @@ impl Watcher {
     pub fn take(&self) -> Changes {
         let mut st = self.lock();
         let mut c = std::mem::take(&mut st.changes);
-        c.dirs.extend(st.unwatched.iter().cloned());
+        for p in &st.unwatched {
+            c.all(p.clone());
+        }
         c
     }
 
@@ -251,7 +321,9 @@ fn apply(st: &mut State, events: &[InotifyEvent]) -> bool {
         if ev.mask.contains(AddWatchFlags::IN_Q_OVERFLOW) {
             // Only watched directories had events to lose: re-read them all.
             st.changes.overflows += 1;
-            st.changes.dirs.extend(st.by_path.keys().cloned());
+            for p in st.by_path.keys() {
+                st.changes.dirs.insert(p.clone(), Changed::All);
+            }
             continue;
         }
         let Some(path) = st.by_wd.get(&ev.wd).cloned() else {
@@ -270,7 +342,7 @@ fn apply(st: &mut State, events: &[InotifyEvent]) -> bool {
         {
             // Its parent's entries changed too.
             if let Some(parent) = path.parent() {
-                st.changes.dirs.insert(parent.to_path_buf());
+                st.changes.all(parent.to_path_buf());
             }
         }
         let is_dir = ev.mask.contains(AddWatchFlags::IN_ISDIR);
@@ -281,7 +353,13 @@ fn apply(st: &mut State, events: &[InotifyEvent]) -> bool {
         {
             arrived = true;
         }
-        st.changes.dirs.insert(path);
+        match &ev.name {
+            // A file came, was finished, moved or went: that entry alone.
+            Some(name) if !is_dir => st.changes.name(&path, name.clone()),
+            // A subdirectory came or went (a new time bucket), or the
+            // event names nothing: the directory is read whole.
+            _ => st.changes.all(path),
+        }
     }
     arrived
 }
@@ -292,7 +370,7 @@ mod tests {
 
     async fn settle(w: &Watcher) -> Changes {
         // Events are read by the reader task; give it a turn.
-        for _ in 0..50 {
+        for _ in 0..300 {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             let c = w.take();
             if !c.dirs.is_empty() || c.lost.is_some() {
@@ -314,20 +392,28 @@ mod tests {
         let want: BTreeSet<PathBuf> = [a.clone(), b.clone()].into();
         w.set(&want);
         // Newly watched directories count as changed.
-        assert_eq!(w.take().dirs, want);
+        assert_eq!(w.take().dirs, all(&want));
         assert_eq!(w.watched(), 2);
         std::fs::write(b.join("00.00.mp4"), b"x").unwrap();
         let c = settle(&w).await;
-        assert_eq!(c.dirs, [b.clone()].into());
+        assert_eq!(
+            c.dirs,
+            [(b.clone(), Changed::Names([OsString::from("00.00.mp4")].into()))].into(),
+            "a file's events name it alone"
+        );
         assert!(rx.try_recv().is_ok(), "an arrival is signalled");
         std::fs::create_dir(a.join("c")).unwrap();
-        assert_eq!(settle(&w).await.dirs, [a.clone()].into());
+        assert_eq!(
+            settle(&w).await.dirs,
+            all(&[a.clone()].into()),
+            "a new subdirectory: read whole"
+        );
         assert!(rx.try_recv().is_err(), "a new directory is no arrival");
         // A watched directory removed: its parent changed; the watch goes.
         std::fs::remove_file(b.join("00.00.mp4")).unwrap();
         std::fs::remove_dir(&b).unwrap();
         let c = settle(&w).await;
-        assert!(c.dirs.contains(&a), "{c:?}");
+        assert_eq!(c.dirs.get(&a), Some(&Changed::All), "{c:?}");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         assert_eq!(w.watched(), 1);
         // Dropping a directory from the wanted set unwatches it.
@@ -346,14 +432,15 @@ mod tests {
         let w = Watcher::new(2);
         w.set(&want);
         assert_eq!(w.watched(), 2);
-        assert_eq!(w.take().dirs, want, "two newly watched, one polled");
-        assert_eq!(w.take().dirs, [dirs[2].clone()].into(), "the polled one, every time");
-        assert_eq!(w.take().dirs, [dirs[2].clone()].into());
+        assert_eq!(w.take().dirs, all(&want), "two newly watched, one polled");
+        let polled = all(&[dirs[2].clone()].into());
+        assert_eq!(w.take().dirs, polled, "the polled one, every time");
+        assert_eq!(w.take().dirs, polled);
         let none = Watcher::new(0);
         none.set(&want);
         assert_eq!(none.watched(), 0);
-        assert_eq!(none.take().dirs, want);
-        assert_eq!(none.take().dirs, want);
+        assert_eq!(none.take().dirs, all(&want));
+        assert_eq!(none.take().dirs, all(&want));
     }
 
     #[test]
@@ -371,7 +458,7 @@ mod tests {
         apply(&mut st, &[ev]);
         assert_eq!(st.changes.lost, None, "no full inventory");
         assert_eq!(st.changes.overflows, 1);
-        assert_eq!(st.changes.dirs, [a, b].into());
+        assert_eq!(st.changes.dirs, all(&[a, b].into()));
     }
 
     /// A real overflow: more events than the kernel queues
@@ -408,7 +495,32 @@ mod tests {
         }
         assert_eq!(c.lost, None, "{c:?}");
         assert!(c.overflows >= 1, "the queue overflowed");
-        assert_eq!(c.dirs, want, "every watched directory, and nothing else");
+        assert_eq!(c.dirs, all(&want), "every watched directory, whole, and nothing else");
+    }
+
+    fn all(dirs: &BTreeSet<PathBuf>) -> BTreeMap<PathBuf, Changed> {
+        dirs.iter().map(|d| (d.clone(), Changed::All)).collect()
+    }
+
+    #[test]
+    fn names_merge_and_fall_back_to_the_whole_directory() {
+        let d = PathBuf::from("/r/a");
+        let mut c = Changes::default();
+        c.name(&d, "1.mp4".into());
+        let mut later = Changes::default();
+        later.name(&d, "2.mp4".into());
+        c.merge(later);
+        assert_eq!(c.dirs[&d], Changed::Names(["1.mp4".into(), "2.mp4".into()].into()));
+        let mut whole = Changes::default();
+        whole.all(d.clone());
+        c.merge(whole);
+        c.name(&d, "3.mp4".into());
+        assert_eq!(c.dirs[&d], Changed::All, "whole stays whole");
+        let mut many = Changes::default();
+        for i in 0..=MAX_NAMES {
+            many.name(&d, i.to_string().into());
+        }
+        assert_eq!(many.dirs[&d], Changed::All, "past MAX_NAMES, whole");
     }
 
     /// A watch descriptor for a synthetic event (nix has no constructor):

@@ -52,7 +52,13 @@ pub fn plan_with_detail(inv: &mut Inventory, policy: &Policy, holds: &HoldSet, u
 /// for it too (else releasing it would make the disk look relieved while
 /// the recorders fill it again).
 pub fn usage(policy: &Policy, inv: &Inventory) -> Usage {
-    let mut u = crate::fs::usage::measure(policy, inv);
+    usage_with(policy, inv, true)
+}
+
+/// [`usage`], the filesystems named by their mount points or not (see
+/// [`crate::fs::usage::measure_with`]).
+pub fn usage_with(policy: &Policy, inv: &Inventory, labels: bool) -> Usage {
+    let mut u = crate::fs::usage::measure_with(policy, inv, labels);
     let log_dev = policy
         .daemon
         .audit_log
