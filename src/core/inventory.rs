@@ -488,17 +488,14 @@ impl RootInventory {
     }
 
     /// One file of hot directory `dir` read again: `Some` with what it is
-    /// now, `None` when it is gone (or no recording). The summary follows.
-    /// Returns false, changing nothing, when `dir` is not hot.
-    pub fn update_hot(&mut self, dir: u32, key: u64, file: Option<HotFile>) -> bool {
-        let Some(hot) = self.hot.get_mut(&dir) else {
-            return false;
-        };
+    /// now, `None` when it is gone (or no recording); nothing changes when
+    /// `dir` is not hot. [`RootInventory::resum_hot`] then sets the summary.
+    pub fn update_hot(&mut self, dir: u32, key: u64, file: Option<HotFile>) {
+        let Some(hot) = self.hot.get_mut(&dir) else { return };
         match file {
             Some(f) => hot.insert(key, f),
             None => hot.remove(&key),
         };
-        true
     }
 
     /// Sets the summary of hot directory `dir` from its files.

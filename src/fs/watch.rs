@@ -29,7 +29,6 @@
 //!   re-reads those (a few hundred), not the whole tree. A failed `poll`
 //!   or `read` ends the watcher: that is reported as lost events, and the
 //!   daemon takes a full inventory.
-//!
 //! - The reader wakes at most once a second: after reading what is queued
 //!   it lets events gather in the kernel's queue for [`BATCH_MS`], so a
 //!   hundred cameras cost one wake-up a second, not two per segment.
@@ -322,7 +321,7 @@ fn apply(st: &mut State, events: &[InotifyEvent]) -> bool {
             // Only watched directories had events to lose: re-read them all.
             st.changes.overflows += 1;
             for p in st.by_path.keys() {
-                st.changes.dirs.insert(p.clone(), Changed::All);
+                st.changes.all(p.clone());
             }
             continue;
         }
@@ -369,7 +368,7 @@ mod tests {
     use super::*;
 
     async fn settle(w: &Watcher) -> Changes {
-        // Events are read by the reader task; give it a turn.
+        // Events are read by the reader thread, at most once a second.
         for _ in 0..300 {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             let c = w.take();
