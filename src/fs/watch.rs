@@ -368,11 +368,15 @@ mod tests {
     use super::*;
 
     async fn settle(w: &Watcher) -> Changes {
-        // Events are read by the reader thread, at most once a second.
+        // Events are read by the reader thread, at most once a second; one
+        // write's events (create, close) may straddle two reads, so a
+        // further batch is waited for and merged.
         for _ in 0..300 {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            let c = w.take();
+            let mut c = w.take();
             if !c.dirs.is_empty() || c.lost.is_some() {
+                tokio::time::sleep(std::time::Duration::from_millis(u64::from(BATCH_MS) + 200)).await;
+                c.merge(w.take());
                 return c;
             }
         }

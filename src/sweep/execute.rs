@@ -22,6 +22,7 @@
 //!   and unlinking: it reports "would delete".
 
 use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -422,6 +423,8 @@ fn run_batch(
         // The batch's deletions, decided, before their records are written:
         // a plain file's share one grouped record per directory and reason.
         let mut decided: Vec<(&Candidate, Reason, PathBuf)> = Vec::new();
+        // Candidates come directory by directory: its path is built once.
+        let mut dir_path: Option<(usize, PathBuf)> = None;
         for c in cands {
             let e = &entries[c.entry];
             if dirs[c.entry].is_none() {
@@ -432,7 +435,11 @@ fn run_batch(
                 *report.skipped_refused.entry(zone.name.0.clone()).or_default() += 1;
                 continue;
             }
-            let path = inv.root(e.dir).abs_path(e.dir.dir).join(&c.name);
+            let dir_path = match &dir_path {
+                Some((k, p)) if *k == c.entry => p,
+                _ => &dir_path.insert((c.entry, inv.root(e.dir).abs_path(e.dir.dir))).1,
+            };
+            let path = dir_path.join(&c.name);
             match plan.verdict(e, zone, holds, &c.rel, c.time, c.stat.mtime) {
                 Verdict::Keep(_) => report.kept += 1,
                 Verdict::Delete(reason) if opts.dry_run => {
@@ -638,7 +645,18 @@ fn run_hook(
 /// (never including) the zone root. Each is removed with `unlinkat(parent,
 /// name, AT_REMOVEDIR)`, which fails harmlessly if anything is in it.
 fn remove_emptied(inv: &Inventory, policy: &Policy, entries: &[Entry], dirs: &[Option<DirHandle>]) -> u64 {
+    // Each parent is opened once and fsynced once, after its last rmdir
+    // here: one flush per parent, not one per directory removed (on a
+    // filesystem without a journal each fsync is a write and a cache
+    // flush). At most PARENTS_OPEN are held open at a time.
+    const PARENTS_OPEN: usize = 256;
+    fn flush(parents: &mut HashMap<DirRef, Option<(DirHandle, bool)>>) {
+        for (h, _) in parents.drain().filter_map(|(_, p)| p).filter(|(_, rm)| *rm) {
+            let _ = h.fsync();
+        }
+    }
     let mut removed = 0;
+    let mut parents = HashMap::new();
     for (k, e) in entries.iter().enumerate() {
         // Directories above directory units hold nothing but units: they
         // are tried whatever part of them went.
@@ -649,21 +667,26 @@ fn remove_emptied(inv: &Inventory, policy: &Policy, entries: &[Entry], dirs: &[O
         let root = inv.root(e.dir);
         let mut cur = e.dir.dir;
         while cur != 0 && cur != u32::MAX {
-            let parent = root.dirs[cur as usize].parent;
-            let Ok(handle) = scan::open_dir(inv, DirRef { dir: parent, ..e.dir }) else {
-                break;
+            let parent = DirRef {
+                dir: root.dirs[cur as usize].parent,
+                ..e.dir
             };
-            let name = OsStr::from_bytes(root.dir_name(cur));
-            match handle.rmdir(name) {
-                Ok(()) => {
-                    removed += 1;
-                    let _ = handle.fsync();
-                }
-                Err(_) => break,
+            if parents.len() >= PARENTS_OPEN && !parents.contains_key(&parent) {
+                flush(&mut parents);
             }
-            cur = parent;
+            let opened = parents
+                .entry(parent)
+                .or_insert_with(|| scan::open_dir(inv, parent).ok().map(|h| (h, false)));
+            let Some((handle, rm)) = opened else { break };
+            if handle.rmdir(OsStr::from_bytes(root.dir_name(cur))).is_err() {
+                break;
+            }
+            *rm = true;
+            removed += 1;
+            cur = parent.dir;
         }
     }
+    flush(&mut parents);
     removed
 }
 
