@@ -489,7 +489,8 @@ fn run_batch(
                 let since = group.iter().map(|g| g.0.time).min().unwrap_or(c.time);
                 audit.record(&schema::Delete {
                     zone: zone.name.0.clone(),
-                    path: RecPath::from(inv.root(entries[c.entry].dir).abs_path(entries[c.entry].dir.dir)),
+                    // The directory's path, as built for its files above.
+                    path: RecPath::from(path.parent().unwrap_or(path)),
                     size: group.iter().map(|g| g.0.stat.size).sum(),
                     bytes: group.iter().map(|g| g.0.stat.frees()).sum(),
                     rec_time: since.rfc3339(),
