@@ -482,6 +482,11 @@ impl RootInventory {
         self.resum_hot(dir);
     }
 
+    /// Directory `dir` is no longer kept file by file (its summary stays).
+    pub fn drop_hot(&mut self, dir: u32) {
+        self.hot.remove(&dir);
+    }
+
     /// Whether directory `dir` is known file by file.
     pub fn is_hot(&self, dir: u32) -> bool {
         self.hot.contains_key(&dir)

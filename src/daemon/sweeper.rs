@@ -882,10 +882,6 @@ impl Sweeper {
     }
 }
 
-/// What the alarms watch besides the plan, from the directory summaries
-/// (no walk): sources that stopped recording (less the acknowledged ones)
-/// and filesystems that can keep their floors for only a few more days, with
-/// the usage measured for the plan.
 /// How many known directories this sweep's slice of the rolling reconcile
 /// re-reads: the share of the tree that the time since the last slice is
 /// of `reconcile_interval` (so a round takes about that long whatever the
@@ -904,6 +900,10 @@ fn slice_quota(inv: &Inventory, since_last: Option<Duration>, policy: &Policy) -
     ((known as f64 * elapsed / round).ceil() as u64).max(1)
 }
 
+/// What the alarms watch besides the plan, from the directory summaries
+/// (no walk): sources that stopped recording (less the acknowledged ones)
+/// and filesystems that can keep their floors for only a few more days, with
+/// the usage measured for the plan.
 fn watch_alarms(
     policy: &Policy,
     inv: &Inventory,

@@ -520,15 +520,14 @@ enum Reread {
 /// recordings' summary, subdirectories that appeared (walked whole), and
 /// subdirectories that vanished or were replaced (detached). Known
 /// subdirectories are not re-read.
-/// A directory that is `hot` already, or that `make_hot` names (and whose
-/// zone's recordings are files), is kept file by file from then on
-/// ([`RootInventory::hot`]).
+/// `keep` says whether it is kept file by file from then on
+/// ([`RootInventory::hot`]; only where the zone's recordings are files).
 fn reread(
     inv: &mut RootInventory,
     zone: &Zone,
     root: &DirHandle,
     dir: u32,
-    make_hot: bool,
+    keep: Keep,
     stats: &mut ScanStats,
 ) -> Reread {
     if inv.dirs[dir as usize].gone {
@@ -546,7 +545,12 @@ fn reread(
     stats.dirs += 1;
     inv.clear_files(dir);
     inv.dirs[dir as usize].mtime = handle.mtime;
-    let hot = matches!(zone.unit, Unit::File) && (make_hot || inv.is_hot(dir));
+    let hot = matches!(zone.unit, Unit::File)
+        && match keep {
+            Keep::Hot => true,
+            Keep::AsIs => inv.is_hot(dir),
+            Keep::Cold => false,
+        };
     let mut table = HashMap::new();
     let mut listed: HashMap<OsString, u64> = HashMap::new();
     let res = read_dir(
@@ -569,6 +573,8 @@ fn reread(
     }
     if hot {
         inv.set_hot(dir, table);
+    } else {
+        inv.drop_hot(dir);
     }
     for c in inv.children(dir).collect::<Vec<_>>() {
         let name = OsStr::from_bytes(inv.dir_name(c));
@@ -601,26 +607,41 @@ fn reread(
 pub fn refresh(inv: &mut Inventory, policy: &Policy, dirs: impl IntoIterator<Item = DirRef>) -> Result<u64, String> {
     let mut by_root: BTreeMap<(ZoneId, u16), ToRead> = BTreeMap::new();
     for d in dirs {
-        by_root.entry((d.zone, d.root)).or_default().whole.insert(d.dir);
+        by_root
+            .entry((d.zone, d.root))
+            .or_default()
+            .whole
+            .insert(d.dir, Keep::AsIs);
     }
-    Ok(read_changed(inv, policy, by_root, false)?.dirs)
+    Ok(read_changed(inv, policy, by_root)?.dirs)
+}
+
+/// Whether a directory read whole is kept file by file from then on
+/// ([`RootInventory::hot`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Keep {
+    /// Yes: it is being written and watched, so events will name its files.
+    Hot,
+    /// As it was (a sweep deleted in it; a parent read for a vanished child).
+    AsIs,
+    /// No: it is polled, and no event will name its files.
+    Cold,
 }
 
 /// What to read again in one root.
 #[derive(Default)]
 struct ToRead<'a> {
-    whole: BTreeSet<u32>,
+    whole: BTreeMap<u32, Keep>,
     named: Vec<(u32, &'a BTreeSet<OsString>)>,
 }
 
 /// Reads again, root by root, the named files of hot directories (falling
-/// back to the whole directory) and the directories to read whole, which
-/// `make_hot` keeps file by file from then on.
+/// back to the whole directory, kept hot) and the directories to read
+/// whole.
 fn read_changed(
     inv: &mut Inventory,
     policy: &Policy,
     by_root: BTreeMap<(ZoneId, u16), ToRead>,
-    make_hot: bool,
 ) -> Result<Refreshed, String> {
     let mut stats = ScanStats::default();
     let mut files = 0;
@@ -640,18 +661,17 @@ fn read_changed(
             match reread_names(ri, zone, &root, d, names, &mut stats) {
                 Some(n) => files += n,
                 None => {
-                    to.whole.insert(d);
+                    to.whole.insert(d, Keep::Hot);
                 }
             }
         }
-        for mut d in to.whole {
-            let mut hot = make_hot;
-            while reread(ri, zone, &root, d, hot, &mut stats) == Reread::Parent {
+        for (mut d, mut keep) in to.whole {
+            while reread(ri, zone, &root, d, keep, &mut stats) == Reread::Parent {
                 if d == 0 {
                     return Err(format!("zone root {} changed", ri.path.display()));
                 }
                 d = ri.dirs[d as usize].parent;
-                hot = false;
+                keep = Keep::AsIs;
             }
         }
     }
@@ -675,7 +695,8 @@ pub struct Refreshed {
 /// known file by file ([`RootInventory::hot`]), has just those files read
 /// again (one `fstatat` each, or none when gone); any other is read whole
 /// as [`refresh`] does, and kept file by file from then on when its
-/// zone's recordings are files. Errors as [`refresh`].
+/// zone's recordings are files, unless it is polled. Errors as
+/// [`refresh`].
 pub fn refresh_changes(
     inv: &mut Inventory,
     policy: &Policy,
@@ -689,13 +710,16 @@ pub fn refresh_changes(
         let to = by_root.entry((d.zone, d.root)).or_default();
         match changed {
             Changed::Names(names) if exact && inv.root(d).is_hot(d.dir) => to.named.push((d.dir, names)),
-            _ => {
-                to.whole.insert(d.dir);
+            // Watched: being written, so kept file by file from now on.
+            Changed::All | Changed::Names(_) => {
+                to.whole.insert(d.dir, Keep::Hot);
+            }
+            Changed::Polled => {
+                to.whole.entry(d.dir).or_insert(Keep::Cold);
             }
         }
     }
-    // Named by inotify: being written, so kept file by file from now on.
-    read_changed(inv, policy, by_root, true)
+    read_changed(inv, policy, by_root)
 }
 
 /// Reads again the named files of hot directory `dir`: each one's
@@ -1223,7 +1247,19 @@ mod tests {
         let r = refresh_changes(&mut inv, &p, &names(&cam, &["00.50.mp4"])).unwrap();
         assert_eq!(r, Refreshed { dirs: 0, files: 1 });
         assert_eq!(picture(&inv), picture(&scan(&p)));
-        // No longer watched: no longer kept file by file.
+        // Polled (the watch cap was reached): read whole, and no longer
+        // kept file by file, since no event will name its files.
+        put("01.00.mp4", 5000);
+        let polled = BTreeMap::from([(cam.clone(), Changed::Polled)]);
+        let r = refresh_changes(&mut inv, &p, &polled).unwrap();
+        assert_eq!(r, Refreshed { dirs: 1, files: 0 });
+        assert!(!inv.root(d).is_hot(d.dir));
+        assert_eq!(picture(&inv), picture(&scan(&p)));
+        refresh_changes(&mut inv, &p, &polled).unwrap();
+        assert!(!inv.root(d).is_hot(d.dir), "polled again, still not");
+        // Watched again: hot again; then no longer watched at all.
+        refresh_changes(&mut inv, &p, &whole(&cam)).unwrap();
+        assert!(inv.root(d).is_hot(d.dir));
         inv.root_mut(d).retain_hot(|_| false);
         assert!(!inv.root(d).is_hot(d.dir));
     }

@@ -22,7 +22,9 @@
 //! - A directory that cannot be watched (the daemon's cap,
 //!   `daemon.max_watches`, or the kernel's `fs.inotify.max_user_watches` is
 //!   reached; or inotify is unavailable) is reported as changed at every
-//!   sweep: it is polled instead. The limit is logged once.
+//!   sweep ([`Changed::Polled`]): it is polled instead, read whole, and not
+//!   kept file by file, since no event will ever name its files. The limit
+//!   is logged once.
 //! - Queue overflow (`IN_Q_OVERFLOW`) means events were lost, but only
 //!   events of watched directories (the others report nothing anyway):
 //!   every watched directory is reported as changed, whole, so the next sweep
@@ -51,9 +53,13 @@ use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, InotifyEvent, WatchDe
 /// What changed in one directory since the last [`Watcher::take`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Changed {
-    /// Anything may have (newly watched, polled, a subdirectory came or
-    /// went, events lost): read it whole.
+    /// Anything may have (newly watched, a subdirectory came or went,
+    /// events lost): read it whole.
     All,
+    /// Not watched (beyond the cap, or without inotify): read it whole at
+    /// every sweep. No event will name its files, so keeping it file by
+    /// file would be memory spent for nothing.
+    Polled,
     /// Only these entries: files created, finished writing, moved in or
     /// out, or deleted. Re-reading just these is enough where the
     /// directory's files are known one by one.
@@ -86,6 +92,7 @@ impl Changes {
         for (dir, c) in other.dirs {
             match c {
                 Changed::All => self.all(dir),
+                Changed::Polled => self.polled(dir),
                 Changed::Names(names) => {
                     for n in names {
                         self.name(&dir, n);
@@ -104,10 +111,15 @@ impl Changes {
         self.dirs.insert(dir, Changed::All);
     }
 
+    /// `dir` is polled: read whole, and not kept file by file.
+    pub fn polled(&mut self, dir: PathBuf) {
+        self.dirs.insert(dir, Changed::Polled);
+    }
+
     /// Entry `name` of `dir` changed.
     pub fn name(&mut self, dir: &Path, name: OsString) {
         match self.dirs.get_mut(dir) {
-            Some(Changed::All) => {}
+            Some(Changed::All | Changed::Polled) => {}
             Some(Changed::Names(names)) => {
                 names.insert(name);
                 if names.len() > MAX_NAMES {
@@ -290,7 +302,7 @@ impl Watcher {
         let mut st = self.lock();
         let mut c = std::mem::take(&mut st.changes);
         for p in &st.unwatched {
-            c.all(p.clone());
+            c.polled(p.clone());
         }
         c
     }
@@ -435,15 +447,18 @@ mod tests {
         let w = Watcher::new(2);
         w.set(&want);
         assert_eq!(w.watched(), 2);
-        assert_eq!(w.take().dirs, all(&want), "two newly watched, one polled");
-        let polled = all(&[dirs[2].clone()].into());
+        let mut first = all(&[dirs[0].clone(), dirs[1].clone()].into());
+        first.insert(dirs[2].clone(), Changed::Polled);
+        assert_eq!(w.take().dirs, first, "two newly watched, one polled");
+        let polled = BTreeMap::from([(dirs[2].clone(), Changed::Polled)]);
         assert_eq!(w.take().dirs, polled, "the polled one, every time");
         assert_eq!(w.take().dirs, polled);
         let none = Watcher::new(0);
         none.set(&want);
         assert_eq!(none.watched(), 0);
-        assert_eq!(none.take().dirs, all(&want));
-        assert_eq!(none.take().dirs, all(&want));
+        let every: BTreeMap<PathBuf, Changed> = want.iter().map(|d| (d.clone(), Changed::Polled)).collect();
+        assert_eq!(none.take().dirs, every);
+        assert_eq!(none.take().dirs, every);
     }
 
     #[test]
