@@ -84,6 +84,12 @@ pub enum Kind {
 /// "No directory" in the arena's links.
 pub const NONE: u32 = u32::MAX;
 
+/// How old a directory's `mtime` must be when it is read for the read to
+/// be trusted while the `mtime` stays the same ([`DirNode::settled`]): more
+/// than a coarse filesystem clock's tick (ext4's follows the kernel's
+/// jiffies; FAT's is two seconds).
+pub const SETTLE_SECS: i64 = 3;
+
 /// Identifies a directory: zone, root within the zone, directory within the root.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DirRef {
@@ -117,6 +123,14 @@ pub struct DirNode {
     /// entries were added or removed then. Tells which directories are
     /// being written (and so worth watching).
     pub mtime: i64,
+    /// `mtime` was at least [`SETTLE_SECS`] old when the directory was
+    /// read, so an entry added or removed since would have changed it: the
+    /// rolling reconcile need not read the directory again while its inode
+    /// and `mtime` are the same. False when it was read too soon after a
+    /// change (a later change in the same clock tick keeps the `mtime`,
+    /// as git's "racy" index entries), or updated from inotify's names
+    /// alone (which the reconcile is there to check).
+    pub settled: bool,
     /// Recordings directly in this directory.
     pub files: u32,
     /// Bytes unlinking them would free.
@@ -298,6 +312,7 @@ impl RootInventory {
             next_sibling,
             ino,
             mtime,
+            settled: false,
             files: 0,
             bytes: 0,
             oldest: Timestamp::MAX,
@@ -357,6 +372,15 @@ impl RootInventory {
             }
         }
         (cur, true)
+    }
+
+    /// Marks settled ([`DirNode::settled`]) every directory from index
+    /// `from` on whose `mtime` is before `cut`: the directories a walk that
+    /// began at `cut + SETTLE_SECS` just added.
+    pub fn settle_from(&mut self, from: u32, cut: i64) {
+        for d in self.dirs.iter_mut().skip(from as usize) {
+            d.settled = d.mtime < cut;
+        }
     }
 
     /// Forgets a directory's recordings (before they are counted again).

@@ -91,8 +91,10 @@ pub mod raw {
         pub audit_rotate_size: Option<Spanned<String>>,
         /// Time between periodic sweeps.
         pub sweep_interval: Option<Spanned<String>>,
-        /// Time between full walks of the tree (the inventory is kept current in between).
+        /// Time a round of the rolling reconcile takes (the inventory is kept current in between).
         pub reconcile_interval: Option<Spanned<String>>,
+        /// Time between reconcile rounds that re-read every directory whole.
+        pub reconcile_full_interval: Option<Spanned<String>>,
         /// inotify watches the daemon may use (0: none, poll instead).
         pub max_watches: Option<Spanned<i64>>,
         /// Share of a zone a sweep may delete for age without confirmation.
@@ -297,8 +299,11 @@ pub struct DaemonSettings {
     pub audit_rotate_size: Bytes,
     /// Time between sweeps.
     pub sweep_interval: Age,
-    /// Time between full walks of the tree.
+    /// Time a round of the rolling reconcile takes (it re-reads the
+    /// directories that changed, in slices).
     pub reconcile_interval: Age,
+    /// Time between rounds that re-read every known directory whole.
+    pub reconcile_full_interval: Age,
     /// inotify watches the daemon may use.
     pub max_watches: usize,
     /// Percentage of a zone's recordings deletions for age may remove
@@ -788,6 +793,7 @@ impl Policy {
         let _ = writeln!(s, "audit_rotate_size = \"{}\"", d.audit_rotate_size.exact());
         let _ = writeln!(s, "sweep_interval = \"{}\"", d.sweep_interval.exact());
         let _ = writeln!(s, "reconcile_interval = \"{}\"", d.reconcile_interval.exact());
+        let _ = writeln!(s, "reconcile_full_interval = \"{}\"", d.reconcile_full_interval.exact());
         let _ = writeln!(s, "max_watches = {}", d.max_watches);
         let _ = writeln!(s, "guard_share = \"{}%\"", d.guard_share);
         let _ = writeln!(s, "settle_time = \"{}\"", d.settle_time.exact());
@@ -1232,6 +1238,22 @@ pub fn validate(file: &Path, text: &str, raw: raw::RawPolicy) -> Result<Policy, 
         let span = d.reconcile_interval.as_ref().map(|s| s.span()).unwrap_or(whole.clone());
         return Err(e.at(span, "daemon.reconcile_interval", "must be at least 10s"));
     }
+    let reconcile_full_interval = age(&e, &d.reconcile_full_interval, "daemon.reconcile_full_interval", "7d")?;
+    if reconcile_full_interval.secs() < reconcile_interval.secs() {
+        let span = d
+            .reconcile_full_interval
+            .as_ref()
+            .map(|s| s.span())
+            .unwrap_or(whole.clone());
+        return Err(e.at(
+            span,
+            "daemon.reconcile_full_interval",
+            format!(
+                "must be at least daemon.reconcile_interval ({})",
+                reconcile_interval.exact()
+            ),
+        ));
+    }
     let max_watches = match &d.max_watches {
         Some(b) if (0..=1_000_000).contains(b.get_ref()) => *b.get_ref() as usize,
         Some(b) => return Err(e.at(b.span(), "daemon.max_watches", "must be between 0 and 1000000")),
@@ -1645,6 +1667,7 @@ pub fn validate(file: &Path, text: &str, raw: raw::RawPolicy) -> Result<Policy, 
             audit_rotate_size,
             sweep_interval,
             reconcile_interval,
+            reconcile_full_interval,
             max_watches,
             guard_share,
             settle_time,
@@ -1812,6 +1835,29 @@ max_bytes = "20GiB"
         let e = err(&format!("[daemon]\nmetrics_file = \"r.prom\"\n{ZONE}"));
         assert!(
             e.contains("daemon.metrics_file") && e.contains("not an absolute path"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_full_reconcile_round_comes_no_more_often_than_a_round() {
+        let p = parse(ZONE).unwrap();
+        assert_eq!(
+            (
+                p.daemon.reconcile_interval.secs(),
+                p.daemon.reconcile_full_interval.secs()
+            ),
+            (86400, 7 * 86400)
+        );
+        assert!(p.describe().contains("reconcile_full_interval = \"7d\""));
+        let p = parse(&format!(
+            "[daemon]\nreconcile_interval = \"1h\"\nreconcile_full_interval = \"1h\"\n{ZONE}"
+        ))
+        .unwrap();
+        assert_eq!(p.daemon.reconcile_full_interval.secs(), 3600);
+        let e = err(&format!("[daemon]\nreconcile_full_interval = \"12h\"\n{ZONE}"));
+        assert!(
+            e.contains(":2:27: daemon.reconcile_full_interval: must be at least daemon.reconcile_interval (1d)"),
             "{e}"
         );
     }

@@ -82,10 +82,12 @@ pub struct Sweeper {
     /// When the last full inventory was taken (monotonic: immune to clock jumps).
     scanned_at: Option<Instant>,
     /// The rolling reconcile: the next directory to re-read, when the last
-    /// slice was read, and when (and with how many reads) this round began.
+    /// slice was read, the round under way, and when the last read of
+    /// every directory whole (a full walk or a full round) began.
     slice: scan::SliceCursor,
     sliced_at: Option<Instant>,
-    round: (Option<Instant>, u64),
+    round: Round,
+    full_at: Option<Instant>,
     /// Directories that changed since the last sweep (from inotify).
     pending: Changes,
     /// Files whose unlink was refused (immutable, permissions), by (device,
@@ -157,7 +159,8 @@ impl Sweeper {
             scanned_at: None,
             slice: scan::SliceCursor::default(),
             sliced_at: None,
-            round: (None, 0),
+            round: Round::default(),
+            full_at: None,
             pending: Changes::default(),
             refused: Default::default(),
             roots: None,
@@ -340,31 +343,53 @@ impl Sweeper {
             }
             let started = Instant::now();
             let quota = slice_quota(inv, self.sliced_at.or(self.scanned_at).map(|t| t.elapsed()), policy);
+            if self.round.started.is_none() {
+                self.round.full = full_round_due(self.full_at.map(|t| t.elapsed()), policy);
+            }
+            let kind = if self.round.full {
+                scan::Round::Full
+            } else {
+                scan::Round::Changed
+            };
             let refreshed = scan::refresh_changes(inv, policy, &pending.dirs).and_then(|n| {
-                let s = scan::reconcile_slice(inv, policy, &mut self.slice, quota)?;
+                let s = scan::reconcile_slice(inv, policy, &mut self.slice, quota, kind)?;
                 Ok((n, s))
             });
             match refreshed {
                 Ok((n, s)) => {
                     log::debug!(
-                        "inventory: {} changed directories and {} files of hot ones, {} reconciled directories re-read in {:?}",
+                        "inventory: {} changed directories and {} files of hot ones, {} reconciled directories re-read ({} more unchanged, not read) in {:?}",
                         n.dirs,
                         n.files,
-                        s.read,
+                        s.checked - s.unchanged,
+                        s.unchanged,
                         started.elapsed()
                     );
                     self.sliced_at = Some(Instant::now());
-                    let round_started = *self.round.0.get_or_insert_with(Instant::now);
-                    self.round.1 += s.read;
+                    if self.round.started.is_none() {
+                        self.round.started = Some(started);
+                        if self.round.full {
+                            self.full_at = Some(started);
+                        }
+                    }
+                    self.round.checked += s.checked;
+                    self.round.unchanged += s.unchanged;
                     if s.round_done {
+                        let r = std::mem::take(&mut self.round);
+                        let took = humantime::format_duration(Duration::from_secs(
+                            r.started.map_or(0, |t| t.elapsed().as_secs()),
+                        ));
+                        let what = if r.full {
+                            "re-read whole".to_string()
+                        } else {
+                            format!("checked, {} of them changed and re-read,", r.checked - r.unchanged)
+                        };
                         log::info!(
                             retention_event = "reconcile";
-                            "reconciled: all {} known directories re-read in slices over {}, {} vanished ones forgotten",
-                            self.round.1,
-                            humantime::format_duration(Duration::from_secs(round_started.elapsed().as_secs())),
+                            "reconciled: {} known directories {what} in slices over {took}, {} vanished ones forgotten",
+                            r.checked,
                             s.compacted
                         );
-                        self.round = (None, 0);
                     }
                     scan::rescan_failed_roots(inv, policy);
                     return self.inv.take().expect("present");
@@ -385,7 +410,8 @@ impl Sweeper {
         };
         let inv = scan::scan_with(policy, threads);
         self.scanned_at = Some(Instant::now());
-        (self.slice, self.sliced_at, self.round) = (scan::SliceCursor::default(), None, (None, 0));
+        self.full_at = Some(started);
+        (self.slice, self.sliced_at, self.round) = (scan::SliceCursor::default(), None, Round::default());
         log::debug!(
             "inventory: {} recordings walked in {:?}",
             inv.files(),
@@ -880,6 +906,29 @@ impl Sweeper {
             if o.report.interrupted { " (interrupted by shutdown)" } else { "" }
         );
     }
+}
+
+/// A round of the rolling reconcile under way.
+#[derive(Debug, Default)]
+struct Round {
+    /// When its first slice began (None: the next slice begins a round).
+    started: Option<Instant>,
+    /// It re-reads every directory whole ([`scan::Round::Full`]).
+    full: bool,
+    /// Directories its slices covered, and of them those found unchanged.
+    checked: u64,
+    unchanged: u64,
+}
+
+/// Whether the reconcile round about to begin re-reads every directory
+/// whole: it would end `reconcile_full_interval` or later after the last
+/// full read began (`since_full`; None: never), so something changed in
+/// place (a file's size or `mtime`, no entry added or removed) is found
+/// within that interval. The rounds in between read only the directories
+/// that changed ([`scan::Round::Changed`]).
+fn full_round_due(since_full: Option<Duration>, policy: &Policy) -> bool {
+    let d = &policy.daemon;
+    since_full.is_none_or(|t| t.saturating_add(d.reconcile_interval.0) >= d.reconcile_full_interval.0)
 }
 
 /// How many known directories this sweep's slice of the rolling reconcile
