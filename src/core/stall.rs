@@ -79,8 +79,11 @@ impl Ack {
 }
 
 /// Every zone's sources with their newest activity, sorted by zone and
-/// name. One pass over the directory summaries (a few tens of thousands at
-/// a million files), each walking up to its source directory.
+/// name. One pass over the directory summaries (tens of thousands at
+/// millions of files), in arena order: a parent precedes its children, so
+/// each directory's depth and source directory follow from its parent's,
+/// without walking up the tree; then one lookup by name per source
+/// directory that holds recordings below it.
 pub fn sources(policy: &Policy, inv: &Inventory) -> Vec<Source> {
     let mut out = Vec::new();
     for (zi, zone) in policy.zones.iter().enumerate() {
@@ -88,26 +91,33 @@ pub fn sources(policy: &Policy, inv: &Inventory) -> Vec<Source> {
         let want = zone.source_depth;
         let mut newest: HashMap<&[u8], Timestamp> = HashMap::new();
         for root in &zinv.roots {
+            // Per directory: its depth (saturating: deeper than any source
+            // level) and its source directory (NONE above the source level).
+            let mut depth: Vec<u8> = Vec::with_capacity(root.dirs.len());
+            let mut src: Vec<u32> = Vec::with_capacity(root.dirs.len());
+            // The newest activity below each source directory, by index.
+            let mut found: Vec<Timestamp> = vec![Timestamp::MIN; root.dirs.len()];
             for (k, d) in root.dirs.iter().enumerate() {
-                if d.files == 0 || d.gone {
-                    continue;
-                }
-                let mut depth = 0;
-                let mut cur = d.parent;
-                while cur != NONE {
-                    depth += 1;
-                    cur = root.dirs[cur as usize].parent;
-                }
+                debug_assert!(
+                    d.parent == NONE || (d.parent as usize) < k,
+                    "a parent precedes its children"
+                );
+                let (dp, s) = match depth.get(d.parent as usize) {
+                    Some(&pd) => (pd.saturating_add(1), src[d.parent as usize]),
+                    None => (0, NONE),
+                };
+                let s = if usize::from(dp) == want { k as u32 } else { s };
+                depth.push(dp);
+                src.push(s);
                 // Recordings above the source level belong to no source.
-                if depth < want {
+                if d.files == 0 || d.gone || s == NONE {
                     continue;
                 }
-                let mut src = k as u32;
-                for _ in 0..depth - want {
-                    src = root.dirs[src as usize].parent;
-                }
-                let name: &[u8] = if want == 0 { b"" } else { root.dir_name(src) };
                 let t = d.newest.max(Timestamp(d.newest_mtime));
+                found[s as usize] = found[s as usize].max(t);
+            }
+            for (s, &t) in found.iter().enumerate().filter(|(_, &t)| t > Timestamp::MIN) {
+                let name: &[u8] = if want == 0 { b"" } else { root.dir_name(s as u32) };
                 let e = newest.entry(name).or_insert(t);
                 *e = (*e).max(t);
             }

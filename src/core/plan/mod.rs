@@ -37,7 +37,7 @@ use std::path::PathBuf;
 
 use crate::core::alarm::{Alarm, AlarmKind};
 use crate::core::holds::{HoldId, HoldSet, Scope};
-use crate::core::inventory::{DirNode, DirRef, FileRec, Inventory};
+use crate::core::inventory::{DirNode, DirRef, FileRec, Inventory, RootInventory};
 use crate::core::policy::{Policy, Watermarks, WhenFull, Zone};
 use crate::core::units::{Age, Bytes, Timestamp, Watermark, ZoneId};
 
@@ -427,7 +427,8 @@ struct Item {
     lazy: bool,
     below_floor: bool,
     taken: Option<Cause>,
-    /// Tie-break for a deterministic order: path relative to the root.
+    /// Tie-break for a deterministic order: path relative to the root
+    /// (a whole directory's is built by `walk_order`).
     key: Vec<u8>,
     /// The zone's class (rule) of its recordings.
     class: u16,
@@ -440,7 +441,9 @@ impl Item {
 }
 
 /// The planner's working state, shared by its rules in turn.
-struct Work {
+struct Work<'a> {
+    /// The inventory: the items' paths, for their order.
+    inv: &'a Inventory,
     /// Per-zone cutoffs (the zone's own class).
     zones: Vec<ZonePlan>,
     /// Per zone and class cutoffs.
@@ -465,22 +468,25 @@ struct Work {
     /// Bytes already planned per filesystem and per zone.
     fs_freed: HashMap<u64, u64>,
     zone_freed: Vec<u64>,
-    /// The items' walk order: oldest first, then zone, root, path.
-    order: Vec<usize>,
+    /// The items' walk order: oldest first, then zone, root, path. Made
+    /// by the first walk: without a quota or capacity to meet, a sweep
+    /// neither sorts the items nor builds their paths.
+    order: Option<Vec<usize>>,
     /// Items taken, in the order they were.
     taken_order: Vec<usize>,
     /// Alarms raised.
     alarms: Vec<Alarm>,
 }
 
-impl Work {
+impl Work<'_> {
     /// Takes the items `pick` selects, in walk order, until `need` bytes
     /// are freed, marking them taken for `cause`. Returns the bytes freed;
     /// pushes onto `need_detail` the summaries it cannot decide: lazy ones
     /// it reached, and every summary around the boundary where the need was
     /// met (so that the boundary is exact per file, oldest first).
     fn walk(&mut self, pick: impl Fn(&Item) -> bool, need: u64, cause: Cause) -> u64 {
-        let cands: Vec<usize> = self.order.iter().copied().filter(|&i| pick(&self.items[i])).collect();
+        let order = self.order.get_or_insert_with(|| walk_order(self.inv, &mut self.items));
+        let cands: Vec<usize> = order.iter().copied().filter(|&i| pick(&self.items[i])).collect();
         let mut freed = 0u64;
         let mut last: Option<usize> = None;
         let mut max_end = Timestamp::MIN;
@@ -531,6 +537,7 @@ pub fn plan(
 ) -> Result<Plan, NeedDetail> {
     let classes = class_plans(policy, now);
     let mut w = Work {
+        inv,
         zones: classes.iter().map(|c| c[0].clone()).collect(),
         class_bytes: classes.iter().map(|c| vec![0; c.len()]).collect(),
         class_freed: classes.iter().map(|c| vec![0; c.len()]).collect(),
@@ -544,7 +551,7 @@ pub fn plan(
         fs_files: HashMap::new(),
         fs_freed: HashMap::new(),
         zone_freed: vec![0; policy.zones.len()],
-        order: Vec::new(),
+        order: None,
         taken_order: Vec::new(),
         alarms: Vec::new(),
     };
@@ -629,10 +636,9 @@ fn max_age(w: &mut Work, inv: &Inventory, policy: &Policy, holds: &HoldSet, now:
         w.zone_bytes[d.zone.0 as usize] += node.bytes;
         *w.fs_recordings.entry(dev).or_default() += node.bytes;
         *w.fs_files.entry(dev).or_default() += u64::from(node.files);
-        let rel = root.rel_path(d.dir);
         match inv.detail(d) {
-            Some(files) => expire_files(w, d, dev, rel, files, zone, holds, now),
-            None => expire_dir(w, d, dev, rel, node, zone, holds, now),
+            Some(files) => expire_files(w, d, dev, root.rel_path(d.dir), files, zone, holds, now),
+            None => expire_dir(w, d, dev, root, node, zone, holds, now),
         }
     }
 }
@@ -728,16 +734,19 @@ fn expire_dir(
     w: &mut Work,
     d: DirRef,
     dev: u64,
-    rel: Vec<u8>,
+    root: &RootInventory,
     node: &DirNode,
     zone: &Zone,
     holds: &HoldSet,
     now: Timestamp,
 ) {
     let zi = d.zone.0 as usize;
+    // The path is built only where it is used (rules, an expired entry):
+    // not for each of the tens of thousands of directories at every sweep.
+    let rel = (!zone.rules.is_empty()).then(|| root.rel_path(d.dir));
     // Where a rule by name could set some of its recordings apart, the
     // summary cannot decide: detail.
-    let Some(class) = zone.dir_class(&rel) else {
+    let Some(class) = rel.as_deref().map_or(Some(0), |r| zone.dir_class(r)) else {
         if node.files > 0 {
             w.need_detail.push(d);
         }
@@ -758,7 +767,7 @@ fn expire_dir(
         w.class_freed[zi][class] += node.bytes;
         w.expired.push((
             node.oldest,
-            rel,
+            rel.unwrap_or_else(|| root.rel_path(d.dir)),
             Entry {
                 dir: d,
                 cause: Cause::MaxAge,
@@ -786,25 +795,31 @@ fn expire_dir(
         lazy: !(uniform && (all_below || all_above)),
         below_floor: all_below,
         taken: None,
-        key: rel,
+        // Built when the items are ordered (`walk_order`).
+        key: Vec::new(),
         class: class as u16,
     });
 }
 
-/// The max-age entries, oldest first (then zone, root, path), and the
-/// items' walk order in the same terms.
+/// The max-age entries, oldest first (then zone, root, path).
 fn expired_in_order(w: &mut Work) -> Vec<Entry> {
     w.expired
         .sort_by(|a, b| (a.0, a.2.dir.zone, a.2.dir.root, &a.1).cmp(&(b.0, b.2.dir.zone, b.2.dir.root, &b.1)));
-    let entries = std::mem::take(&mut w.expired).into_iter().map(|(_, _, e)| e).collect();
-    let items = &w.items;
+    std::mem::take(&mut w.expired).into_iter().map(|(_, _, e)| e).collect()
+}
+
+/// The items' walk order, in the max-age entries' terms: oldest first,
+/// then zone, root, path. A whole directory's path is built here.
+fn walk_order(inv: &Inventory, items: &mut [Item]) -> Vec<usize> {
+    for it in items.iter_mut().filter(|it| it.file == u32::MAX) {
+        it.key = inv.root(it.dir).rel_path(it.dir.dir);
+    }
     let mut order: Vec<usize> = (0..items.len()).collect();
     order.sort_by(|&a, &b| {
         let (x, y) = (&items[a], &items[b]);
         (x.start, x.end, x.dir.zone, x.dir.root, &x.key).cmp(&(y.start, y.end, y.dir.zone, y.dir.root, &y.key))
     });
-    w.order = order;
-    entries
+    order
 }
 
 /// The quota rule: per zone over its max_bytes, the oldest items past the
