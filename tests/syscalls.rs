@@ -7,7 +7,9 @@
 //! erasure and an export, and the trace is checked:
 //! - every `unlinkat` of a recording starts after a write of its record to
 //!   the audit log and an `fdatasync`/`fsync` of the log that began after
-//!   that write and finished before the unlink;
+//!   that write and finished before the unlink, and is followed by an
+//!   `fsync` of its directory (on any thread) that finished before the
+//!   `batch-done` record reporting it was written;
 //! - the answer to a hold add is written to the socket only after the hold
 //!   store was replaced and the `hold-add` record synced;
 //! - every replace of a file in the state directory is write, fsync of the
@@ -289,8 +291,9 @@ fn write_ahead_and_durable_state_in_a_syscall_trace() {
     let log_writes: Vec<&Call> = calls.iter().filter(|c| is_write(c) && in_log(c)).collect();
     let log_syncs: Vec<&Call> = calls.iter().filter(|c| is_sync(c) && in_log(c)).collect();
 
-    // Every unlink of a recording: record written, then synced, then unlinked.
-    let (mut unlinks, mut violations) = (0, Vec::new());
+    // Every unlink of a recording: record written, then synced, then
+    // unlinked, then its directory synced, then batch-done written.
+    let (mut unlinks, mut violations, mut unsynced) = (0, Vec::new(), Vec::new());
     for u in calls
         .iter()
         .filter(|c| c.name == "unlinkat" && c.ok() && !c.args.contains("AT_REMOVEDIR"))
@@ -320,6 +323,18 @@ fn write_ahead_and_durable_state_in_a_syscall_trace() {
         let durable = written.is_some_and(|w| log_syncs.iter().any(|s| s.start > w && s.end < u.start));
         if !durable {
             violations.push(format!("{} (record written at line {written:?})", abs.display()));
+        }
+        // And the unlink itself durable (its directory synced, on whatever
+        // thread) before the batch-done record that reports it.
+        let done = log_writes
+            .iter()
+            .find(|w| w.start > u.end && w.args.contains("batch-done"))
+            .map_or(usize::MAX, |w| w.start);
+        let dir_synced = calls
+            .iter()
+            .any(|s| is_sync(s) && s.fd_path() == Some(d) && s.start > u.end && s.end < done);
+        if done == usize::MAX || !dir_synced {
+            unsynced.push(format!("{} (batch-done at line {done})", abs.display()));
         }
     }
 
@@ -395,6 +410,10 @@ fn write_ahead_and_durable_state_in_a_syscall_trace() {
     assert!(
         violations.is_empty(),
         "unlinked before their record was durable: {violations:#?}"
+    );
+    assert!(
+        unsynced.is_empty(),
+        "unlinked and reported done before their directory was synced: {unsynced:#?}"
     );
     assert!(
         bad_replaces.is_empty(),

@@ -573,11 +573,12 @@ fn run_batch(
                 }
             }
         }
-        for (k, d) in dirs.iter().enumerate() {
-            if let (true, Some(d)) = (touched[k], d) {
-                let _ = d.fsync();
-            }
-        }
+        let touched: Vec<&DirHandle> = dirs
+            .iter()
+            .zip(&touched)
+            .filter_map(|(d, &t)| d.as_ref().filter(|_| t))
+            .collect();
+        sync_dirs(&touched);
         report.vanished += vanished.len() as u64;
         report.kept += changed.len() as u64;
         audit.record(&schema::BatchDone {
@@ -642,6 +643,32 @@ fn run_hook(
     Ok(())
 }
 
+/// Fsyncs `dirs`, several at a time, and returns when all are done. Each
+/// fsync writes its directory and then asks the disk to flush its write
+/// cache; flushes asked for while one is under way are merged by the
+/// block layer into the next, so a batch that touched 30 directories
+/// waits for a few flushes instead of 30 in a row. A failed fsync is not
+/// reported: the unlinks themselves succeeded.
+fn sync_dirs(dirs: &[&DirHandle]) {
+    const SYNC_THREADS: usize = 8;
+    if dirs.len() < 2 {
+        for d in dirs {
+            let _ = d.fsync();
+        }
+        return;
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..SYNC_THREADS.min(dirs.len()) {
+            s.spawn(|| {
+                while let Some(d) = dirs.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let _ = d.fsync();
+                }
+            });
+        }
+    });
+}
+
 /// Removes time-bucket directories the batch emptied, climbing towards
 /// (never including) the zone root. Each is removed with `unlinkat(parent,
 /// name, AT_REMOVEDIR)`, which fails harmlessly if anything is in it.
@@ -652,9 +679,13 @@ fn remove_emptied(inv: &Inventory, policy: &Policy, entries: &[Entry], dirs: &[O
     // flush). At most PARENTS_OPEN are held open at a time.
     const PARENTS_OPEN: usize = 256;
     fn flush(parents: &mut HashMap<DirRef, Option<(DirHandle, bool)>>) {
-        for (h, _) in parents.drain().filter_map(|(_, p)| p).filter(|(_, rm)| *rm) {
-            let _ = h.fsync();
-        }
+        let removed: Vec<DirHandle> = parents
+            .drain()
+            .filter_map(|(_, p)| p)
+            .filter(|(_, rm)| *rm)
+            .map(|(h, _)| h)
+            .collect();
+        sync_dirs(&removed.iter().collect::<Vec<_>>());
     }
     let mut removed = 0;
     let mut parents = HashMap::new();
