@@ -34,11 +34,16 @@ fn record(root: &Path, cam: &str, t: i64) {
     write_file(&p, b"segment", t + 60).unwrap();
 }
 
-fn recordings(policy: &Path) -> u64 {
+/// A figure of the first zone in `retentionctl status`.
+fn zone_figure(policy: &Path, key: &str) -> u64 {
     let o = retentionctl(&["--config", policy.to_str().unwrap(), "--json", "status"]);
     assert!(o.status.success(), "{}", text(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    v["zones"][0]["recordings"].as_u64().unwrap()
+    v["zones"][0][key].as_u64().unwrap()
+}
+
+fn recordings(policy: &Path) -> u64 {
+    zone_figure(policy, "recordings")
 }
 
 fn setup(
@@ -228,10 +233,7 @@ fn a_short_reconcile_interval_rereads_the_tree_in_slices() {
 }
 
 fn zone_bytes(policy: &Path) -> u64 {
-    let o = retentionctl(&["--config", policy.to_str().unwrap(), "--json", "status"]);
-    assert!(o.status.success(), "{}", text(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    v["zones"][0]["bytes"].as_u64().unwrap()
+    zone_figure(policy, "bytes")
 }
 
 /// Between full rounds (`reconcile_full_interval`) a reconcile round reads
