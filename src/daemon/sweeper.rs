@@ -932,7 +932,7 @@ fn full_round_due(since_full: Option<Duration>, policy: &Policy) -> bool {
 }
 
 /// How many known directories this sweep's slice of the rolling reconcile
-/// re-reads: the share of the tree that the time since the last slice is
+/// covers: the share of the tree that the time since the last slice is
 /// of `reconcile_interval` (so a round takes about that long whatever the
 /// sweeps' rhythm), counting at most two sweep intervals (a suspended box
 /// does not make one sweep read the whole tree), and at least one.

@@ -873,7 +873,7 @@ pub struct Slice {
     /// Of them, those found unchanged and not read ([`Round::Changed`]).
     pub unchanged: u64,
     /// The slice reached the end of the last root: every directory known
-    /// when the round began was read since, and the roots were compacted.
+    /// when the round began was covered since, and the roots were compacted.
     pub round_done: bool,
     /// Slots of vanished directories dropped by the compaction.
     pub compacted: usize,
