@@ -84,8 +84,8 @@ pub enum Kind {
 /// "No directory" in the arena's links.
 pub const NONE: u32 = u32::MAX;
 
-/// How old a directory's `mtime` must be when it is read for the read to
-/// be trusted while the `mtime` stays the same ([`DirNode::settled`]): more
+/// How old a directory's `ctime` must be when it is read for the read to
+/// be trusted while the `ctime` stays the same ([`DirNode::settled`]): more
 /// than a coarse filesystem clock's tick (ext4's follows the kernel's
 /// jiffies; FAT's is two seconds).
 pub const SETTLE_SECS: i64 = 3;
@@ -119,15 +119,16 @@ pub struct DirNode {
     pub next_sibling: u32,
     /// Inode of the directory, so the executor can tell it is still the same one.
     pub ino: u64,
-    /// The directory's own modification time (seconds) when last read:
-    /// entries were added or removed then. Tells which directories are
-    /// being written (and so worth watching).
-    pub mtime: i64,
-    /// `mtime` was at least [`SETTLE_SECS`] old when the directory was
+    /// The directory's own inode change time (seconds) when last read: an
+    /// entry was last added, removed or renamed then, or its times or mode
+    /// set (which no one can set back, unlike the mtime). Tells which
+    /// directories are being written (and so worth watching).
+    pub ctime: i64,
+    /// `ctime` was at least [`SETTLE_SECS`] old when the directory was
     /// read, so an entry added or removed since would have changed it: the
     /// rolling reconcile need not read the directory again while its inode
-    /// and `mtime` are the same. False when it was read too soon after a
-    /// change (a later change in the same clock tick keeps the `mtime`,
+    /// and `ctime` are the same. False when it was read too soon after a
+    /// change (a later change in the same clock tick keeps the `ctime`,
     /// as git's "racy" index entries), or updated from inotify's names
     /// alone (which the reconcile is there to check).
     pub settled: bool,
@@ -291,9 +292,9 @@ impl RootInventory {
     }
 
     /// Adds a directory (the root when `parent` is [`NONE`]) with its
-    /// inode and modification time, links it under its parent, and returns
+    /// inode and inode change time, links it under its parent, and returns
     /// its index.
-    pub fn add_dir(&mut self, parent: u32, name: &OsStr, ino: u64, mtime: i64) -> u32 {
+    pub fn add_dir(&mut self, parent: u32, name: &OsStr, ino: u64, ctime: i64) -> u32 {
         let off = self.names.len() as u32;
         // Names are at most 255 bytes (NAME_MAX).
         let name = &name.as_bytes()[..name.len().min(u16::MAX as usize)];
@@ -311,7 +312,7 @@ impl RootInventory {
             first_child: NONE,
             next_sibling,
             ino,
-            mtime,
+            ctime,
             settled: false,
             files: 0,
             bytes: 0,
@@ -375,11 +376,11 @@ impl RootInventory {
     }
 
     /// Marks settled ([`DirNode::settled`]) every directory from index
-    /// `from` on whose `mtime` is before `cut`: the directories a walk that
+    /// `from` on whose `ctime` is before `cut`: the directories a walk that
     /// began at `cut + SETTLE_SECS` just added.
     pub fn settle_from(&mut self, from: u32, cut: i64) {
         for d in self.dirs.iter_mut().skip(from as usize) {
-            d.settled = d.mtime < cut;
+            d.settled = d.ctime < cut;
         }
     }
 
@@ -601,7 +602,7 @@ impl RootInventory {
             return out;
         }
         for (k, d) in self.dirs.iter().enumerate() {
-            let active = d.newest_mtime >= since || (d.files == 0 && d.first_child == NONE && d.mtime >= since);
+            let active = d.newest_mtime >= since || (d.files == 0 && d.first_child == NONE && d.ctime >= since);
             if d.gone || (k != 0 && !active) {
                 continue;
             }

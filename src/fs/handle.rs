@@ -58,8 +58,10 @@ pub struct DirHandle {
     pub dev: u64,
     /// Inode of the directory.
     pub ino: u64,
-    /// Modification time of the directory (seconds) when opened.
-    pub mtime: i64,
+    /// Inode change time of the directory (seconds) when opened: it moves
+    /// whenever an entry is added, removed or renamed, and on a `utimes`,
+    /// `chmod` or `chown` of the directory; no caller can set it back.
+    pub ctime: i64,
 }
 
 /// Why a directory could not be opened safely.
@@ -114,7 +116,7 @@ impl DirHandle {
             fd,
             dev: st.st_dev,
             ino: st.st_ino,
-            mtime: st.st_mtime,
+            ctime: st.st_ctime,
         })
     }
 

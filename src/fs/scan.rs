@@ -37,9 +37,9 @@ use crate::fs::watch::Changed;
 /// Deepest directory level walked below a root (a bound on open descriptors).
 pub const MAX_DEPTH: usize = 64;
 
-/// Directories read from now on whose `mtime` is before this are settled
+/// Directories read from now on whose `ctime` is before this are settled
 /// ([`crate::core::inventory::DirNode::settled`]). Taken before the reads:
-/// each read is then at least `SETTLE_SECS` after such an `mtime`.
+/// each read is then at least `SETTLE_SECS` after such an `ctime`.
 fn settle_cut() -> i64 {
     Timestamp::now().0 - SETTLE_SECS
 }
@@ -337,7 +337,7 @@ pub fn scan_root_with(zone: &Zone, path: &Path, threads: usize) -> RootInventory
     }
     inv.ino = root.ino;
     let cut = settle_cut();
-    let root_idx = inv.add_dir(NONE, OsStr::new(""), root.ino, root.mtime);
+    let root_idx = inv.add_dir(NONE, OsStr::new(""), root.ino, root.ctime);
     let mut stats = ScanStats::default();
     if threads <= 1 {
         walk(&mut inv, zone, root, root_idx, Vec::new(), &mut stats);
@@ -381,7 +381,7 @@ pub fn scan_root_with(zone: &Zone, path: &Path, threads: usize) -> RootInventory
         for (parent, name, rel) in items.drain(..) {
             match root.open_rel(&rel) {
                 Ok(h) => {
-                    let idx = inv.add_dir(parent, &name, h.ino, h.mtime);
+                    let idx = inv.add_dir(parent, &name, h.ino, h.ctime);
                     level.push((idx, h, rel));
                 }
                 Err(e) => count_open_error(&e, &mut stats),
@@ -407,7 +407,7 @@ pub fn scan_root_with(zone: &Zone, path: &Path, threads: usize) -> RootInventory
                         let mut frag = RootInventory::new(path.to_path_buf());
                         match root.open_rel(rel) {
                             Ok(h) => {
-                                let top = frag.add_dir(NONE, name, h.ino, h.mtime);
+                                let top = frag.add_dir(NONE, name, h.ino, h.ctime);
                                 walk(&mut frag, zone, h, top, rel.clone(), &mut st);
                             }
                             Err(e) => count_open_error(&e, &mut st),
@@ -508,7 +508,7 @@ fn walk(inv: &mut RootInventory, zone: &Zone, handle: DirHandle, idx: u32, mut r
                     rel.push(b'/');
                 }
                 rel.extend_from_slice(name.as_bytes());
-                let idx = inv.add_dir(parent, &name, h.ino, h.mtime);
+                let idx = inv.add_dir(parent, &name, h.ino, h.ctime);
                 let frame = visit(h, idx, &rel, inv, stats);
                 stack.push(frame);
             }
@@ -522,7 +522,7 @@ fn walk(inv: &mut RootInventory, zone: &Zone, handle: DirHandle, idx: u32, mut r
 enum Reread {
     /// Read (or left as it was after an I/O error).
     Done,
-    /// Not read: asked only if changed, and its inode and `mtime` are
+    /// Not read: asked only if changed, and its inode and `ctime` are
     /// those of a settled read.
     Unchanged,
     /// It vanished or was replaced: its parent must be read again.
@@ -535,7 +535,7 @@ enum Reread {
 /// subdirectories are not re-read.
 /// `keep` says whether it is kept file by file from then on
 /// ([`RootInventory::hot`]; only where the zone's recordings are files).
-/// With `if_changed`, a settled directory whose inode and `mtime` are
+/// With `if_changed`, a settled directory whose inode and `ctime` are
 /// unchanged gained or lost no entry since it was read, and is not read
 /// (one open instead of a `getdents` and a `fstatat` a file).
 fn reread(
@@ -561,13 +561,13 @@ fn reread(
         }
     };
     let known = &inv.dirs[dir as usize];
-    if if_changed && known.settled && known.mtime == handle.mtime {
+    if if_changed && known.settled && known.ctime == handle.ctime {
         return Reread::Unchanged;
     }
     stats.dirs += 1;
     inv.clear_files(dir);
-    inv.dirs[dir as usize].mtime = handle.mtime;
-    inv.dirs[dir as usize].settled = handle.mtime < cut;
+    inv.dirs[dir as usize].ctime = handle.ctime;
+    inv.dirs[dir as usize].settled = handle.ctime < cut;
     let hot = matches!(zone.unit, Unit::File)
         && match keep {
             Keep::Hot => true,
@@ -614,7 +614,7 @@ fn reread(
     for name in new {
         match handle.open_sub(&name) {
             Ok(h) => {
-                let idx = inv.add_dir(dir, &name, h.ino, h.mtime);
+                let idx = inv.add_dir(dir, &name, h.ino, h.ctime);
                 walk(inv, zone, h, idx, join_rel_bytes(&rel, &name), stats);
             }
             Err(e) => count_open_error(&e, stats),
@@ -816,7 +816,7 @@ fn reread_names(
         };
         ri.update_hot(dir, key, file);
     }
-    ri.dirs[dir as usize].mtime = handle.mtime;
+    ri.dirs[dir as usize].ctime = handle.ctime;
     // Known from inotify's names, which the reconcile is there to check.
     ri.dirs[dir as usize].settled = false;
     ri.resum_hot(dir);
@@ -858,7 +858,7 @@ pub enum Round {
     /// Every one, whole: also finds a file changed in place (its size or
     /// `mtime`) in a directory that gained or lost no entry.
     Full,
-    /// Those whose inode or `mtime` changed since a settled read (see
+    /// Those whose inode or `ctime` changed since a settled read (see
     /// [`crate::core::inventory::DirNode::settled`]), and those never
     /// settled: a file added, removed or renamed, a subdirectory made or
     /// replaced. The others cost one open each.
@@ -1420,13 +1420,10 @@ mod tests {
             .contains("another directory"));
     }
 
-    /// Sets the `mtime` of `dir` and of every directory below it.
-    fn backdate_dirs(dir: &Path, to: std::time::SystemTime) {
-        for e in walkdir::WalkDir::new(dir).into_iter().map(Result::unwrap) {
-            if e.file_type().is_dir() {
-                std::fs::File::open(e.path()).unwrap().set_modified(to).unwrap();
-            }
-        }
+    /// Waits until directories changed until now are settled when read
+    /// (their ctime, which no one can set back, is old enough).
+    fn let_settle() {
+        std::thread::sleep(std::time::Duration::from_secs(SETTLE_SECS as u64 + 2));
     }
 
     #[test]
@@ -1444,8 +1441,7 @@ mod tests {
                 }
             }
         }
-        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-        backdate_dirs(&root, hour_ago);
+        let_settle();
         let p = policy_for(&root, "time = \"%Y-%m-%d/%H/*/%M.%S.mp4\"");
         let mut inv = scan(&p);
         let ri = &inv.zones[0].roots[0];
@@ -1453,7 +1449,7 @@ mod tests {
         assert_eq!(known, 1 + 2 + 4 + 8);
         assert!(
             ri.dirs.iter().all(|d| d.settled),
-            "read an hour after their last change"
+            "read seconds after their last change"
         );
         let round = |inv: &mut Inventory| {
             let mut cursor = SliceCursor::default();
@@ -1476,7 +1472,7 @@ mod tests {
                 ..Slice::default()
             }
         );
-        // Entries added and removed change their directory's mtime: a file
+        // Entries added and removed change their directory's ctime: a file
         // copied in by hand, an hour removed (its day changes), a day
         // restored. A file rewritten in place with another size changes
         // no directory: only a full round finds it.
@@ -1495,15 +1491,22 @@ mod tests {
         assert_ne!(want[&cam02], before[&cam02]);
         want.insert(cam02.clone(), before[&cam02]);
         assert_eq!(picture(&inv), want, "all but the file changed in place");
-        // Just read, so not settled: the next round reads them again, and
-        // finds a change in the same second as the last one (the mtime
-        // set back to what it was read as).
-        let cam01 = root.join("2026-11-19/08/cam01");
-        let read_as = std::fs::metadata(&cam01).unwrap().modified().unwrap();
-        put("2026-11-19/08/cam01", "40.00.mp4", 5000);
-        std::fs::File::open(&cam01).unwrap().set_modified(read_as).unwrap();
+        // Read right after their change, so not settled: the next rounds
+        // read them again until a read comes late enough.
         let s = round(&mut inv);
         assert_eq!((s.checked, s.unchanged), (known, known - 6), "{s:?}");
+        let_settle();
+        let s = round(&mut inv);
+        assert_eq!((s.checked, s.unchanged), (known, known - 6), "{s:?}");
+        assert_eq!(round(&mut inv).unchanged, known, "all settled now");
+        // A file added and the directory's mtime set back to what it was
+        // (as `rsync -a` does): its ctime moved all the same.
+        let cam01 = root.join("2026-11-19/08/cam01");
+        let was = std::fs::metadata(&cam01).unwrap().modified().unwrap();
+        put("2026-11-19/08/cam01", "40.00.mp4", 5000);
+        std::fs::File::open(&cam01).unwrap().set_modified(was).unwrap();
+        let s = round(&mut inv);
+        assert_eq!((s.checked, s.unchanged), (known, known - 1), "{s:?}");
         assert_eq!(picture(&inv)[&b"2026-11-19/08/cam01".to_vec()].0, 3);
         // A full round finds the file changed in place too.
         let mut cursor = SliceCursor::default();
